@@ -1,0 +1,1 @@
+"""pmarl-bench: memory and coordination benchmarks for (multi-agent) RL in JAX."""

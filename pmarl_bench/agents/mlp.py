@@ -1,0 +1,54 @@
+"""Memoryless baseline: an MLP over the current input (empty carry)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import jax.numpy as jnp
+from flax import nnx
+from pydantic import Field
+
+from pmarl_bench.agents.base import Agent, AgentConfig, register_agent
+from pmarl_bench.agents.heads import PolicyValueHeads
+from pmarl_bench.agents.torso import ACTIVATIONS, Activation, InputEncoder
+from pmarl_bench.types import AgentInput, AgentOutput
+
+
+class MLPConfig(AgentConfig):
+    kind: Literal["mlp"] = "mlp"
+    width: int = Field(128, gt=0, description="hidden width")
+    depth: int = Field(2, ge=1, description="hidden layers, the input embedding included")
+    activation: Activation = "relu"
+
+
+class MLPNet(nnx.Module):
+    def __init__(self, cfg: MLPConfig, obs_space, num_actions: int, rngs: nnx.Rngs):
+        self.act = ACTIVATIONS[cfg.activation]
+        self.encoder = InputEncoder(obs_space, num_actions, cfg.width, rngs)
+        self.hidden = nnx.List(
+            [nnx.Linear(cfg.width, cfg.width, rngs=rngs) for _ in range(cfg.depth - 1)]
+        )
+        self.heads = PolicyValueHeads(cfg.width, num_actions, rngs)
+
+    def __call__(self, inputs: AgentInput) -> AgentOutput:
+        h = self.act(self.encoder(inputs))
+        for layer in self.hidden:
+            h = self.act(layer(h))
+        return AgentOutput(*self.heads(h))
+
+
+@register_agent("mlp")
+class MLPAgent(Agent):
+    Config = MLPConfig
+
+    def build(self, rngs: nnx.Rngs) -> MLPNet:
+        return MLPNet(self.config, self.obs_space, self.action_space.n, rngs)
+
+    def initial_carry(self, batch: int):
+        return jnp.zeros((batch, 0), jnp.float32)  # no memory
+
+    def step(self, params, carry, inputs):
+        return carry, self.module(params)(inputs)
+
+    def unroll(self, params, carry, inputs):
+        return carry, self.module(params)(inputs)  # the same network at every time step

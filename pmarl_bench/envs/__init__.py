@@ -1,0 +1,25 @@
+"""Environments: a functional multi-agent API (reset/step over explicit state) and a registry.
+
+from pmarl_bench import envs
+env = envs.make("n_back-v0", max_n=4)
+state, ts = env.reset(key, env.default_params)
+state, ts = env.step(key, state, actions, env.default_params)
+"""
+
+from pmarl_bench.envs.base import Environment, EnvOptions, ScoreLevels
+from pmarl_bench.envs.n_back import NBack
+from pmarl_bench.envs.registry import make, register, registered
+from pmarl_bench.envs.spaces import Box, Discrete
+
+register("n_back-v0", NBack)
+
+__all__ = [
+    "Box",
+    "Discrete",
+    "EnvOptions",
+    "Environment",
+    "ScoreLevels",
+    "make",
+    "register",
+    "registered",
+]

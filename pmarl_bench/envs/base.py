@@ -1,0 +1,140 @@
+"""The functional multi-agent environment contract.
+
+An environment is a set of pure functions over explicit state (gymnax style), with a leading
+agent axis on every per-agent array. Static, shape-setting options are constructor keywords
+validated by the env's ``Options`` model (hashable, closed over by jit); traced options live
+in the ``Params`` pytree, which can be vmapped.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+import jax
+import jax.numpy as jnp
+from pydantic import BaseModel, ConfigDict
+
+from pmarl_bench.envs.spaces import Box, Discrete
+from pmarl_bench.types import NO_ACTION, Array, PRNGKey, TimeStep
+
+State = TypeVar("State")
+Params = TypeVar("Params")
+
+
+class EnvOptions(BaseModel):
+    """Base for an env's static options: strict, immutable, hashable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+@dataclass(frozen=True)
+class ScoreLevels:
+    """Reference levels of the mean per-agent episode return, drawn in reports.
+
+    ``chance``: uniform random actions. ``memoryless``: the best policy that sees only the
+    current observation (None where unknown). ``optimal``: the best achievable (None where
+    unknown).
+    """
+
+    chance: float | None = None
+    memoryless: float | None = None
+    optimal: float | None = None
+
+
+class Environment(abc.ABC, Generic[State, Params]):
+    """Base class. Subclasses implement ``reset_env`` and ``step_env``; ``step`` auto-resets.
+
+    Subclasses define:
+      Options: an ``EnvOptions`` model of static options;
+      num_agents, observation_space (per agent), action_space, action_names;
+      max_episode_steps (None when episodes can be unbounded), teams (or None).
+    """
+
+    Options: ClassVar[type[EnvOptions]] = EnvOptions
+    action_names: tuple[str, ...] = ()
+    teams: tuple[int, ...] | None = None
+    env_id: str = ""
+
+    def __init__(self, **options: Any):
+        self.options = self.Options(**options)
+
+    # -- static description -------------------------------------------------------------
+    num_agents: int = 1
+    observation_space: Box
+    action_space: Discrete
+    max_episode_steps: int | None = None
+
+    @property
+    @abc.abstractmethod
+    def default_params(self) -> Params: ...
+
+    def score_levels(self, params: Params | None = None) -> ScoreLevels:
+        return ScoreLevels()
+
+    # -- dynamics ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def reset_env(self, key: PRNGKey, params: Params) -> tuple[State, Any]:
+        """Start an episode: (state, obs [A, ...])."""
+
+    @abc.abstractmethod
+    def step_env(
+        self, key: PRNGKey, state: State, actions: Array, params: Params
+    ) -> tuple[State, Any, Array, Array, Array]:
+        """One transition without auto-reset: (state, obs, reward [A], terminated, truncated)."""
+
+    def action_mask(self, state: State, params: Params) -> Array:
+        return jnp.ones((self.num_agents, self.action_space.n), dtype=bool)
+
+    def reset(self, key: PRNGKey, params: Params | None = None) -> tuple[State, TimeStep]:
+        params = self.default_params if params is None else params
+        state, obs = self.reset_env(key, params)
+        zeros = jnp.zeros((self.num_agents,), jnp.float32)
+        ts = TimeStep(
+            obs=obs,
+            reward=zeros,
+            terminated=jnp.array(False),
+            truncated=jnp.array(False),
+            action_mask=self.action_mask(state, params),
+            prev_action=jnp.full((self.num_agents,), NO_ACTION, jnp.int32),
+            prev_reward=zeros,
+            info={"final_obs": obs},
+        )
+        return state, ts
+
+    def step(
+        self, key: PRNGKey, state: State, actions: Array, params: Params | None = None
+    ) -> tuple[State, TimeStep]:
+        """Advance one step; on the step that ends an episode, return the next episode's first
+        TimeStep with the ending flags and reward, and the final observation in
+        ``info["final_obs"]``."""
+        params = self.default_params if params is None else params
+        key_step, key_reset = jax.random.split(key)
+        actions = jnp.asarray(actions, jnp.int32)
+        next_state, obs, reward, terminated, truncated = self.step_env(
+            key_step, state, actions, params
+        )
+        reset_state, reset_obs = self.reset_env(key_reset, params)
+        done = terminated | truncated
+        pick = lambda a, b: jax.tree.map(lambda x, y: jnp.where(done, x, y), a, b)
+        new_state = pick(reset_state, next_state)
+        reward = reward.astype(jnp.float32)
+        ts = TimeStep(
+            obs=pick(reset_obs, obs),
+            reward=reward,
+            terminated=terminated,
+            truncated=truncated,
+            action_mask=self.action_mask(new_state, params),
+            prev_action=jnp.where(done, NO_ACTION, actions),
+            prev_reward=jnp.where(done, 0.0, reward),
+            info={"final_obs": obs},
+        )
+        return new_state, ts
+
+    def render(self, state: State, params: Params | None = None) -> Array:
+        raise NotImplementedError(f"{self.env_id or type(self).__name__} has no renderer yet")
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.model_dump().items())
+        return f"{self.env_id or type(self).__name__}({opts})"

@@ -1,0 +1,68 @@
+"""Versioned env ids -> constructors. A shipped env's dynamics are frozen: a behaviour change
+registers a new version (``name-v1``) and gets a CHANGELOG line."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from pmarl_bench.envs.base import Environment
+from pmarl_bench.errors import ConfigError
+
+_REGISTRY: dict[str, Callable[..., Environment]] = {}
+_ID = re.compile(r"^[a-z][a-z0-9_]*-v\d+$")
+GYMNAX_PREFIX = "gymnax:"
+
+
+def register(env_id: str, factory: Callable[..., Environment]) -> None:
+    if not _ID.match(env_id):
+        raise ValueError(f"env id {env_id!r} must look like 'name-v0'")
+    if env_id in _REGISTRY:
+        raise ValueError(f"env id {env_id!r} is already registered")
+    _REGISTRY[env_id] = factory
+
+
+def registered() -> list[str]:
+    """The registered env ids, sorted (gymnax envs are reachable as ``gymnax:<EnvName>``)."""
+    return sorted(_REGISTRY)
+
+
+def make(env_id: str, **options: Any) -> Environment:
+    """Build an env from its id and static options; raises ``ConfigError`` on bad input."""
+    if env_id.startswith(GYMNAX_PREFIX):
+        from pmarl_bench.envs.gymnax_adapter import make_gymnax
+
+        env = make_gymnax(env_id.removeprefix(GYMNAX_PREFIX), **options)
+    else:
+        if env_id not in _REGISTRY:
+            raise ConfigError(
+                f"unknown env {env_id!r}; registered: {', '.join(registered())}, "
+                f"or {GYMNAX_PREFIX}<EnvName> for a gymnax env"
+            )
+        try:
+            env = _REGISTRY[env_id](**options)
+        except ValidationError as err:
+            allowed = getattr(getattr(_REGISTRY[env_id], "Options", None), "model_fields", {})
+            raise options_error(err, "options", list(allowed)) from None
+    env.env_id = env_id
+    return env
+
+
+def options_error(
+    err: ValidationError, prefix: str, allowed: list[str] | None = None
+) -> ConfigError:
+    """A pydantic error as a one-line ConfigError located at its first bad field."""
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    where = f"{prefix}.{loc}" if loc else prefix
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+        if allowed is not None:
+            msg += f"; allowed: {', '.join(allowed) or '(none)'}"
+    elif "input" in first and first["type"] != "missing":
+        msg += f" (got {first['input']!r})"
+    return ConfigError(msg, where)

@@ -1,0 +1,61 @@
+"""The PPO loss over minibatches of whole sequences."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from pmarl_bench.trainer.config import PPOConfig
+from pmarl_bench.types import AgentInput
+
+MASKED_LOGIT = -1e9
+
+
+class Batch(NamedTuple):
+    """A minibatch of whole sequences, time-major ``[T, b, ...]`` (``carry`` is ``[b, ...]``)."""
+
+    carry: object  # agent memory at the sequences' start
+    inputs: AgentInput
+    action_mask: jax.Array
+    action: jax.Array
+    log_prob: jax.Array
+    value: jax.Array
+    advantage: jax.Array
+    target: jax.Array
+
+
+def masked_logits(logits: jax.Array, mask: jax.Array) -> jax.Array:
+    return jnp.where(mask, logits, MASKED_LOGIT)
+
+
+def ppo_loss(params, agent, batch: Batch, cfg: PPOConfig):
+    _, out = agent.unroll(params, batch.carry, batch.inputs)
+    log_probs = jax.nn.log_softmax(masked_logits(out.logits, batch.action_mask))
+    log_prob = jnp.take_along_axis(log_probs, batch.action[..., None], axis=-1)[..., 0]
+    entropy = -jnp.sum(jnp.exp(log_probs) * log_probs, axis=-1).mean()
+
+    adv = batch.advantage
+    if cfg.normalize_advantages:
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    log_ratio = log_prob - batch.log_prob
+    ratio = jnp.exp(log_ratio)
+    clipped = jnp.clip(ratio, 1.0 - cfg.clip_eps, 1.0 + cfg.clip_eps)
+    policy_loss = -jnp.minimum(ratio * adv, clipped * adv).mean()
+
+    value_err = jnp.square(out.value - batch.target)
+    if cfg.clip_value:
+        v_clipped = batch.value + jnp.clip(out.value - batch.value, -cfg.clip_eps, cfg.clip_eps)
+        value_err = jnp.maximum(value_err, jnp.square(v_clipped - batch.target))
+    value_loss = 0.5 * value_err.mean()
+
+    total = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
+    aux = {
+        "policy_loss": policy_loss,
+        "value_loss": value_loss,
+        "entropy": entropy,
+        "approx_kl": ((ratio - 1.0) - log_ratio).mean(),
+        "clip_fraction": (jnp.abs(ratio - 1.0) > cfg.clip_eps).mean(),
+    }
+    return total, aux

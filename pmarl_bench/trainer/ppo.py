@@ -1,0 +1,238 @@
+"""``make_train(env, agent, cfg) -> train``: PPO with everything static closed over.
+
+``train(key)`` runs the whole budget as one program; ``train.init`` and ``train.chunk`` split
+it into jitted chunks of updates so a host loop can show progress and check for NaN between
+them (see ``trainer.loop``). All three are pure and get vmapped over seeds by the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from pmarl_bench.agents.base import Agent
+from pmarl_bench.envs.base import Environment
+from pmarl_bench.errors import ConfigError
+from pmarl_bench.trainer.config import PPOConfig
+from pmarl_bench.trainer.gae import gae
+from pmarl_bench.trainer.losses import Batch, ppo_loss
+from pmarl_bench.trainer.rollout import EnvBatch, RolloutState, collect
+
+#: Per-update metrics, each a scalar per seed. Episode metrics are NaN in an update in which
+#: no episode ended (they count completed episodes only).
+METRICS = (
+    "episode_return",
+    "episode_length",
+    "episodes",
+    "policy_loss",
+    "value_loss",
+    "entropy",
+    "approx_kl",
+    "clip_fraction",
+    "grad_norm",
+    "learning_rate",
+    "explained_variance",
+)
+LOSS_METRICS = ("policy_loss", "value_loss", "entropy", "grad_norm")
+
+
+class RunnerState(NamedTuple):
+    params: Any
+    opt_state: Any
+    rollout: RolloutState
+    key: jax.Array
+    update: jax.Array
+
+
+def validate(env: Environment, cfg: PPOConfig) -> None:
+    """Reject batch shapes the trainer cannot run, naming the field."""
+    batch = cfg.num_envs * env.num_agents
+    if batch % cfg.num_minibatches:
+        raise ConfigError(
+            f"num_envs x num_agents = {cfg.num_envs} x {env.num_agents} = {batch} sequences "
+            f"cannot be split into {cfg.num_minibatches} equal minibatches; "
+            "choose a divisor of it",
+            "ppo.num_minibatches",
+        )
+    per_update = cfg.num_envs * cfg.rollout_length
+    if cfg.total_env_steps < per_update:
+        raise ConfigError(
+            f"{cfg.total_env_steps} env steps are fewer than one update "
+            f"(num_envs x rollout_length = {per_update})",
+            "ppo.total_env_steps",
+        )
+
+
+def _chunk_size(num_updates: int, requested: int | None) -> int:
+    """Updates per jitted call: a divisor of ``num_updates`` (so every call has one shape),
+    about 1/25 of the run unless requested."""
+    target = requested or max(1, num_updates // 25)
+    target = min(target, num_updates)
+    return max(d for d in range(1, target + 1) if num_updates % d == 0)
+
+
+class Train:
+    """The compiled-once training program of one (env, agent, config) cell."""
+
+    def __init__(self, env: Environment, agent: Agent, cfg: PPOConfig, env_params=None):
+        validate(env, cfg)
+        self.env, self.agent, self.cfg = env, agent, cfg
+        self.env_params = env.default_params if env_params is None else env_params
+        self.envs = EnvBatch(env, self.env_params, cfg.num_envs)
+        self.env_steps_per_update = cfg.num_envs * cfg.rollout_length
+        self.agent_steps_per_update = self.env_steps_per_update * env.num_agents
+        self.num_updates = cfg.total_env_steps // self.env_steps_per_update
+        self.updates_per_chunk = _chunk_size(self.num_updates, cfg.updates_per_chunk)
+        self.num_chunks = self.num_updates // self.updates_per_chunk
+        # A truncation inside the rollout needs the final obs's value at that step; when
+        # episodes are fresh each update and no longer than T, only the last step can truncate
+        # and the bootstrap step after the loop covers it.
+        limit = env.max_episode_steps
+        self.value_truncated_midway = cfg.bootstrap_truncated and not (
+            cfg.mode == "episodic" and limit is not None and cfg.rollout_length <= limit
+        )
+        total_opt_steps = self.num_updates * cfg.num_epochs * cfg.num_minibatches
+        schedule = {
+            "constant": lambda: optax.constant_schedule(cfg.lr),
+            "linear": lambda: optax.linear_schedule(cfg.lr, 0.0, total_opt_steps),
+            "cosine": lambda: optax.cosine_decay_schedule(cfg.lr, total_opt_steps),
+        }[cfg.lr_schedule]()
+        self.schedule = schedule
+        self.optimizer = optax.chain(
+            optax.clip_by_global_norm(cfg.max_grad_norm),  # the gradient, before Adam
+            optax.adam(schedule, eps=cfg.adam_eps),
+        )
+
+    # -- public, pure --------------------------------------------------------------------
+    def init(self, key: jax.Array) -> RunnerState:
+        key_params, key_env, key = jax.random.split(key, 3)
+        params = self.agent.init(key_params)
+        return RunnerState(
+            params,
+            self.optimizer.init(params),
+            self.envs.fresh(key_env, self.agent),
+            key,
+            jnp.int32(0),
+        )
+
+    def chunk(self, state: RunnerState) -> tuple[RunnerState, dict[str, jax.Array]]:
+        """``updates_per_chunk`` updates; metrics ``[updates_per_chunk]``."""
+        return jax.lax.scan(lambda s, _: self.update(s), state, length=self.updates_per_chunk)
+
+    def __call__(self, key: jax.Array) -> tuple[RunnerState, dict[str, jax.Array]]:
+        """The whole budget in one program; metrics ``[num_updates]``."""
+        state = self.init(key)
+        return jax.lax.scan(lambda s, _: self.update(s), state, length=self.num_updates)
+
+    # -- one PPO update ------------------------------------------------------------------
+    def update(self, state: RunnerState) -> tuple[RunnerState, dict[str, jax.Array]]:
+        cfg = self.cfg
+        key, key_reset, key_roll, key_learn = jax.random.split(state.key, 4)
+        rollout = state.rollout
+        if cfg.mode == "episodic":
+            rollout = self.envs.fresh(key_reset, self.agent)
+        carry0 = rollout.carry
+        rollout, traj, last_value = collect(
+            self.agent,
+            state.params,
+            self.envs,
+            rollout,
+            key_roll,
+            cfg.rollout_length,
+            self.value_truncated_midway,
+        )
+        next_values = jnp.concatenate([traj.value[1:], last_value[None]], axis=0)
+        truncated = traj.done & ~traj.terminated
+        if self.value_truncated_midway:
+            next_values = next_values.at[:-1].set(
+                jnp.where(truncated[:-1], traj.final_value[:-1], next_values[:-1])
+            )
+        terminated = traj.terminated if cfg.bootstrap_truncated else traj.done
+        advantages, targets = gae(
+            traj.reward,
+            traj.value,
+            next_values,
+            terminated,
+            traj.done,
+            cfg.gamma,
+            cfg.gae_lambda,
+        )
+        data = Batch(
+            carry0,
+            traj.inputs,
+            traj.action_mask,
+            traj.action,
+            traj.log_prob,
+            traj.value,
+            advantages,
+            targets,
+        )
+        params, opt_state, learn_metrics = self._learn(
+            state.params, state.opt_state, data, key_learn
+        )
+        metrics = {
+            **self._episode_metrics(traj),
+            **learn_metrics,
+            "learning_rate": self.schedule(
+                state.update * cfg.num_epochs * cfg.num_minibatches
+            ).astype(jnp.float32),
+            "explained_variance": _explained_variance(traj.value, targets),
+        }
+        return RunnerState(params, opt_state, rollout, key, state.update + 1), metrics
+
+    def _learn(self, params, opt_state, data: Batch, key):
+        cfg = self.cfg
+        batch = self.envs.batch
+        mb = batch // cfg.num_minibatches
+        grad_fn = jax.value_and_grad(ppo_loss, has_aux=True)
+
+        def minibatches(perm):
+            def take(x, axis):
+                x = jnp.take(x, perm, axis=axis)
+                shape = x.shape[:axis] + (cfg.num_minibatches, mb) + x.shape[axis + 1 :]
+                return jnp.moveaxis(x.reshape(shape), axis, 0)
+
+            carry = jax.tree.map(lambda x: take(x, 0), data.carry)
+            rest = jax.tree.map(lambda x: take(x, 1), data._replace(carry=None))
+            return rest._replace(carry=carry)
+
+        def sgd_step(carry, minibatch):
+            params, opt_state = carry
+            (_, aux), grads = grad_fn(params, self.agent, minibatch, cfg)
+            updates, opt_state = self.optimizer.update(grads, opt_state, params)
+            params = optax.apply_updates(params, updates)
+            aux["grad_norm"] = optax.global_norm(grads)
+            return (params, opt_state), aux
+
+        def epoch(carry, key):
+            return jax.lax.scan(sgd_step, carry, minibatches(jax.random.permutation(key, batch)))
+
+        (params, opt_state), aux = jax.lax.scan(
+            epoch, (params, opt_state), jax.random.split(key, cfg.num_epochs)
+        )
+        return params, opt_state, jax.tree.map(jnp.mean, aux)
+
+    def _episode_metrics(self, traj) -> dict[str, jax.Array]:
+        count = traj.done.sum()
+        safe = jnp.maximum(count, 1)
+        nan = jnp.float32(jnp.nan)
+        return {
+            "episode_return": jnp.where(count > 0, traj.completed_return.sum() / safe, nan),
+            "episode_length": jnp.where(count > 0, traj.completed_length.sum() / safe, nan),
+            "episodes": (count // self.env.num_agents).astype(jnp.float32),
+        }
+
+
+def _explained_variance(values: jax.Array, targets: jax.Array) -> jax.Array:
+    var = jnp.var(targets)
+    return jnp.where(var > 0, 1.0 - jnp.var(targets - values) / var, jnp.nan)
+
+
+def make_train(env: Environment, agent: Agent, cfg: PPOConfig, env_params=None) -> Train:
+    return Train(env, agent, cfg, env_params)
+
+
+__all__ = ["LOSS_METRICS", "METRICS", "RunnerState", "Train", "make_train"]
