@@ -192,7 +192,7 @@ class Train:
         def minibatches(perm):
             def take(x, axis):
                 x = jnp.take(x, perm, axis=axis)
-                shape = x.shape[:axis] + (cfg.num_minibatches, mb) + x.shape[axis + 1 :]
+                shape = (*x.shape[:axis], cfg.num_minibatches, mb, *x.shape[axis + 1 :])
                 return jnp.moveaxis(x.reshape(shape), axis, 0)
 
             carry = jax.tree.map(lambda x: take(x, 0), data.carry)
