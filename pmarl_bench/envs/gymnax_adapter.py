@@ -62,11 +62,17 @@ class GymnaxEnv(Environment):
     def step_env(self, key, state, actions, params):
         obs, state, reward, done, _ = self._env.step_env(key, state, actions[0], params)
         limit = getattr(params, "max_steps_in_episode", None)
-        if limit is not None and hasattr(state, "time"):
+        if hasattr(self._env, "is_truncated"):
+            # gymnax >= 1.0: step_env reports natural termination only; the time limit is
+            # applied by gymnax's own step(), which the adapter bypasses.
+            terminated = jnp.asarray(done)
+            truncated = jnp.asarray(self._env.is_truncated(state, params)) & ~terminated
+        elif limit is not None and hasattr(state, "time"):
             truncated = done & (state.time >= limit)
+            terminated = done & ~truncated
         else:
             truncated = jnp.array(False)
-        terminated = done & ~truncated
+            terminated = done
         reward = jnp.asarray(reward, jnp.float32)[None]
         return state, jnp.asarray(obs)[None], reward, terminated, truncated
 

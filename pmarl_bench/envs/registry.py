@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from pmarl_bench.envs.base import Environment
-from pmarl_bench.errors import ConfigError
+from pmarl_bench.errors import ConfigError, from_validation
 
 _REGISTRY: dict[str, Callable[..., Environment]] = {}
 _ID = re.compile(r"^[a-z][a-z0-9_]*-v\d+$")
@@ -46,23 +46,6 @@ def make(env_id: str, **options: Any) -> Environment:
             env = _REGISTRY[env_id](**options)
         except ValidationError as err:
             allowed = getattr(getattr(_REGISTRY[env_id], "Options", None), "model_fields", {})
-            raise options_error(err, "options", list(allowed)) from None
+            raise from_validation(err, "options", list(allowed)) from None
     env.env_id = env_id
     return env
-
-
-def options_error(
-    err: ValidationError, prefix: str, allowed: list[str] | None = None
-) -> ConfigError:
-    """A pydantic error as a one-line ConfigError located at its first bad field."""
-    first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
-    where = f"{prefix}.{loc}" if loc else prefix
-    msg = first["msg"]
-    if first["type"] == "extra_forbidden":
-        msg = "unknown key"
-        if allowed is not None:
-            msg += f"; allowed: {', '.join(allowed) or '(none)'}"
-    elif "input" in first and first["type"] != "missing":
-        msg += f" (got {first['input']!r})"
-    return ConfigError(msg, where)

@@ -62,7 +62,7 @@ def validate(env: Environment, cfg: PPOConfig) -> None:
         raise ConfigError(
             f"{cfg.total_env_steps} env steps are fewer than one update "
             f"(num_envs x rollout_length = {per_update})",
-            "ppo.total_env_steps",
+            "steps",
         )
 
 

@@ -1,0 +1,146 @@
+"""``pmarl-bench``: the command line. Commands are thin layers over the library."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pmarl_bench.errors import ConfigError, TrainingDivergedError
+
+app = typer.Typer(
+    name="pmarl-bench",
+    help="Benchmark agents on memory and coordination tasks.\n\n"
+    "Example: pmarl-bench run suites/memory.yaml --seeds 2 --steps 200000",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err_console = Console(stderr=True)
+
+
+def user_errors(fn):
+    """Bad input -> one line on stderr and exit code 2, no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as err:
+            err_console.print(f"[red]error:[/] {err}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except TrainingDivergedError as err:
+            err_console.print(f"[red]training diverged:[/] {err}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err_console.print(
+                "interrupted: finished cells are kept, the unfinished one is "
+                "discarded; run the same command to continue"
+            )
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+@app.command()
+@user_errors
+def run(
+    suite: Annotated[Path, typer.Argument(help="suite file, e.g. suites/memory.yaml")],
+    seeds: Annotated[int | None, typer.Option(help="number of seeds (0..N-1)")] = None,
+    steps: Annotated[int | None, typer.Option(help="env steps per seed and cell")] = None,
+    only: Annotated[
+        str | None, typer.Option(help="only cells whose env/agent matches this glob")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="rerun cells that already finished")] = False,
+    results_dir: Annotated[Path, typer.Option(help="where results/<suite>/ goes")] = Path(
+        "results"
+    ),
+) -> None:
+    """Train every (env, agent) cell of a suite over its seeds and store tidy results.
+
+    Finished cells whose config is unchanged are skipped; an interrupted run continues where
+    it stopped.
+
+    Example: pmarl-bench run suites/memory.yaml --only 'n_back/*' --seeds 2
+    """
+    from pmarl_bench.runner import run_suite
+    from pmarl_bench.suites import load_suite
+
+    loaded = load_suite(suite, seeds=seeds, steps=steps, only=only)
+    summary = run_suite(loaded, results_dir, force=force, console=err_console)
+    out = results_dir / loaded.suite.name
+    err_console.print(
+        f"{len(summary.ran)} cell(s) trained, {len(summary.skipped)} skipped; results in {out}"
+    )
+
+
+@app.command("list")
+@user_errors
+def list_(
+    baselines_dir: Annotated[Path, typer.Option(help="folder of baseline files")] = Path(
+        "baselines"
+    ),
+    suites_dir: Annotated[Path, typer.Option(help="folder of suite files")] = Path("suites"),
+) -> None:
+    """List registered environments, agent baselines and suites.
+
+    Example: pmarl-bench list
+    """
+    from pmarl_bench import envs
+    from pmarl_bench.suites.loader import load_baseline, read_yaml
+
+    console = Console()
+    table = Table(title="environments (or gymnax:<EnvName>)")
+    for col in ("id", "agents", "observation", "actions", "chance / memoryless / optimal"):
+        table.add_column(col)
+    for env_id in envs.registered():
+        env = envs.make(env_id)
+        lv = env.score_levels()
+        levels = " / ".join(
+            "–" if v is None else f"{v:g}" for v in (lv.chance, lv.memoryless, lv.optimal)
+        )
+        table.add_row(
+            env_id,
+            str(env.num_agents),
+            f"{env.observation_space.dtype}{list(env.observation_space.shape)}",
+            ", ".join(env.action_names),
+            levels,
+        )
+    console.print(table)
+
+    table = Table(title=f"baselines ({baselines_dir}/)")
+    table.add_column("name")
+    table.add_column("kind")
+    table.add_column("description")
+    for path in sorted(baselines_dir.glob("*.yaml")):
+        try:
+            baseline, network, _ = load_baseline(path)
+            table.add_row(path.stem, network.kind, baseline.description)
+        except ConfigError as err:
+            table.add_row(path.stem, "[red]invalid[/]", str(err))
+    console.print(table)
+
+    table = Table(title=f"suites ({suites_dir}/)")
+    table.add_column("file")
+    table.add_column("description")
+    for path in sorted(suites_dir.glob("*.yaml")):
+        try:
+            data = read_yaml(path)
+            desc = data.get("description", "") if isinstance(data, dict) else ""
+        except ConfigError as err:
+            desc = f"[red]{err}[/]"
+        table.add_row(str(path), desc)
+    console.print(table)
+
+
+def main() -> None:
+    app(prog_name="pmarl-bench")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Run a loaded suite: each cell trains all its seeds in one compiled program and is written
+atomically; finished cells with the same config hash are skipped."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import importlib.metadata
+import platform
+import resource
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import jax
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from pmarl_bench.results import store
+from pmarl_bench.suites.loader import Cell, LoadedSuite
+from pmarl_bench.trainer import loop
+
+
+@dataclass
+class SuiteRun:
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def run_suite(
+    loaded: LoadedSuite,
+    results_dir: str | Path = "results",
+    *,
+    force: bool = False,
+    console: Console | None = None,
+) -> SuiteRun:
+    console = console or Console(stderr=True)
+    results_dir = Path(results_dir)
+    suite = loaded.suite
+    stale = store.remove_stale_tmp(results_dir, suite.name)
+    if stale:
+        console.print(f"removed {stale} unfinished cell folder(s) left by an interrupted run")
+    summary = SuiteRun()
+    todo = []
+    for cell in loaded.cells:
+        path = store.cell_dir(results_dir, suite.name, cell.env_name, cell.agent_name)
+        if not force and store.is_finished(path, cell.config_hash()):
+            summary.skipped.append(cell.name)
+            console.print(f"[dim]skip[/] {cell.name}: finished ({path})")
+        else:
+            todo.append((cell, path))
+    if not todo:
+        return summary
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        for cell, path in todo:
+            run_cell(cell, path, progress)
+            summary.ran.append(cell.name)
+    return summary
+
+
+def run_cell(cell: Cell, path: Path, progress: Progress | None = None) -> dict:
+    env, env_params, agent, train = cell.build()
+    seeds = list(cell.seeds)
+    total = train.num_updates * train.env_steps_per_update
+    task = None
+    if progress is not None:
+        task = progress.add_task(
+            f"{cell.suite}/{cell.name}",
+            total=total,
+            info=f"{len(seeds)} seeds · compiling…",
+        )
+
+    def on_progress(p: loop.Progress) -> None:
+        if progress is None:
+            return
+        ret = "–" if np.isnan(p.latest_return) else f"{p.latest_return:.3g}"
+        progress.update(
+            task,
+            completed=p.env_steps,
+            info=f"{len(seeds)} seeds · {_human(p.env_steps)}/{_human(total)} env steps · "
+            f"{_human(p.agent_steps_per_second)} agent-steps/s · return {ret}",
+        )
+
+    result = loop.train_seeds(train, seeds, name=cell.name, on_progress=on_progress)
+    params0 = jax.tree.map(lambda x: x[0], result.state.params)
+    manifest = {
+        "suite": cell.suite,
+        "env": cell.env_name,
+        "agent": cell.agent_name,
+        "cell": cell.name,
+        "config": cell.resolved_config(),
+        "config_hash": cell.config_hash(),
+        "seeds": seeds,
+        "num_updates": train.num_updates,
+        "env_steps_per_seed": total,
+        "num_agents": env.num_agents,
+        "num_params": agent.num_params(params0),
+        "score_levels": asdict(env.score_levels(env_params)),
+        "compile_seconds": result.compile_seconds,
+        "run_seconds": result.run_seconds,
+        "agent_steps": result.agent_steps,
+        "agent_steps_per_second": result.agent_steps_per_second,
+        "env_steps_per_second": result.agent_steps_per_second / env.num_agents,
+        "compiled_memory_bytes": result.compiled_memory_bytes,
+        "peak_host_memory_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_device_memory_bytes": _device_peak_bytes(),
+        **environment_info(),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    frame = store.metrics_frame(
+        result.metrics,
+        suite=cell.suite,
+        env=cell.env_name,
+        agent=cell.agent_name,
+        seeds=seeds,
+        env_steps_per_update=train.env_steps_per_update,
+    )
+    store.write_cell(path, frame, manifest)
+    if progress is not None:
+        progress.update(
+            task,
+            completed=total,
+            info=f"{len(seeds)} seeds · {_human(total)} env steps · "
+            f"{_human(result.agent_steps_per_second)} agent-steps/s · "
+            f"compile {result.compile_seconds:.1f}s · run {result.run_seconds:.1f}s",
+        )
+    return manifest
+
+
+@functools.cache
+def environment_info() -> dict:
+    device = jax.devices()[0]
+    return {
+        "package_version": importlib.metadata.version("pmarl-bench"),
+        "git_commit": _git_commit(),
+        "jax_version": jax.__version__,
+        "jaxlib_version": importlib.metadata.version("jaxlib"),
+        "python_version": platform.python_version(),
+        "backend": jax.default_backend(),
+        "device": f"{device.platform}: {device.device_kind} x{jax.device_count()}",
+        "host": f"{platform.machine()} {platform.processor() or ''}".strip(),
+    }
+
+
+def _git_commit() -> str | None:
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout
+        return sha + ("-dirty" if dirty.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _device_peak_bytes() -> int | None:
+    stats = jax.devices()[0].memory_stats()  # None on the CPU backend
+    return int(stats["peak_bytes_in_use"]) if stats and "peak_bytes_in_use" in stats else None
+
+
+def _human(x: float) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= size:
+            return f"{x / size:.3g}{unit}"
+    return f"{x:.3g}"

@@ -1,0 +1,281 @@
+"""YAML suite files -> validated, fully resolved cells (one per env x agent pair).
+
+Everything a run needs is checked here, before anything is trained or written: the YAML, the
+schema, env ids and options, env params, baselines and their networks, PPO values and batch
+shapes. Errors are ``ConfigError``s naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax.numpy as jnp
+import yaml
+from pydantic import ValidationError
+
+from pmarl_bench import agents, envs
+from pmarl_bench.agents.base import AgentConfig
+from pmarl_bench.errors import ConfigError, from_validation
+from pmarl_bench.suites.schema import Baseline, Suite
+from pmarl_bench.trainer.config import PPOConfig
+from pmarl_bench.trainer.ppo import Train, validate
+
+PPO_FIELDS = list(PPOConfig.model_fields)
+
+
+def read_yaml(path: Path) -> Any:
+    if not path.is_file():
+        raise ConfigError("no such file", str(path))
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f"line {mark.line + 1}: " if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{line}malformed YAML: {problem}", str(path)) from None
+
+
+def _as_mapping(data: Any, path: Path) -> dict:
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"expected a mapping at the top level, got {type(data).__name__}", str(path)
+        )
+    return data
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (env, agent) pair of a suite, fully resolved; it trains all its seeds at once."""
+
+    suite: str
+    env_name: str
+    agent_name: str
+    env_id: str
+    env_options: dict
+    env_params: dict
+    baseline: str
+    network: AgentConfig
+    ppo: PPOConfig
+    seeds: tuple[int, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.env_name}/{self.agent_name}"
+
+    def resolved_config(self) -> dict:
+        env = envs.make(self.env_id, **self.env_options)
+        return {
+            "suite": self.suite,
+            "env": {
+                "name": self.env_name,
+                "id": self.env_id,
+                "options": env.options.model_dump() or dict(self.env_options),
+                "params": dict(self.env_params),
+            },
+            "agent": {
+                "name": self.agent_name,
+                "baseline": self.baseline,
+                "network": self.network.model_dump(),
+            },
+            "ppo": self.ppo.model_dump(),
+            "seeds": list(self.seeds),
+        }
+
+    def config_hash(self) -> str:
+        blob = json.dumps(self.resolved_config(), sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def build(self):
+        """(env, env_params, agent, train) of this cell."""
+        env = envs.make(self.env_id, **self.env_options)
+        params = apply_env_params(env, self.env_params)
+        agent = agents.make_agent(self.network, env.observation_space, env.action_space)
+        return env, params, agent, Train(env, agent, self.ppo, params)
+
+
+@dataclass(frozen=True)
+class LoadedSuite:
+    suite: Suite
+    path: Path
+    cells: list[Cell]
+
+
+def apply_env_params(env, overrides: dict):
+    params = env.default_params
+    if not overrides:
+        return params
+    names = [f.name for f in dataclasses.fields(params)]
+    for key, value in overrides.items():
+        if key not in names:
+            raise ConfigError(f"unknown env param; {env!r} has: {', '.join(names)}", key)
+        default = getattr(params, key)
+        params = params.replace(**{key: jnp.asarray(value, dtype=jnp.asarray(default).dtype)})
+    return params
+
+
+def find_baseline(ref: str, suite_dir: Path) -> Path:
+    if ref.endswith((".yaml", ".yml")) or "/" in ref:
+        path = Path(ref) if Path(ref).is_absolute() else suite_dir / ref
+        if not path.is_file():
+            raise ConfigError(f"no baseline file {str(path)!r}")
+        return path
+    dirs = [suite_dir.parent / "baselines", suite_dir / "baselines", Path.cwd() / "baselines"]
+    for d in dirs:
+        if (d / f"{ref}.yaml").is_file():
+            return d / f"{ref}.yaml"
+    available = sorted({p.stem for d in dirs if d.is_dir() for p in d.glob("*.yaml")})
+    raise ConfigError(f"no baseline {ref!r}; available: {', '.join(available) or '(none found)'}")
+
+
+def load_baseline(path: Path) -> tuple[Baseline, AgentConfig, dict]:
+    data = _as_mapping(read_yaml(path), path)
+    try:
+        baseline = Baseline(**data)
+    except ValidationError as err:
+        raise from_validation(err, f"{path}: ", list(Baseline.model_fields)) from None
+    network = network_config(baseline.network, f"{path}: network")
+    check_ppo_keys(baseline.ppo, f"{path}: ppo")
+    return baseline, network, baseline.ppo
+
+
+def network_config(data: dict, where: str) -> AgentConfig:
+    kind = data.get("kind")
+    if kind not in agents.agent_kinds():
+        raise ConfigError(
+            f"unknown agent kind {kind!r}; available: {', '.join(agents.agent_kinds())}",
+            f"{where}.kind",
+        )
+    cls = agents.agent_class(kind).Config
+    try:
+        return cls(**data)
+    except ValidationError as err:
+        raise from_validation(err, where, list(cls.model_fields)) from None
+
+
+def check_ppo_keys(data: dict, where: str) -> None:
+    for key in data:
+        if key not in PPO_FIELDS:
+            raise ConfigError(f"unknown key; allowed: {', '.join(PPO_FIELDS)}", f"{where}.{key}")
+
+
+def ppo_config(layers: list[tuple[dict, str]]) -> PPOConfig:
+    """Merge PPO override layers (later wins); a bad value is reported where it was set."""
+    merged: dict = {}
+    origin: dict[str, str] = {}
+    for data, where in layers:
+        check_ppo_keys(data, where)
+        for key, value in data.items():
+            merged[key] = value
+            origin[key] = where
+    try:
+        return PPOConfig(**merged)
+    except ValidationError as err:
+        key = str(err.errors()[0]["loc"][0])
+        raise from_validation(err, origin.get(key, "ppo")) from None
+
+
+def load_suite(
+    path: str | Path,
+    *,
+    seeds: int | None = None,
+    steps: int | None = None,
+    only: str | None = None,
+) -> LoadedSuite:
+    """Load, validate and expand a suite file. CLI overrides: ``seeds`` (count), ``steps``
+    (env steps per seed), ``only`` (a glob over cell names ``env/agent``)."""
+    path = Path(path)
+    data = _as_mapping(read_yaml(path), path)
+    try:
+        suite = Suite(**data)
+    except ValidationError as err:
+        raise from_validation(err, f"{path}: ", list(Suite.model_fields)) from None
+    if seeds is not None:
+        if seeds < 1:
+            raise ConfigError("need at least one seed", "--seeds")
+        suite = suite.model_copy(update={"seeds": seeds})
+    if steps is not None and steps < 1:
+        raise ConfigError("must be positive", "--steps")
+
+    loaded_agents = []
+    for j, entry in enumerate(suite.agents):
+        where = f"{path}: agents[{j}]"
+        try:
+            bpath = find_baseline(entry.baseline, path.parent)
+        except ConfigError as err:
+            raise err.at(f"{where}.baseline") from None
+        baseline, network, base_ppo = load_baseline(bpath)
+        if entry.network:
+            network = network_config({**network.model_dump(), **entry.network}, f"{where}.network")
+        loaded_agents.append(
+            (
+                entry.name or baseline.name,
+                baseline.name,
+                network,
+                (base_ppo, f"{bpath}: ppo"),
+                (entry.ppo, f"{where}.ppo"),
+            )
+        )
+
+    _unique([e.resolved_name for e in suite.envs], f"{path}: envs", "env name")
+    _unique([a[0] for a in loaded_agents], f"{path}: agents", "agent name")
+
+    cells = []
+    for i, entry in enumerate(suite.envs):
+        where = f"{path}: envs[{i}]"
+        try:
+            env = envs.make(entry.id, **entry.options)
+        except ConfigError as err:
+            raise (err.at(where) if err.where else err.at(f"{where}.id")) from None
+        try:
+            apply_env_params(env, entry.params)
+        except ConfigError as err:
+            raise err.at(f"{where}.params") from None
+        for name, baseline_name, network, base_layer, agent_layer in loaded_agents:
+            total = steps or entry.steps or suite.steps
+            ppo = ppo_config(
+                [
+                    base_layer,
+                    (suite.ppo, f"{path}: ppo"),
+                    (entry.ppo, f"{where}.ppo"),
+                    agent_layer,
+                    ({"total_env_steps": total}, f"{path}: steps"),
+                ]
+            )
+            cell = Cell(
+                suite.name,
+                entry.resolved_name,
+                name,
+                entry.id,
+                dict(entry.options),
+                dict(entry.params),
+                baseline_name,
+                network,
+                ppo,
+                tuple(suite.seed_list),
+            )
+            if only and not fnmatch.fnmatch(cell.name, only):
+                continue
+            try:
+                validate(env, ppo)
+                agents.make_agent(network, env.observation_space, env.action_space)
+            except ConfigError as err:
+                raise ConfigError(err.message, f"{path}: cell {cell.name}: {err.where}") from None
+            cells.append(cell)
+    if only and not cells:
+        names = [f"{e.resolved_name}/{a[0]}" for e in suite.envs for a in loaded_agents]
+        raise ConfigError(f"no cell matches {only!r}; cells: {', '.join(names)}", "--only")
+    return LoadedSuite(suite, path, cells)
+
+
+def _unique(names: list[str], where: str, what: str) -> None:
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise ConfigError(f"duplicate {what} {name!r}; set `name:` to tell them apart", where)
+        seen.add(name)

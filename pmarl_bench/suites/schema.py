@@ -1,0 +1,87 @@
+"""The suite and baseline file formats (strict pydantic: unknown keys are rejected)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_name(v: str | None) -> str | None:
+    if v is not None and not _NAME.match(v):
+        raise ValueError("use letters, digits, '_', '-' and '.' (it names a results folder)")
+    return v
+
+
+class EnvEntry(_Strict):
+    id: str = Field(description="registered env id (n_back-v0) or gymnax:<EnvName>")
+    name: str | None = Field(None, description="name in results; default: the id without -vN")
+    options: dict[str, Any] = Field(default_factory=dict, description="static env options")
+    params: dict[str, float | int | bool] = Field(
+        default_factory=dict, description="traced env parameters (fields of its Params)"
+    )
+    steps: int | None = Field(None, gt=0, description="env steps per seed for this env")
+    ppo: dict[str, Any] = Field(
+        default_factory=dict, description="PPO overrides for this env (num_envs, mode, ...)"
+    )
+
+    _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
+
+    @property
+    def resolved_name(self) -> str:
+        if self.name:
+            return self.name
+        base = self.id.split(":", 1)[-1]
+        return re.sub(r"-v\d+$", "", base).replace("-", "_").lower()
+
+
+class AgentEntry(_Strict):
+    baseline: str = Field(description="a baseline name in baselines/ or a path to a YAML file")
+    name: str | None = Field(None, description="name in results; default: the baseline's name")
+    network: dict[str, Any] = Field(default_factory=dict, description="network overrides")
+    ppo: dict[str, Any] = Field(default_factory=dict, description="PPO overrides")
+
+    _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
+
+
+class Suite(_Strict):
+    name: str = Field(description="names the results folder results/<name>/")
+    description: str = ""
+    seeds: int | list[int] = Field(4, description="a count (seeds 0..N-1) or a list of seeds")
+    steps: int = Field(gt=0, description="env steps per seed and cell (x agents = agent steps)")
+    ppo: dict[str, Any] = Field(default_factory=dict, description="PPO overrides for all cells")
+    envs: list[EnvEntry] = Field(min_length=1)
+    agents: list[AgentEntry] = Field(min_length=1)
+
+    _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v):
+        if isinstance(v, int) and v < 1:
+            raise ValueError("need at least one seed")
+        if isinstance(v, list) and (not v or len(set(v)) != len(v) or min(v) < 0):
+            raise ValueError("a list of distinct non-negative seeds")
+        return v
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+
+
+class Baseline(_Strict):
+    """``baselines/<name>.yaml``: an agent's network and its PPO hyperparameters."""
+
+    name: str
+    description: str = ""
+    network: dict[str, Any] = Field(description="agent config; `kind` picks the agent")
+    ppo: dict[str, Any] = Field(default_factory=dict)
+
+    _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
