@@ -87,6 +87,16 @@ class Environment(abc.ABC, Generic[State, Params]):
     def action_mask(self, state: State, params: Params) -> Array:
         return jnp.ones((self.num_agents, self.action_space.n), dtype=bool)
 
+    def step_and_reset(self, key: PRNGKey, state: State, actions: Array, params: Params):
+        """``(step_env(...), reset_env(...))`` with independent randomness; ``step`` keeps the
+        reset where the episode ended. Under vmap both are always computed, so an env whose
+        per-step work is tiny may override this to draw the randomness of both at once."""
+        key_step, key_reset = jax.random.split(key)
+        return (
+            self.step_env(key_step, state, actions, params),
+            self.reset_env(key_reset, params),
+        )
+
     def reset(self, key: PRNGKey, params: Params | None = None) -> tuple[State, TimeStep]:
         params = self.default_params if params is None else params
         state, obs = self.reset_env(key, params)
@@ -110,12 +120,10 @@ class Environment(abc.ABC, Generic[State, Params]):
         TimeStep with the ending flags and reward, and the final observation in
         ``info["final_obs"]``."""
         params = self.default_params if params is None else params
-        key_step, key_reset = jax.random.split(key)
         actions = jnp.asarray(actions, jnp.int32)
-        next_state, obs, reward, terminated, truncated = self.step_env(
-            key_step, state, actions, params
+        (next_state, obs, reward, terminated, truncated), (reset_state, reset_obs) = (
+            self.step_and_reset(key, state, actions, params)
         )
-        reset_state, reset_obs = self.reset_env(key_reset, params)
         done = terminated | truncated
         pick = lambda a, b: jax.tree.map(lambda x, y: jnp.where(done, x, y), a, b)
         new_state = pick(reset_state, next_state)

@@ -77,12 +77,15 @@ class NBack(Environment[NBackState, NBackParams]):
         return ScoreLevels(0.5 * o.episode_length, memoryless, float(o.episode_length))
 
     def _next_symbol(self, u: jax.Array, t, n, history, p_match):
-        """Draw the symbol of step ``t`` from three uniforms; returns (symbol, label)."""
+        """Draw the symbol of step ``t`` from two uniforms; returns (symbol, label).
+
+        ``u[1]`` picks either a symbol other than the one ``n`` steps back (t >= n) or any
+        symbol (t < n); only one of the two is ever used, so they share it."""
         k = self.options.num_symbols
         earlier = history[(t - n) % self.options.max_n]
         other = jnp.minimum((u[1] * (k - 1)).astype(jnp.int32), k - 2)
         other = other + (other >= earlier)  # any symbol but `earlier`, uniformly
-        anything = jnp.minimum((u[2] * k).astype(jnp.int32), k - 1)
+        anything = jnp.minimum((u[1] * k).astype(jnp.int32), k - 1)
         label = (t >= n) & (u[0] < p_match)
         symbol = jnp.where(t >= n, jnp.where(label, earlier, other), anything)
         return symbol, label
@@ -91,17 +94,26 @@ class NBack(Environment[NBackState, NBackParams]):
         return jax.nn.one_hot(symbol, self.options.num_symbols, dtype=jnp.float32)[None]
 
     def reset_env(self, key, params):
-        u = jax.random.uniform(key, (4,))
+        return self._reset(jax.random.uniform(key, (2,)), params)
+
+    def step_env(self, key, state, actions, params):
+        return self._step(jax.random.uniform(key, (2,)), state, actions, params)
+
+    def step_and_reset(self, key, state, actions, params):
+        u = jax.random.uniform(key, (4,))  # one draw for both: the step is cheap, RNG is not
+        return self._step(u[:2], state, actions, params), self._reset(u[2:], params)
+
+    def _reset(self, u, params):
         o = self.options
-        n = 1 + jnp.minimum((u[3] * o.max_n).astype(jnp.int32), o.max_n - 1)
+        # At t = 0 < n the match coin u[0] is never read, so it can draw n.
+        n = 1 + jnp.minimum((u[0] * o.max_n).astype(jnp.int32), o.max_n - 1)
         history = jnp.zeros((o.max_n,), jnp.int32)
         t = jnp.int32(0)
         symbol, label = self._next_symbol(u, t, n, history, params.p_match)
         state = NBackState(history.at[0].set(symbol), symbol, label, n, t)
         return state, self._obs(symbol)
 
-    def step_env(self, key, state, actions, params):
-        u = jax.random.uniform(key, (3,))
+    def _step(self, u, state, actions, params):
         reward = (actions[0] == state.label.astype(jnp.int32)).astype(jnp.float32)[None]
         t = state.t + 1
         symbol, label = self._next_symbol(u, t, state.n, state.history, params.p_match)

@@ -204,7 +204,7 @@ class Train:
             (_, aux), grads = grad_fn(params, self.agent, minibatch, cfg)
             updates, opt_state = self.optimizer.update(grads, opt_state, params)
             params = optax.apply_updates(params, updates)
-            aux["grad_norm"] = optax.global_norm(grads)
+            aux["grad_norm"] = optax.tree.norm(grads)
             return (params, opt_state), aux
 
         def epoch(carry, key):

@@ -1,0 +1,77 @@
+"""Throughput measurements (host side). ``pmarl-bench bench`` builds on these."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+
+from pmarl_bench.envs.base import Environment
+
+
+@dataclass
+class EnvThroughput:
+    env: str
+    num_envs: int
+    steps: int
+    agent_steps_per_second: float  # median over repeats
+    compile_seconds: float
+    reset_seconds: float  # one reset of all envs (compiled), median
+
+
+def env_throughput(
+    env: Environment, num_envs: int, steps: int = 512, repeats: int = 5, seed: int = 0
+) -> EnvThroughput:
+    """Random-action stepping of ``num_envs`` envs for ``steps`` steps in one ``lax.scan``.
+
+    Resets happen only through auto-reset inside ``step``, as in training; the initial reset
+    is timed separately. Every observation is consumed (summed) so XLA cannot skip computing it.
+    """
+    params = env.default_params
+    n_actions = env.action_space.n
+
+    def reset(key):
+        return jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, num_envs), params)
+
+    def rollout(state, key):
+        def body(carry, key):
+            state, acc = carry
+            key_act, key_step = jax.random.split(key)
+            actions = jax.random.randint(key_act, (num_envs, env.num_agents), 0, n_actions)
+            keys = jax.random.split(key_step, num_envs)
+            state, ts = jax.vmap(env.step, in_axes=(0, 0, 0, None))(keys, state, actions, params)
+            obs_sum = sum(jnp.sum(x.astype(jnp.float32)) for x in jax.tree.leaves(ts.obs))
+            return (state, acc + obs_sum + ts.reward.sum()), None
+
+        (state, acc), _ = jax.lax.scan(body, (state, jnp.float32(0)), jax.random.split(key, steps))
+        return state, acc
+
+    key = jax.random.key(seed)
+    t0 = time.perf_counter()
+    reset_c = jax.jit(reset).lower(key).compile()
+    state, _ = reset_c(key)
+    rollout_c = jax.jit(rollout).lower(state, key).compile()
+    compile_seconds = time.perf_counter() - t0
+
+    jax.block_until_ready(rollout_c(state, key))  # warm-up
+    reset_times, step_times = [], []
+    for i in range(repeats):
+        k = jax.random.fold_in(key, i)
+        t = time.perf_counter()
+        state, _ = jax.block_until_ready(reset_c(k))
+        reset_times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        jax.block_until_ready(rollout_c(state, k))
+        step_times.append(time.perf_counter() - t)
+    per_second = steps * num_envs * env.num_agents / statistics.median(step_times)
+    return EnvThroughput(
+        env=repr(env),
+        num_envs=num_envs,
+        steps=steps,
+        agent_steps_per_second=per_second,
+        compile_seconds=compile_seconds,
+        reset_seconds=statistics.median(reset_times),
+    )

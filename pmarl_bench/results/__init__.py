@@ -1,0 +1,23 @@
+"""Result tables: per-cell parquet + manifest, the cell cache, and loaders."""
+
+from pmarl_bench.results.store import (
+    COLUMNS,
+    cell_dir,
+    is_finished,
+    load_manifests,
+    load_results,
+    metrics_frame,
+    read_manifest,
+    write_cell,
+)
+
+__all__ = [
+    "COLUMNS",
+    "cell_dir",
+    "is_finished",
+    "load_manifests",
+    "load_results",
+    "metrics_frame",
+    "read_manifest",
+    "write_cell",
+]

@@ -1,0 +1,148 @@
+"""Tidy result tables on disk: ``<results_dir>/<suite>/<env>/<agent>/``.
+
+Each finished cell holds ``metrics.parquet`` (long format: suite, env, agent, seed, update,
+env_steps, metric, value) and ``manifest.json`` (resolved config and its hash, versions,
+device, timings, throughput). A cell folder appears only when complete: it is written under a
+temporary name and renamed into place, so an interrupted run never leaves a half-written cell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pmarl_bench.errors import ConfigError
+
+COLUMNS = ["suite", "env", "agent", "seed", "update", "env_steps", "metric", "value"]
+METRICS_FILE = "metrics.parquet"
+MANIFEST_FILE = "manifest.json"
+_TMP_MARK = ".tmp-"
+
+
+def cell_dir(results_dir: Path, suite: str, env: str, agent: str) -> Path:
+    return Path(results_dir) / suite / env / agent
+
+
+def read_manifest(path: Path) -> dict | None:
+    try:
+        return json.loads((Path(path) / MANIFEST_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def is_finished(path: Path, config_hash: str) -> bool:
+    """A complete result for exactly this config exists at ``path``."""
+    manifest = read_manifest(path)
+    return (
+        manifest is not None
+        and manifest.get("status") == "complete"
+        and manifest.get("config_hash") == config_hash
+        and (Path(path) / METRICS_FILE).is_file()
+    )
+
+
+def metrics_frame(
+    metrics: dict[str, np.ndarray],
+    *,
+    suite: str,
+    env: str,
+    agent: str,
+    seeds: list[int],
+    env_steps_per_update: int,
+) -> pd.DataFrame:
+    """Per-update metrics ``{name: [seeds, updates]}`` -> long table. NaN entries (episode
+    metrics of an update in which no episode ended) are dropped: no row, no observation."""
+    frames = []
+    for name, values in metrics.items():
+        values = np.asarray(values, dtype=np.float64)
+        n_seeds, n_updates = values.shape
+        seed_col = np.repeat(np.asarray(seeds), n_updates)
+        update_col = np.tile(np.arange(n_updates), n_seeds)
+        frames.append(
+            pd.DataFrame({
+                "seed": seed_col,
+                "update": update_col,
+                "metric": name,
+                "value": values.reshape(-1),
+            })
+        )
+    df = pd.concat(frames, ignore_index=True)
+    df = df[np.isfinite(df["value"])]
+    df.insert(0, "suite", suite)
+    df.insert(1, "env", env)
+    df.insert(2, "agent", agent)
+    df.insert(5, "env_steps", (df["update"].to_numpy() + 1) * env_steps_per_update)
+    df = df[COLUMNS].reset_index(drop=True)
+    return df.astype({"seed": "int64", "update": "int64", "env_steps": "int64"})
+
+
+def write_cell(path: Path, metrics: pd.DataFrame, manifest: dict[str, Any]) -> None:
+    """Atomically (re)place the cell folder ``path`` with these tables."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}{_TMP_MARK}{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    try:
+        metrics.to_parquet(tmp / METRICS_FILE, index=False)
+        with open(tmp / MANIFEST_FILE, "w") as f:
+            json.dump({**manifest, "status": "complete"}, f, indent=2, sort_keys=True,
+                      default=str)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            old = path.with_name(f"{path.name}{_TMP_MARK}old-{uuid.uuid4().hex[:8]}")
+            path.rename(old)
+            tmp.rename(path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def remove_stale_tmp(results_dir: Path, suite: str) -> int:
+    """Delete temporary folders that an interrupted run left behind; returns their count."""
+    root = Path(results_dir) / suite
+    if not root.is_dir():
+        return 0
+    stale = [p for p in root.glob(f"*/*{_TMP_MARK}*") if p.is_dir()]
+    for p in stale:
+        shutil.rmtree(p, ignore_errors=True)
+    return len(stale)
+
+
+def load_results(path: str | Path) -> pd.DataFrame:
+    """All finished cells under ``path`` (a suite folder, or a results dir holding suites) as
+    one long DataFrame."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ConfigError("no such results folder", str(path))
+    files = sorted(
+        p for p in path.rglob(METRICS_FILE)
+        if _TMP_MARK not in str(p.parent) and is_complete(p.parent)
+    )
+    if not files:
+        raise ConfigError("no finished cells (metrics.parquet + manifest.json) here", str(path))
+    return pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
+
+
+def load_manifests(path: str | Path) -> list[dict]:
+    path = Path(path)
+    return [
+        m for p in sorted(path.rglob(MANIFEST_FILE))
+        if _TMP_MARK not in str(p.parent) and (m := read_manifest(p.parent))
+        and m.get("status") == "complete"
+    ]
+
+
+def is_complete(path: Path) -> bool:
+    manifest = read_manifest(path)
+    return manifest is not None and manifest.get("status") == "complete"

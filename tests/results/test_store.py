@@ -1,0 +1,93 @@
+"""Result tables: long format, atomic cell writes, the finished-cell cache, loaders."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pmarl_bench.errors import ConfigError
+from pmarl_bench.results import store
+
+
+def frame(env="e", agent="a", seeds=(3, 5)):
+    metrics = {
+        "episode_return": np.array([[1.0, np.nan, 3.0], [4.0, 5.0, 6.0]]),
+        "entropy": np.array([[0.5, 0.4, 0.3], [0.6, 0.5, 0.4]]),
+    }
+    return store.metrics_frame(
+        metrics, suite="s", env=env, agent=agent, seeds=list(seeds), env_steps_per_update=100
+    )
+
+
+def test_metrics_frame_is_long_and_drops_missing_episode_stats():
+    df = frame()
+    assert list(df.columns) == store.COLUMNS
+    assert len(df) == 2 * 3 * 2 - 1  # one NaN episode_return dropped
+    row = df[(df.metric == "episode_return") & (df.seed == 5) & (df["update"] == 2)]
+    assert row.value.item() == 6.0 and row.env_steps.item() == 300
+    assert not df[(df.metric == "episode_return") & (df.seed == 3)]["update"].isin([1]).any()
+    assert df.seed.dtype == np.int64 and df.env_steps.dtype == np.int64
+
+
+def test_write_and_reload_and_finished_check(tmp_path):
+    path = store.cell_dir(tmp_path, "s", "e", "a")
+    store.write_cell(path, frame(), {"config_hash": "abc"})
+    assert store.is_finished(path, "abc")
+    assert not store.is_finished(path, "other")
+    assert store.read_manifest(path)["status"] == "complete"
+    store.write_cell(
+        store.cell_dir(tmp_path, "s", "e", "b"), frame(agent="b"), {"config_hash": "x"}
+    )
+    df = store.load_results(tmp_path / "s")
+    assert sorted(df.agent.unique()) == ["a", "b"]
+    pd.testing.assert_frame_equal(
+        df[df.agent == "a"].reset_index(drop=True), frame().reset_index(drop=True)
+    )
+    assert len(store.load_manifests(tmp_path / "s")) == 2
+
+
+def test_rewrite_replaces_atomically(tmp_path):
+    path = store.cell_dir(tmp_path, "s", "e", "a")
+    store.write_cell(path, frame(), {"config_hash": "one"})
+    store.write_cell(path, frame(seeds=(7, 8)), {"config_hash": "two"})
+    assert store.is_finished(path, "two")
+    assert set(pd.read_parquet(path / store.METRICS_FILE).seed) == {7, 8}
+    assert [p.name for p in path.parent.iterdir()] == ["a"]  # no temporary folders left
+
+
+def test_failed_write_leaves_nothing_and_keeps_old_result(tmp_path, monkeypatch):
+    path = store.cell_dir(tmp_path, "s", "e", "a")
+    store.write_cell(path, frame(), {"config_hash": "old"})
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(json, "dump", boom)
+    with pytest.raises(KeyboardInterrupt):
+        store.write_cell(path, frame(seeds=(9, 10)), {"config_hash": "new"})
+    assert store.is_finished(path, "old")
+    assert [p.name for p in path.parent.iterdir()] == ["a"]
+    new = store.cell_dir(tmp_path, "s", "e", "fresh")
+    with pytest.raises(KeyboardInterrupt):
+        store.write_cell(new, frame(), {"config_hash": "new"})
+    assert not new.exists()
+    assert sorted(p.name for p in new.parent.iterdir()) == ["a"]
+
+
+def test_half_written_cells_are_ignored_and_cleaned(tmp_path):
+    store.write_cell(store.cell_dir(tmp_path, "s", "e", "a"), frame(), {"config_hash": "h"})
+    half = tmp_path / "s" / "e" / "b.tmp-1234"
+    half.mkdir()
+    frame(agent="b").to_parquet(half / store.METRICS_FILE)
+    assert set(store.load_results(tmp_path / "s").agent) == {"a"}
+    assert store.remove_stale_tmp(tmp_path, "s") == 1
+    assert not half.exists()
+
+
+def test_loading_nothing_is_a_one_line_error(tmp_path):
+    with pytest.raises(ConfigError, match="no such results folder"):
+        store.load_results(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="no finished cells"):
+        store.load_results(tmp_path / "empty")

@@ -1,0 +1,209 @@
+"""Suite loading: expansion into cells, override order, config hashes, and one-line errors
+that name the file and the field for every kind of bad input."""
+
+from pathlib import Path
+
+import pytest
+
+from pmarl_bench.errors import ConfigError
+from pmarl_bench.suites import load_suite
+
+ROOT = Path(__file__).resolve().parents[2]
+
+BASELINE = """\
+name: tiny
+network: {kind: mlp, width: 8, depth: 1}
+ppo: {lr: 0.001, num_epochs: 3, gamma: 0.9}
+"""
+
+VALID = """\
+name: s
+seeds: 3
+steps: 4096
+ppo: {gamma: 0.95, num_epochs: 2}
+envs:
+  - id: n_back-v0
+    options: {episode_length: 16}
+    params: {p_match: 0.25}
+    ppo: {num_envs: 16, rollout_length: 16, gamma: 0.97}
+  - id: n_back-v0
+    name: n_back_long
+    steps: 8192
+    ppo: {num_envs: 8, rollout_length: 32, num_minibatches: 2}
+agents:
+  - baseline: tiny
+  - baseline: tiny
+    name: tiny_wide
+    network: {width: 32}
+    ppo: {gamma: 0.5}
+"""
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "baselines").mkdir()
+    (tmp_path / "baselines" / "tiny.yaml").write_text(BASELINE)
+    (tmp_path / "suites").mkdir()
+    return tmp_path
+
+
+def write(project, text, name="s.yaml"):
+    path = project / "suites" / name
+    path.write_text(text)
+    return path
+
+
+def test_shipped_suites_load():
+    for name in ("memory", "smoke"):
+        loaded = load_suite(ROOT / "suites" / f"{name}.yaml")
+        assert loaded.suite.name == name
+        assert loaded.cells
+
+
+def test_expansion_and_override_order(project):
+    loaded = load_suite(write(project, VALID))
+    cells = {c.name: c for c in loaded.cells}
+    assert list(cells) == [
+        "n_back/tiny",
+        "n_back/tiny_wide",
+        "n_back_long/tiny",
+        "n_back_long/tiny_wide",
+    ]
+    c = cells["n_back/tiny"]
+    assert c.seeds == (0, 1, 2)
+    assert c.ppo.lr == 0.001  # baseline
+    assert c.ppo.num_epochs == 2  # suite beats baseline
+    assert c.ppo.gamma == 0.97  # env beats suite
+    assert cells["n_back/tiny_wide"].ppo.gamma == 0.5  # agent entry beats env
+    assert cells["n_back/tiny_wide"].network.width == 32
+    assert c.network.width == 8
+    assert c.ppo.total_env_steps == 4096 and cells["n_back_long/tiny"].ppo.total_env_steps == 8192
+    assert c.env_params == {"p_match": 0.25}
+    env, params, _, train = c.build()
+    assert float(params.p_match) == 0.25 and env.options.episode_length == 16
+    assert train.num_updates == 4096 // (16 * 16)
+
+
+def test_cli_overrides_and_only(project):
+    loaded = load_suite(write(project, VALID), seeds=2, steps=2048, only="n_back_long/*")
+    assert [c.name for c in loaded.cells] == ["n_back_long/tiny", "n_back_long/tiny_wide"]
+    assert all(c.seeds == (0, 1) and c.ppo.total_env_steps == 2048 for c in loaded.cells)
+
+
+def test_config_hash_is_stable_and_sensitive(project):
+    path = write(project, VALID)
+    a = load_suite(path).cells[0]
+    assert a.config_hash() == load_suite(path).cells[0].config_hash()
+    b = load_suite(path, seeds=4).cells[0]
+    c = load_suite(write(project, VALID.replace("p_match: 0.25", "p_match: 0.3"))).cells[0]
+    assert len({a.config_hash(), b.config_hash(), c.config_hash()}) == 3
+
+
+ENVS_OK = "envs:\n  - id: n_back-v0\n"
+AGENTS_OK = "agents:\n  - baseline: tiny\n"
+BAD = {
+    "malformed yaml": ("name: x\nsteps: 10\nenvs: [\n  - id: n", "line 4: malformed YAML"),
+    "top-level list": ("- a\n- b\n", "expected a mapping"),
+    "unknown top key": (
+        "name: x\nsteps: 99999\nseed: 1\n" + ENVS_OK + AGENTS_OK,
+        "s.yaml: seed: unknown key; allowed: name",
+    ),
+    "missing steps": ("name: x\n" + ENVS_OK + AGENTS_OK, "s.yaml: steps: missing"),
+    "wrong type": ("name: x\nsteps: lots\n" + ENVS_OK + AGENTS_OK, "s.yaml: steps: "),
+    "bad name": ("name: a/b\nsteps: 99999\n" + ENVS_OK + AGENTS_OK, "s.yaml: name: "),
+    "no seeds": ("name: x\nseeds: 0\nsteps: 99999\n" + ENVS_OK + AGENTS_OK, "s.yaml: seeds"),
+    "unknown env": (
+        "name: x\nsteps: 99999\nenvs:\n  - id: nope-v0\n" + AGENTS_OK,
+        "s.yaml: envs[0].id: unknown env 'nope-v0'; registered: n_back-v0",
+    ),
+    "unknown gymnax env": (
+        "name: x\nsteps: 99999\nenvs:\n  - id: gymnax:Nope\n" + AGENTS_OK,
+        "s.yaml: envs[0].id: unknown gymnax env 'Nope'",
+    ),
+    "unknown option": (
+        "name: x\nsteps: 99999\nenvs:\n  - id: n_back-v0\n    options: {k: 3}\n" + AGENTS_OK,
+        "s.yaml: envs[0].options.k: unknown key; allowed: ",
+    ),
+    "bad option value": (
+        "name: x\nsteps: 99999\nenvs:\n  - id: n_back-v0\n"
+        "    options: {num_symbols: 1}\n" + AGENTS_OK,
+        "s.yaml: envs[0].options.num_symbols: Input should be greater",
+    ),
+    "unknown param": (
+        "name: x\nsteps: 99999\nenvs:\n  - id: n_back-v0\n    params: {p: 1}\n" + AGENTS_OK,
+        "s.yaml: envs[0].params.p: unknown env param",
+    ),
+    "unknown baseline": (
+        "name: x\nsteps: 99999\n" + ENVS_OK + "agents:\n  - baseline: lstm\n",
+        "s.yaml: agents[0].baseline: no baseline 'lstm'; available: ",
+    ),
+    "bad network value": (
+        "name: x\nsteps: 99999\n"
+        + ENVS_OK
+        + "agents:\n  - baseline: tiny\n    network: {width: -4}\n",
+        "s.yaml: agents[0].network.width: Input should be greater than 0",
+    ),
+    "unknown network key": (
+        "name: x\nsteps: 99999\n"
+        + ENVS_OK
+        + "agents:\n  - baseline: tiny\n    network: {heads: 4}\n",
+        "s.yaml: agents[0].network.heads: unknown key; allowed: kind",
+    ),
+    "unknown ppo key": (
+        "name: x\nsteps: 99999\nppo: {learning_rate: 1}\n" + ENVS_OK + AGENTS_OK,
+        "s.yaml: ppo.learning_rate: unknown key; allowed: total_env_steps",
+    ),
+    "bad ppo value": (
+        "name: x\nsteps: 99999\n"
+        + ENVS_OK
+        + "agents:\n  - baseline: tiny\n    ppo: {mode: sometimes}\n",
+        "s.yaml: agents[0].ppo.mode: Input should be 'episodic' or 'continuing'",
+    ),
+    "impossible minibatches": (
+        "name: x\nsteps: 99999\nenvs:\n  - id: n_back-v0\n"
+        "    ppo: {num_envs: 6, num_minibatches: 4}\n" + AGENTS_OK,
+        "cell n_back/tiny: ppo.num_minibatches: num_envs x num_agents",
+    ),
+    "budget below one update": (
+        "name: x\nsteps: 10\n" + ENVS_OK + AGENTS_OK,
+        "cell n_back/tiny: steps: 10 env steps are fewer than one",
+    ),
+    "duplicate env names": (
+        "name: x\nsteps: 99999\nenvs:\n  - id: n_back-v0\n  - id: n_back-v0\n" + AGENTS_OK,
+        "duplicate env name 'n_back'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_suites_fail_with_located_one_line_errors(project, case):
+    text, expected = BAD[case]
+    path = write(project, text)
+    with pytest.raises(ConfigError) as info:
+        load_suite(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(str(path)), message
+    assert expected in message, message
+
+
+def test_bad_baseline_file_names_the_baseline_file(project):
+    (project / "baselines" / "broken.yaml").write_text(
+        "name: broken\nnetwork: {kind: mlp, activation: swish}\n"
+    )
+    path = write(project, "name: x\nsteps: 99999\n" + ENVS_OK + "agents:\n  - baseline: broken\n")
+    with pytest.raises(ConfigError, match=r"broken\.yaml: network\.activation: Input should be"):
+        load_suite(path)
+    (project / "baselines" / "broken.yaml").write_text("name: broken\nnetwork: {kind: lstm}\n")
+    with pytest.raises(ConfigError, match=r"broken\.yaml: network\.kind: unknown agent kind"):
+        load_suite(path)
+
+
+def test_missing_file_and_cli_override_errors(project):
+    with pytest.raises(ConfigError, match=r"nope\.yaml: no such file"):
+        load_suite(project / "nope.yaml")
+    path = write(project, VALID)
+    with pytest.raises(ConfigError, match=r"--only: no cell matches .zzz/\*.; cells: n_back/tiny"):
+        load_suite(path, only="zzz/*")
+    with pytest.raises(ConfigError, match="--seeds"):
+        load_suite(path, seeds=0)

@@ -1,0 +1,143 @@
+"""End to end through the CLI: run the smoke suite, skip finished cells, rerun with --force,
+determinism across runs, and one-line errors (exit 2, nothing written) for bad input."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pmarl_bench.cli import app
+from pmarl_bench.errors import TrainingDivergedError
+from pmarl_bench.results import store
+from pmarl_bench.trainer.loop import _check_finite
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = str(ROOT / "suites" / "smoke.yaml")
+runner = CliRunner()
+
+
+def invoke(*args):
+    result = runner.invoke(app, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def smoke_results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    result = invoke("run", SMOKE, "--results-dir", str(out))
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_run_writes_tidy_tables_and_manifest(smoke_results):
+    for agent in ("mlp", "mlp_tanh"):
+        cell = smoke_results / "smoke" / "n_back" / agent
+        df = pd.read_parquet(cell / "metrics.parquet")
+        assert list(df.columns) == store.COLUMNS
+        assert set(df.seed) == {0, 1}
+        assert {"episode_return", "value_loss", "entropy"} <= set(df.metric)
+        assert (df.suite == "smoke").all() and (df.agent == agent).all()
+        manifest = json.loads((cell / "manifest.json").read_text())
+        for key in (
+            "config",
+            "config_hash",
+            "package_version",
+            "git_commit",
+            "jax_version",
+            "device",
+            "compile_seconds",
+            "run_seconds",
+            "agent_steps_per_second",
+            "score_levels",
+            "peak_host_memory_bytes",
+        ):
+            assert key in manifest, key
+        assert manifest["status"] == "complete"
+        assert manifest["config"]["agent"]["network"]["width"] == 16
+        assert manifest["agent_steps_per_second"] > 0
+    both = store.load_results(smoke_results / "smoke")
+    assert set(both.agent) == {"mlp", "mlp_tanh"}
+
+
+def test_different_seeds_give_different_curves(smoke_results):
+    df = pd.read_parquet(smoke_results / "smoke" / "n_back" / "mlp" / "metrics.parquet")
+    loss = df[df.metric == "value_loss"].pivot(index="update", columns="seed", values="value")
+    assert not np.allclose(loss[0], loss[1])
+
+
+def test_rerun_skips_finished_cells(smoke_results):
+    manifest = smoke_results / "smoke" / "n_back" / "mlp" / "manifest.json"
+    before = manifest.stat().st_mtime_ns
+    result = invoke("run", SMOKE, "--results-dir", str(smoke_results))
+    assert result.exit_code == 0
+    assert "0 cell(s) trained, 2 skipped" in result.output
+    assert manifest.stat().st_mtime_ns == before
+
+
+def test_force_reruns_and_same_seed_gives_identical_metrics(smoke_results, tmp_path):
+    cell = smoke_results / "smoke" / "n_back" / "mlp"
+    before = pd.read_parquet(cell / "metrics.parquet")
+    result = invoke("run", SMOKE, "--results-dir", str(smoke_results), "--only", "*/mlp", "--force")
+    assert result.exit_code == 0
+    assert "1 cell(s) trained, 0 skipped" in result.output
+    pd.testing.assert_frame_equal(pd.read_parquet(cell / "metrics.parquet"), before)
+
+
+def test_list_shows_envs_baselines_and_suites():
+    old = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        result = invoke("list")
+    finally:
+        os.chdir(old)
+    assert result.exit_code == 0
+    for name in ("n_back-v0", "mlp", "suites/memory.yaml", "suites/smoke.yaml"):
+        assert name in result.output
+
+
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path):
+    suite = tmp_path / "bad.yaml"
+    suite.write_text(
+        "name: bad\nsteps: 1000\nenvs:\n  - id: n_back-v0\n    options: {max_n: 99}"
+        "\nagents:\n  - baseline: mlp\n"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pmarl_bench.cli",
+            "run",
+            str(suite),
+            "--results-dir",
+            str(tmp_path / "res"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "bad.yaml: envs[0].options" in lines[0] and "max_n" in lines[0]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "res").exists()
+
+
+def test_nan_losses_stop_training_with_a_clear_error():
+    metrics = {k: np.zeros((2, 3)) for k in ("policy_loss", "value_loss", "entropy", "grad_norm")}
+    _check_finite(metrics, "n_back/mlp", [4, 7], 30)  # finite: no error
+    metrics["value_loss"][1, 2] = np.nan
+    with pytest.raises(
+        TrainingDivergedError,
+        match=r"n_back/mlp: value_loss became nan for "
+        r"seed 7 at update 32",
+    ):
+        _check_finite(metrics, "n_back/mlp", [4, 7], 30)
