@@ -1,0 +1,184 @@
+"""Invariants every agent must keep: ``unroll`` equals stepping (also across episode starts),
+causality, no memory across episodes, vmap over seeds, and deterministic init."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from pmarl_bench import envs
+from pmarl_bench.agents import agent_class, agent_kinds, make_agent
+from pmarl_bench.envs.spaces import Box, Discrete
+from pmarl_bench.types import NO_ACTION, AgentInput
+
+T, B = 8, 4
+TOL = {"rtol": 1e-5, "atol": 1e-5}
+_N_BACK = envs.make("n_back-v0")
+SPACES = {
+    "n_back": (_N_BACK.observation_space, _N_BACK.action_space),
+    "categorical": (Box(0, 17, (5, 5), "uint8", num_values=18), Discrete(7)),
+}
+# episode starts per batch row (every row starts at t = 0)
+STARTS = {0: (0, 3), 1: (0, 5), 2: (0,), 3: (0, 2, 6)}
+
+
+@functools.cache
+def setup(kind: str, space: str):
+    obs_space, action_space = SPACES[space]
+    agent = make_agent(agent_class(kind).Config(), obs_space, action_space)
+    init = jax.jit(agent.init)
+    params = init(jax.random.key(0))
+    return agent, params, jax.jit(agent.unroll), jax.jit(agent.step), init
+
+
+@functools.cache
+def make_inputs(space: str, length: int = T, seed: int = 0) -> AgentInput:
+    obs_space, action_space = SPACES[space]
+    rng = np.random.default_rng(seed)
+    start = np.zeros((length, B), bool)
+    for b, ts in STARTS.items():
+        start[[t for t in ts if t < length], b] = True
+    shape = (length, B, *obs_space.shape)
+    if np.issubdtype(np.dtype(obs_space.dtype), np.integer):
+        obs = rng.integers(obs_space.low, obs_space.high + 1, shape)
+    else:
+        obs = rng.uniform(obs_space.low, obs_space.high, shape)
+    prev_action = rng.integers(0, action_space.n, (length, B))
+    prev_reward = rng.normal(size=(length, B))
+    return AgentInput(
+        obs=jnp.asarray(obs.astype(obs_space.dtype)),
+        prev_action=jnp.asarray(np.where(start, NO_ACTION, prev_action).astype(np.int32)),
+        prev_reward=jnp.asarray(np.where(start, 0.0, prev_reward).astype(np.float32)),
+        start=jnp.asarray(start),
+    )
+
+
+def step_through(step, params, carry, inputs: AgentInput):
+    logits, values = [], []
+    for t in range(inputs.start.shape[0]):
+        carry, out = step(params, carry, jax.tree.map(lambda x, t=t: x[t], inputs))
+        logits.append(out.logits)
+        values.append(out.value)
+    return carry, np.stack(logits), np.stack(values)
+
+
+@pytest.fixture(params=agent_kinds())
+def kind(request):
+    return request.param
+
+
+@pytest.fixture(params=sorted(SPACES))
+def space(request):
+    return request.param
+
+
+def test_unroll_equals_step(kind, space):
+    agent, params, unroll, step, _ = setup(kind, space)
+    n = SPACES[space][1].n
+    inputs = make_inputs(space)
+    carry0 = agent.initial_carry(B)
+    carry_u, out = unroll(params, carry0, inputs)
+    assert out.logits.shape == (T, B, n) and out.logits.dtype == jnp.float32
+    assert out.value.shape == (T, B) and out.value.dtype == jnp.float32
+    carry_s, logits, values = step_through(step, params, carry0, inputs)
+    np.testing.assert_allclose(out.logits, logits, **TOL)
+    np.testing.assert_allclose(out.value, values, **TOL)
+    # the carries left behind act the same on what follows (no start: memory continues)
+    more = make_inputs(space, length=3, seed=1)
+    more = more._replace(start=jnp.zeros_like(more.start))
+    _, after_u, after_uv = step_through(step, params, carry_u, more)
+    _, after_s, after_sv = step_through(step, params, carry_s, more)
+    np.testing.assert_allclose(after_u, after_s, **TOL)
+    np.testing.assert_allclose(after_uv, after_sv, **TOL)
+    # and unrolling in two pieces, passing the carry on, equals one unroll
+    first = jax.tree.map(lambda x: x[:4], inputs)
+    second = jax.tree.map(lambda x: x[4:], inputs)
+    carry_1, out_1 = unroll(params, carry0, first)
+    _, out_2 = unroll(params, carry_1, second)
+    np.testing.assert_allclose(np.concatenate([out_1.logits, out_2.logits]), out.logits, **TOL)
+    np.testing.assert_allclose(np.concatenate([out_1.value, out_2.value]), out.value, **TOL)
+
+
+def perturb(inputs: AgentInput, space: str, t: int, b: int) -> AgentInput:
+    obs = np.array(inputs.obs)
+    if SPACES[space][0].num_values:
+        obs[t, b] = (obs[t, b] + 1) % SPACES[space][0].num_values
+    else:
+        obs[t, b] = 1.0 - obs[t, b]
+    prev_reward = np.array(inputs.prev_reward)
+    prev_reward[t, b] += 1.5
+    return inputs._replace(obs=jnp.asarray(obs), prev_reward=jnp.asarray(prev_reward))
+
+
+@pytest.mark.parametrize(("b", "t", "next_start"), [(0, 1, 3), (1, 3, 5), (3, 2, 6), (2, 4, T)])
+def test_causal_and_no_memory_across_episodes(kind, space, b, t, next_start):
+    agent, params, unroll, _, _ = setup(kind, space)
+    inputs = make_inputs(space)
+    carry0 = agent.initial_carry(B)
+    _, base = unroll(params, carry0, inputs)
+    _, moved = unroll(params, carry0, perturb(inputs, space, t, b))
+    for name in ("logits", "value"):
+        x, y = np.asarray(getattr(base, name)), np.asarray(getattr(moved, name))
+        np.testing.assert_allclose(y[:t], x[:t], **TOL, err_msg=f"{name} before t changed")
+        others = [r for r in range(B) if r != b]
+        np.testing.assert_allclose(y[:, others], x[:, others], **TOL, err_msg="other rows")
+        np.testing.assert_allclose(
+            y[next_start:, b], x[next_start:, b], **TOL, err_msg="next episode changed"
+        )
+    assert not np.allclose(moved.value[t, b], base.value[t, b], rtol=0, atol=1e-6), (
+        "the perturbation must reach the output at t"
+    )
+
+
+@pytest.mark.timeout(120)  # see DESIGN.md: linear algebra in vmapped init can hang on CPU
+def test_vmap_over_seeds_equals_one_by_one(kind, space):
+    agent, _, unroll, _, init = setup(kind, space)
+    inputs = make_inputs(space)
+    keys = jax.random.split(jax.random.key(42), 3)
+
+    def run(key):
+        return unroll(agent.init(key), agent.initial_carry(B), inputs)[1]
+
+    batched = jax.jit(jax.vmap(run))(keys)
+    for i in range(3):
+        _, single = unroll(init(keys[i]), agent.initial_carry(B), inputs)
+        np.testing.assert_allclose(batched.logits[i], single.logits, **TOL)
+        np.testing.assert_allclose(batched.value[i], single.value, **TOL)
+    assert not np.allclose(batched.value[0], batched.value[1])
+
+
+def test_init_is_deterministic(kind, space):
+    agent, params, _, _, init = setup(kind, space)
+    again = init(jax.random.key(0))
+    other = init(jax.random.key(1))
+    leaves, same, diff = (jax.tree.leaves(p) for p in (params, again, other))
+    assert len(leaves) == len(same) == len(diff) > 0
+    assert agent.num_params(params) > 0
+    for a, b in zip(leaves, same, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, c) for a, c in zip(leaves, diff, strict=True))
+    assert jax.tree.structure(params) == jax.tree.structure(other)
+
+
+@pytest.mark.parametrize("kind", agent_kinds())
+def test_no_previous_action_has_its_own_embedding(kind):
+    """NO_ACTION (-1, episode start) must not read as any real action."""
+    env = envs.make("n_back-v0")
+    agent = make_agent(agent_class(kind).Config(), env.observation_space, env.action_space)
+    params = agent.init(jax.random.key(0))
+    n = env.action_space.n
+    prev = jnp.array([NO_ACTION, *range(n)], jnp.int32)
+    batch = prev.shape[0]
+    inputs = AgentInput(
+        obs=jnp.zeros((batch, *env.observation_space.shape), jnp.float32),
+        prev_action=prev,
+        prev_reward=jnp.zeros((batch,), jnp.float32),
+        start=jnp.ones((batch,), bool),
+    )
+    _, out = agent.step(params, agent.initial_carry(batch), inputs)
+    for a in range(n):
+        assert not np.allclose(out.value[0], out.value[a + 1]), a
