@@ -75,3 +75,31 @@ def env_throughput(
         compile_seconds=compile_seconds,
         reset_seconds=statistics.median(reset_times),
     )
+
+
+@dataclass
+class TrainThroughput:
+    name: str
+    seeds: int
+    agent_steps: int
+    agent_steps_per_second: float
+    compile_seconds: float
+    run_seconds: float
+    compiled_memory_bytes: int | None
+
+
+def train_throughput(name: str, train, seeds: int) -> TrainThroughput:
+    """Time a whole training run of ``train`` (a ``trainer.Train``) over ``seeds`` vmapped
+    seeds, through the same chunked host loop as ``pmarl-bench run``."""
+    from pmarl_bench.trainer.loop import train_seeds
+
+    result = train_seeds(train, list(range(seeds)), name=name)
+    return TrainThroughput(
+        name=name,
+        seeds=seeds,
+        agent_steps=result.agent_steps,
+        agent_steps_per_second=result.agent_steps_per_second,
+        compile_seconds=result.compile_seconds,
+        run_seconds=result.run_seconds,
+        compiled_memory_bytes=result.compiled_memory_bytes,
+    )

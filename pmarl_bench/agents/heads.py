@@ -15,5 +15,8 @@ class PolicyValueHeads(nnx.Module):
         self.policy = nnx.Linear(width, num_actions, kernel_init=_policy_init, rngs=rngs)
         self.value = nnx.Linear(width, 1, rngs=rngs)
 
-    def __call__(self, h: jax.Array) -> tuple[jax.Array, jax.Array]:
-        return self.policy(h), self.value(h)[..., 0]
+    def __call__(
+        self, h: jax.Array, h_value: jax.Array | None = None
+    ) -> tuple[jax.Array, jax.Array]:
+        """Logits from ``h``; the value from ``h_value`` where given (a separate torso)."""
+        return self.policy(h), self.value(h if h_value is None else h_value)[..., 0]

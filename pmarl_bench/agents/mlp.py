@@ -19,22 +19,40 @@ class MLPConfig(AgentConfig):
     width: int = Field(128, gt=0, description="hidden width")
     depth: int = Field(2, ge=1, description="hidden layers, the input embedding included")
     activation: Activation = "relu"
+    separate_value: bool = Field(
+        False,
+        description="give the value head a torso of its own (same width and depth) instead of "
+        "sharing the policy's",
+    )
 
 
 class MLPNet(nnx.Module):
     def __init__(self, cfg: MLPConfig, obs_space, num_actions: int, rngs: nnx.Rngs):
         self.act = ACTIVATIONS[cfg.activation]
         self.encoder = InputEncoder(obs_space, num_actions, cfg.width, rngs)
-        self.hidden = nnx.List(
-            [nnx.Linear(cfg.width, cfg.width, rngs=rngs) for _ in range(cfg.depth - 1)]
-        )
+        self.hidden = _hidden(cfg, rngs)
+        self.separate_value = cfg.separate_value
+        if cfg.separate_value:
+            self.value_encoder = InputEncoder(obs_space, num_actions, cfg.width, rngs)
+            self.value_hidden = _hidden(cfg, rngs)
         self.heads = PolicyValueHeads(cfg.width, num_actions, rngs)
 
-    def __call__(self, inputs: AgentInput) -> AgentOutput:
-        h = self.act(self.encoder(inputs))
-        for layer in self.hidden:
+    def _torso(self, encoder, hidden, inputs: AgentInput):
+        h = self.act(encoder(inputs))
+        for layer in hidden:
             h = self.act(layer(h))
-        return AgentOutput(*self.heads(h))
+        return h
+
+    def __call__(self, inputs: AgentInput) -> AgentOutput:
+        h = self._torso(self.encoder, self.hidden, inputs)
+        h_value = None
+        if self.separate_value:
+            h_value = self._torso(self.value_encoder, self.value_hidden, inputs)
+        return AgentOutput(*self.heads(h, h_value))
+
+
+def _hidden(cfg: MLPConfig, rngs: nnx.Rngs) -> nnx.List:
+    return nnx.List([nnx.Linear(cfg.width, cfg.width, rngs=rngs) for _ in range(cfg.depth - 1)])
 
 
 @register_agent("mlp")

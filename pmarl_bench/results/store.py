@@ -66,12 +66,14 @@ def metrics_frame(
         seed_col = np.repeat(np.asarray(seeds), n_updates)
         update_col = np.tile(np.arange(n_updates), n_seeds)
         frames.append(
-            pd.DataFrame({
-                "seed": seed_col,
-                "update": update_col,
-                "metric": name,
-                "value": values.reshape(-1),
-            })
+            pd.DataFrame(
+                {
+                    "seed": seed_col,
+                    "update": update_col,
+                    "metric": name,
+                    "value": values.reshape(-1),
+                }
+            )
         )
     df = pd.concat(frames, ignore_index=True)
     df = df[np.isfinite(df["value"])]
@@ -92,8 +94,7 @@ def write_cell(path: Path, metrics: pd.DataFrame, manifest: dict[str, Any]) -> N
     try:
         metrics.to_parquet(tmp / METRICS_FILE, index=False)
         with open(tmp / MANIFEST_FILE, "w") as f:
-            json.dump({**manifest, "status": "complete"}, f, indent=2, sort_keys=True,
-                      default=str)
+            json.dump({**manifest, "status": "complete"}, f, indent=2, sort_keys=True, default=str)
             f.flush()
             os.fsync(f.fileno())
         if path.exists():
@@ -126,7 +127,8 @@ def load_results(path: str | Path) -> pd.DataFrame:
     if not path.is_dir():
         raise ConfigError("no such results folder", str(path))
     files = sorted(
-        p for p in path.rglob(METRICS_FILE)
+        p
+        for p in path.rglob(METRICS_FILE)
         if _TMP_MARK not in str(p.parent) and is_complete(p.parent)
     )
     if not files:
@@ -137,8 +139,10 @@ def load_results(path: str | Path) -> pd.DataFrame:
 def load_manifests(path: str | Path) -> list[dict]:
     path = Path(path)
     return [
-        m for p in sorted(path.rglob(MANIFEST_FILE))
-        if _TMP_MARK not in str(p.parent) and (m := read_manifest(p.parent))
+        m
+        for p in sorted(path.rglob(MANIFEST_FILE))
+        if _TMP_MARK not in str(p.parent)
+        and (m := read_manifest(p.parent))
         and m.get("status") == "complete"
     ]
 

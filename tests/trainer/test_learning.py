@@ -31,3 +31,28 @@ def test_mlp_reaches_the_memoryless_level_on_n_back():
     assert np.all(last > levels.memoryless - 0.3), last
     # It cannot do better without memory.
     assert np.all(last < levels.memoryless + 0.3), last
+
+
+def test_mlp_solves_cartpole_through_the_gymnax_adapter():
+    """gymnax CartPole-v1 in continuing mode: mean episode return above 450 within 500k steps.
+
+    Settings as suites/cartpole.yaml; with them 116 of 116 seeds reached 500 (separate value
+    torso; a shared torso with whole-sequence minibatches of 4 envs is much less reliable)."""
+    env = envs.make("gymnax:CartPole-v1")
+    net = MLPConfig(width=64, depth=2, activation="tanh", separate_value=True)
+    agent = agents.make_agent(net, env.observation_space, env.action_space)
+    cfg = PPOConfig(
+        total_env_steps=500_000,
+        num_envs=4,
+        rollout_length=128,
+        mode="continuing",
+        num_epochs=4,
+        num_minibatches=4,
+        lr=1e-3,
+    )
+    train = make_train(env, agent, cfg)
+    _, metrics = jax.jit(jax.vmap(train))(seed_keys([0, 1]))
+    last = final_mean(metrics, "episode_return", train.num_updates // 20)
+    assert np.all(last > 450), last
+    # Episodes that reach the limit are truncated (500 steps), not cut short.
+    assert np.nanmax(np.asarray(metrics["episode_length"])) == 500

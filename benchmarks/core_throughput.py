@@ -1,0 +1,76 @@
+"""Throughput of the core pieces, as recorded in BENCHMARKS.md.
+
+    uv run python benchmarks/core_throughput.py
+
+n-back random-action stepping at 1024 and 4096 envs (512-step scans, obs consumed), and MLP
+training agent-steps/s with compile time on n-back (the memory suite's shape) and on gymnax
+CartPole-v1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+
+import jax
+
+from pmarl_bench import agents, bench, envs
+from pmarl_bench.agents.mlp import MLPConfig
+from pmarl_bench.suites import load_suite
+from pmarl_bench.trainer import PPOConfig, make_train
+
+CARTPOLE = PPOConfig(
+    total_env_steps=500_000,
+    num_envs=4,
+    rollout_length=128,
+    mode="continuing",
+    num_epochs=4,
+    num_minibatches=4,
+    lr=2.5e-4,
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.machine()}, {jax.device_count()} x {jax.devices()[0].device_kind}"
+        f", jax {jax.__version__}"
+    )
+
+    print("\n| env | envs | agent-steps/s | reset (all envs) | compile |")
+    print("|---|---|---|---|---|")
+    for num_envs in (1024, 4096):
+        r = bench.env_throughput(envs.make("n_back-v0"), num_envs, 512, args.repeats)
+        print(
+            f"| n_back-v0 | {num_envs} | {r.agent_steps_per_second / 1e6:.1f}M | "
+            f"{r.reset_seconds * 1e3:.2f} ms | {r.compile_seconds:.1f} s |"
+        )
+
+    print("\n| cell | seeds | batch (envs x T) | agent-steps/s | compile | run |")
+    print("|---|---|---|---|---|---|")
+    cell = load_suite("suites/memory.yaml", only="n_back/mlp").cells[0]
+    for seeds in (1, 5):
+        _, _, _, train = cell.build()
+        r = bench.train_throughput(cell.name, train, seeds)
+        print(
+            f"| n_back/mlp (memory.yaml) | {seeds} | {cell.ppo.num_envs} x "
+            f"{cell.ppo.rollout_length} | {r.agent_steps_per_second / 1e3:.0f}k | "
+            f"{r.compile_seconds:.1f} s | {r.run_seconds:.1f} s |"
+        )
+    env = envs.make("gymnax:CartPole-v1")
+    agent = agents.make_agent(
+        MLPConfig(width=64, depth=2, activation="tanh"), env.observation_space, env.action_space
+    )
+    for seeds in (1, 4):
+        r = bench.train_throughput("cartpole/mlp", make_train(env, agent, CARTPOLE), seeds)
+        print(
+            f"| gymnax:CartPole-v1/mlp | {seeds} | {CARTPOLE.num_envs} x "
+            f"{CARTPOLE.rollout_length} | {r.agent_steps_per_second / 1e3:.0f}k | "
+            f"{r.compile_seconds:.1f} s | {r.run_seconds:.1f} s |"
+        )
+
+
+if __name__ == "__main__":
+    main()
