@@ -55,7 +55,7 @@ def run_suite(
     columns = (
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=20),
         TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(),
     )
@@ -73,7 +73,7 @@ def run_cell(cell: Cell, path: Path, progress: Progress | None = None) -> dict:
     task = None
     if progress is not None:
         task = progress.add_task(
-            f"{cell.suite}/{cell.name}",
+            cell.name,
             total=total,
             info=f"{len(seeds)} seeds · compiling…",
         )
@@ -129,8 +129,8 @@ def run_cell(cell: Cell, path: Path, progress: Progress | None = None) -> dict:
             task,
             completed=total,
             info=f"{len(seeds)} seeds · {_human(total)} env steps · "
-            f"{_human(result.agent_steps_per_second)} agent-steps/s · "
-            f"compile {result.compile_seconds:.1f}s · run {result.run_seconds:.1f}s",
+            f"{_human(result.agent_steps_per_second)} steps/s · "
+            f"compile {result.compile_seconds:.0f}s, run {result.run_seconds:.0f}s",
         )
     return manifest
 
