@@ -14,20 +14,8 @@ import platform
 
 import jax
 
-from pmarl_bench import agents, bench, envs
-from pmarl_bench.agents.mlp import MLPConfig
+from pmarl_bench import bench, envs
 from pmarl_bench.suites import load_suite
-from pmarl_bench.trainer import PPOConfig, make_train
-
-CARTPOLE = PPOConfig(
-    total_env_steps=500_000,
-    num_envs=4,
-    rollout_length=128,
-    mode="continuing",
-    num_epochs=4,
-    num_minibatches=4,
-    lr=2.5e-4,
-)
 
 
 def main() -> None:
@@ -59,15 +47,13 @@ def main() -> None:
             f"{cell.ppo.rollout_length} | {r.agent_steps_per_second / 1e3:.0f}k | "
             f"{r.compile_seconds:.1f} s | {r.run_seconds:.1f} s |"
         )
-    env = envs.make("gymnax:CartPole-v1")
-    agent = agents.make_agent(
-        MLPConfig(width=64, depth=2, activation="tanh"), env.observation_space, env.action_space
-    )
+    cell = load_suite("suites/cartpole.yaml").cells[0]
     for seeds in (1, 4):
-        r = bench.train_throughput("cartpole/mlp", make_train(env, agent, CARTPOLE), seeds)
+        _, _, _, train = cell.build()
+        r = bench.train_throughput(cell.name, train, seeds)
         print(
-            f"| gymnax:CartPole-v1/mlp | {seeds} | {CARTPOLE.num_envs} x "
-            f"{CARTPOLE.rollout_length} | {r.agent_steps_per_second / 1e3:.0f}k | "
+            f"| gymnax:CartPole-v1/mlp (cartpole.yaml) | {seeds} | {cell.ppo.num_envs} x "
+            f"{cell.ppo.rollout_length} | {r.agent_steps_per_second / 1e3:.0f}k | "
             f"{r.compile_seconds:.1f} s | {r.run_seconds:.1f} s |"
         )
 
