@@ -95,15 +95,14 @@ class Train:
             cfg.mode == "episodic" and limit is not None and cfg.rollout_length <= limit
         )
         total_opt_steps = self.num_updates * cfg.num_epochs * cfg.num_minibatches
-        schedule = {
-            "constant": lambda: optax.constant_schedule(cfg.lr),
-            "linear": lambda: optax.linear_schedule(cfg.lr, 0.0, total_opt_steps),
-            "cosine": lambda: optax.cosine_decay_schedule(cfg.lr, total_opt_steps),
-        }[cfg.lr_schedule]()
-        self.schedule = schedule
+        self.schedule = {
+            "constant": optax.constant_schedule(cfg.lr),
+            "linear": optax.linear_schedule(cfg.lr, 0.0, total_opt_steps),
+            "cosine": optax.cosine_decay_schedule(cfg.lr, total_opt_steps),
+        }[cfg.lr_schedule]
         self.optimizer = optax.chain(
             optax.clip_by_global_norm(cfg.max_grad_norm),  # the gradient, before Adam
-            optax.adam(schedule, eps=cfg.adam_eps),
+            optax.adam(self.schedule, eps=cfg.adam_eps),
         )
 
     # -- public, pure --------------------------------------------------------------------
