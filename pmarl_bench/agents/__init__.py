@@ -1,5 +1,6 @@
 """Agent baselines behind one interface (see ``agents.base``)."""
 
+from pmarl_bench.agents import gru as _gru  # noqa: F401  (registers "gru")
 from pmarl_bench.agents import mlp as _mlp  # noqa: F401  (registers "mlp")
 from pmarl_bench.agents.base import (
     Agent,
@@ -9,11 +10,13 @@ from pmarl_bench.agents.base import (
     make_agent,
     register_agent,
 )
+from pmarl_bench.agents.gru import GRUConfig
 from pmarl_bench.agents.mlp import MLPConfig
 
 __all__ = [
     "Agent",
     "AgentConfig",
+    "GRUConfig",
     "MLPConfig",
     "agent_class",
     "agent_kinds",

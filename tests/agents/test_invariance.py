@@ -182,3 +182,24 @@ def test_no_previous_action_has_its_own_embedding(kind):
     _, out = agent.step(params, agent.initial_carry(batch), inputs)
     for a in range(n):
         assert not np.allclose(out.value[0], out.value[a + 1]), a
+
+
+MEMORYLESS = {"mlp"}
+
+
+@pytest.mark.parametrize("kind", [k for k in agent_kinds() if k not in MEMORYLESS])
+def test_memory_spans_the_whole_episode_and_resets_exactly_at_its_start(kind):
+    """Perturbing an episode's first step changes every later output of that episode (a reset
+    one step early would cut this off), and none of the next episode's (one step late would
+    leak it). Row 3 has episodes [0, 2), [2, 6), [6, T)."""
+    space = "n_back"
+    agent, params, unroll, _, _ = setup(kind, space)
+    inputs = make_inputs(space)
+    carry = agent.initial_carry(B)
+    _, base = unroll(params, carry, inputs)
+    _, moved = unroll(params, carry, perturb(inputs, space, 2, 3))
+    changed = ~np.isclose(
+        np.asarray(base.value[:, 3]), np.asarray(moved.value[:, 3]), rtol=1e-6, atol=1e-7
+    )
+    assert changed[2:6].all(), changed
+    assert not changed[:2].any() and not changed[6:].any(), changed
