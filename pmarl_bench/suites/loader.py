@@ -26,7 +26,7 @@ from pmarl_bench.suites.schema import Baseline, Suite
 from pmarl_bench.trainer.config import PPOConfig
 from pmarl_bench.trainer.ppo import Train, validate
 
-PPO_FIELDS = list(PPOConfig.model_fields)
+PPO_FIELDS = [f for f in PPOConfig.model_fields if f != "total_env_steps"]
 
 
 def read_yaml(path: Path) -> Any:
@@ -160,14 +160,18 @@ def network_config(data: dict, where: str) -> AgentConfig:
 
 def check_ppo_keys(data: dict, where: str) -> None:
     for key in data:
+        if key == "total_env_steps":
+            raise ConfigError(
+                "set the budget with `steps` (suite or env entry) or --steps", f"{where}.{key}"
+            )
         if key not in PPO_FIELDS:
             raise ConfigError(f"unknown key; allowed: {', '.join(PPO_FIELDS)}", f"{where}.{key}")
 
 
-def ppo_config(layers: list[tuple[dict, str]]) -> PPOConfig:
+def ppo_config(layers: list[tuple[dict, str]], total_env_steps: int) -> PPOConfig:
     """Merge PPO override layers (later wins); a bad value is reported where it was set."""
-    merged: dict = {}
-    origin: dict[str, str] = {}
+    merged: dict = {"total_env_steps": total_env_steps}
+    origin: dict[str, str] = {"total_env_steps": "steps"}
     for data, where in layers:
         check_ppo_keys(data, where)
         for key, value in data.items():
@@ -244,8 +248,8 @@ def load_suite(
                     (suite.ppo, f"{path}: ppo"),
                     (entry.ppo, f"{where}.ppo"),
                     agent_layer,
-                    ({"total_env_steps": total}, f"{path}: steps"),
-                ]
+                ],
+                total,
             )
             cell = Cell(
                 suite.name,

@@ -151,7 +151,11 @@ BAD = {
     ),
     "unknown ppo key": (
         "name: x\nsteps: 99999\nppo: {learning_rate: 1}\n" + ENVS_OK + AGENTS_OK,
-        "s.yaml: ppo.learning_rate: unknown key; allowed: total_env_steps",
+        "s.yaml: ppo.learning_rate: unknown key; allowed: num_envs",
+    ),
+    "budget under ppo": (
+        "name: x\nsteps: 99999\nppo: {total_env_steps: 5}\n" + ENVS_OK + AGENTS_OK,
+        "s.yaml: ppo.total_env_steps: set the budget with `steps`",
     ),
     "bad ppo value": (
         "name: x\nsteps: 99999\n"
