@@ -2,9 +2,9 @@
 
     uv run python benchmarks/core_throughput.py
 
-n-back random-action stepping at 1024 and 4096 envs (512-step scans, obs consumed), and MLP
-training agent-steps/s with compile time on n-back (the memory suite's shape) and on gymnax
-CartPole-v1.
+n-back random-action stepping at 1024 and 4096 envs (512-step scans, obs consumed), and
+training agent-steps/s with compile time for the memory suite's n-back cells and for gymnax
+CartPole-v1 (suites/cartpole.yaml).
 """
 
 from __future__ import annotations
@@ -38,24 +38,17 @@ def main() -> None:
 
     print("\n| cell | seeds | batch (envs x T) | agent-steps/s | compile | run |")
     print("|---|---|---|---|---|---|")
-    cell = load_suite("suites/memory.yaml", only="n_back/mlp").cells[0]
-    for seeds in (1, 5):
-        _, _, _, train = cell.build()
-        r = bench.train_throughput(cell.name, train, seeds)
-        print(
-            f"| n_back/mlp (memory.yaml) | {seeds} | {cell.ppo.num_envs} x "
-            f"{cell.ppo.rollout_length} | {r.agent_steps_per_second / 1e3:.0f}k | "
-            f"{r.compile_seconds:.1f} s | {r.run_seconds:.1f} s |"
-        )
-    cell = load_suite("suites/cartpole.yaml").cells[0]
-    for seeds in (1, 4):
-        _, _, _, train = cell.build()
-        r = bench.train_throughput(cell.name, train, seeds)
-        print(
-            f"| gymnax:CartPole-v1/mlp (cartpole.yaml) | {seeds} | {cell.ppo.num_envs} x "
-            f"{cell.ppo.rollout_length} | {r.agent_steps_per_second / 1e3:.0f}k | "
-            f"{r.compile_seconds:.1f} s | {r.run_seconds:.1f} s |"
-        )
+    cases = [("memory.yaml", "n_back/*", (1, 5)), ("cartpole.yaml", "*", (1, 4))]
+    for suite, only, seed_counts in cases:
+        for cell in load_suite(f"suites/{suite}", only=only).cells:
+            for seeds in seed_counts:
+                _, _, _, train = cell.build()
+                r = bench.train_throughput(cell.name, train, seeds)
+                print(
+                    f"| {cell.name} ({suite}) | {seeds} | {cell.ppo.num_envs} x "
+                    f"{cell.ppo.rollout_length} | {r.agent_steps_per_second / 1e3:.0f}k | "
+                    f"{r.compile_seconds:.1f} s | {r.run_seconds:.1f} s |"
+                )
 
 
 if __name__ == "__main__":
