@@ -46,3 +46,4 @@ class AgentInput(NamedTuple):
 class AgentOutput(NamedTuple):
     logits: Array  # [..., n_actions] float32 (unmasked)
     value: Array  # [...] float32
+    value_logits: Array | None = None  # [..., bins] for a histogram (HL-Gauss) value head

@@ -2,6 +2,7 @@
 
 from pmarl_bench.agents import gru as _gru  # noqa: F401  (registers "gru")
 from pmarl_bench.agents import mlp as _mlp  # noqa: F401  (registers "mlp")
+from pmarl_bench.agents import transformer as _transformer  # noqa: F401  (registers it)
 from pmarl_bench.agents.base import (
     Agent,
     AgentConfig,
@@ -11,13 +12,18 @@ from pmarl_bench.agents.base import (
     register_agent,
 )
 from pmarl_bench.agents.gru import GRUConfig
+from pmarl_bench.agents.heads import HLGaussValue, MSEValue
 from pmarl_bench.agents.mlp import MLPConfig
+from pmarl_bench.agents.transformer import TransformerConfig
 
 __all__ = [
     "Agent",
     "AgentConfig",
     "GRUConfig",
+    "HLGaussValue",
     "MLPConfig",
+    "MSEValue",
+    "TransformerConfig",
     "agent_class",
     "agent_kinds",
     "make_agent",

@@ -21,8 +21,9 @@ from typing import Any, ClassVar
 
 import jax
 from flax import nnx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from pmarl_bench.agents.heads import MSEValue, ValueHead
 from pmarl_bench.envs.spaces import Box, Discrete
 from pmarl_bench.types import AgentInput, AgentOutput
 
@@ -34,6 +35,11 @@ class AgentConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: str
+    value_head: ValueHead = Field(
+        default_factory=MSEValue,
+        discriminator="kind",
+        description="mse (scalar value) or hl_gauss (histogram value, cross-entropy loss)",
+    )
 
 
 class Agent(abc.ABC):
@@ -75,6 +81,12 @@ class Agent(abc.ABC):
         """Default: scan ``step`` over the leading time axis. Agents override it with a
         parallel form where one exists."""
         return jax.lax.scan(lambda c, x: self.step(params, c, x), carry, inputs)
+
+    def unroll_fresh(self, params: nnx.State, inputs: AgentInput) -> AgentOutput:
+        """``unroll`` from the initial carry, for sequences whose first step starts an
+        episode (episodic rollouts). Agents may override it to skip reading empty memory."""
+        batch = inputs.start.shape[1]
+        return self.unroll(params, self.initial_carry(batch), inputs)[1]
 
 
 _AGENTS: dict[str, type[Agent]] = {}

@@ -16,7 +16,7 @@ from pydantic import Field
 from pmarl_bench.agents.base import Agent, AgentConfig, register_agent
 from pmarl_bench.agents.heads import PolicyValueHeads
 from pmarl_bench.agents.torso import ACTIVATIONS, Activation, InputEncoder
-from pmarl_bench.types import AgentInput, AgentOutput
+from pmarl_bench.types import AgentInput
 
 # Orthogonal init (the GRUCell default) runs a QR, which can deadlock XLA's CPU thread pool
 # when parameters are initialised per seed under vmap (DESIGN.md), so use variance scaling.
@@ -36,7 +36,7 @@ class GRUNet(nnx.Module):
         self.cell = nnx.GRUCell(
             cfg.width, cfg.width, recurrent_kernel_init=_recurrent_init, rngs=rngs
         )
-        self.heads = PolicyValueHeads(cfg.width, num_actions, rngs)
+        self.heads = PolicyValueHeads(cfg.width, num_actions, rngs, cfg.value_head)
 
     def embed(self, inputs: AgentInput) -> jax.Array:
         return self.act(self.encoder(inputs))
@@ -47,12 +47,12 @@ class GRUNet(nnx.Module):
 
     def __call__(self, carry, inputs: AgentInput):
         carry, h = self.recur(carry, self.embed(inputs), inputs.start)
-        return carry, AgentOutput(*self.heads(h))
+        return carry, self.heads(h)
 
     def sequence(self, carry, inputs: AgentInput):
         x = self.embed(inputs)  # [T, B, width]: batched over time, only the cell is sequential
         carry, h = jax.lax.scan(lambda c, xs: self.recur(c, *xs), carry, (x, inputs.start))
-        return carry, AgentOutput(*self.heads(h))
+        return carry, self.heads(h)
 
 
 @register_agent("gru")

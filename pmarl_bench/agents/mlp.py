@@ -35,7 +35,7 @@ class MLPNet(nnx.Module):
         if cfg.separate_value:
             self.value_encoder = InputEncoder(obs_space, num_actions, cfg.width, rngs)
             self.value_hidden = _hidden(cfg, rngs)
-        self.heads = PolicyValueHeads(cfg.width, num_actions, rngs)
+        self.heads = PolicyValueHeads(cfg.width, num_actions, rngs, cfg.value_head)
 
     def _torso(self, encoder, hidden, inputs: AgentInput):
         h = self.act(encoder(inputs))
@@ -48,7 +48,7 @@ class MLPNet(nnx.Module):
         h_value = None
         if self.separate_value:
             h_value = self._torso(self.value_encoder, self.value_hidden, inputs)
-        return AgentOutput(*self.heads(h, h_value))
+        return self.heads(h, h_value)
 
 
 def _hidden(cfg: MLPConfig, rngs: nnx.Rngs) -> nnx.List:

@@ -266,7 +266,7 @@ def load_suite(
             if only and not fnmatch.fnmatch(cell.name, only):
                 continue
             try:
-                validate(env, ppo)
+                validate(env, ppo, network)
                 agents.make_agent(network, env.observation_space, env.action_space)
             except ConfigError as err:
                 raise ConfigError(err.message, f"{path}: cell {cell.name}: {err.where}") from None

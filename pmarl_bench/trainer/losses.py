@@ -7,6 +7,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from pmarl_bench.agents.heads import HLGaussValue
 from pmarl_bench.trainer.config import PPOConfig
 from pmarl_bench.types import AgentInput
 
@@ -16,7 +17,7 @@ MASKED_LOGIT = -1e9
 class Batch(NamedTuple):
     """A minibatch of whole sequences, time-major ``[T, b, ...]`` (``carry`` is ``[b, ...]``)."""
 
-    carry: object  # agent memory at the sequences' start
+    carry: object  # agent memory at the sequences' start; None: fresh episodes (episodic)
     inputs: AgentInput
     action_mask: jax.Array
     action: jax.Array
@@ -31,7 +32,10 @@ def masked_logits(logits: jax.Array, mask: jax.Array) -> jax.Array:
 
 
 def ppo_loss(params, agent, batch: Batch, cfg: PPOConfig):
-    _, out = agent.unroll(params, batch.carry, batch.inputs)
+    if batch.carry is None:
+        out = agent.unroll_fresh(params, batch.inputs)
+    else:
+        _, out = agent.unroll(params, batch.carry, batch.inputs)
     log_probs = jax.nn.log_softmax(masked_logits(out.logits, batch.action_mask))
     log_prob = jnp.take_along_axis(log_probs, batch.action[..., None], axis=-1)[..., 0]
     entropy = -jnp.sum(jnp.exp(log_probs) * log_probs, axis=-1).mean()
@@ -44,11 +48,15 @@ def ppo_loss(params, agent, batch: Batch, cfg: PPOConfig):
     clipped = jnp.clip(ratio, 1.0 - cfg.clip_eps, 1.0 + cfg.clip_eps)
     policy_loss = -jnp.minimum(ratio * adv, clipped * adv).mean()
 
-    value_err = jnp.square(out.value - batch.target)
-    if cfg.clip_value:
-        v_clipped = batch.value + jnp.clip(out.value - batch.value, -cfg.clip_eps, cfg.clip_eps)
-        value_err = jnp.maximum(value_err, jnp.square(v_clipped - batch.target))
-    value_loss = 0.5 * value_err.mean()
+    value_head = agent.config.value_head
+    if isinstance(value_head, HLGaussValue):
+        value_loss = value_head.loss(out.value_logits, batch.target).mean()
+    else:
+        value_err = jnp.square(out.value - batch.target)
+        if cfg.clip_value:
+            delta = jnp.clip(out.value - batch.value, -cfg.clip_eps, cfg.clip_eps)
+            value_err = jnp.maximum(value_err, jnp.square(batch.value + delta - batch.target))
+        value_loss = 0.5 * value_err.mean()
 
     total = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
     aux = {

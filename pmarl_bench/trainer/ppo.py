@@ -13,13 +13,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from pmarl_bench.agents.base import Agent
+from pmarl_bench.agents.base import Agent, AgentConfig
 from pmarl_bench.envs.base import Environment
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.trainer.config import PPOConfig
 from pmarl_bench.trainer.gae import gae
 from pmarl_bench.trainer.losses import Batch, ppo_loss
-from pmarl_bench.trainer.rollout import EnvBatch, RolloutState, collect
+from pmarl_bench.trainer.rollout import EnvBatch, RolloutState, Transition, collect
 
 #: Per-update metrics, each a scalar per seed. Episode metrics are NaN in an update in which
 #: no episode ended (they count completed episodes only).
@@ -47,8 +47,13 @@ class RunnerState(NamedTuple):
     update: jax.Array
 
 
-def validate(env: Environment, cfg: PPOConfig) -> None:
-    """Reject batch shapes the trainer cannot run, naming the field."""
+def validate(env: Environment, cfg: PPOConfig, network: AgentConfig | None = None) -> None:
+    """Reject batch shapes and settings the trainer cannot run, naming the field."""
+    if network is not None and cfg.clip_value and network.value_head.kind != "mse":
+        raise ConfigError(
+            f"value clipping applies to the mse value head, not {network.value_head.kind}",
+            "ppo.clip_value",
+        )
     batch = cfg.num_envs * env.num_agents
     if batch % cfg.num_minibatches:
         raise ConfigError(
@@ -78,7 +83,7 @@ class Train:
     """The compiled-once training program of one (env, agent, config) cell."""
 
     def __init__(self, env: Environment, agent: Agent, cfg: PPOConfig, env_params=None):
-        validate(env, cfg)
+        validate(env, cfg, agent.config)
         self.env, self.agent, self.cfg = env, agent, cfg
         self.env_params = env.default_params if env_params is None else env_params
         self.envs = EnvBatch(env, self.env_params, cfg.num_envs)
@@ -128,15 +133,35 @@ class Train:
 
     # -- one PPO update ------------------------------------------------------------------
     def update(self, state: RunnerState) -> tuple[RunnerState, dict[str, jax.Array]]:
+        key, key_roll, key_learn = jax.random.split(state.key, 3)
+        rollout, traj, data = self.collect_batch(state.params, state.rollout, key_roll)
+        params, opt_state, learn_metrics = self._learn(
+            state.params, state.opt_state, data, key_learn
+        )
         cfg = self.cfg
-        key, key_reset, key_roll, key_learn = jax.random.split(state.key, 4)
-        rollout = state.rollout
+        metrics = {
+            **self._episode_metrics(traj),
+            **learn_metrics,
+            "learning_rate": self.schedule(
+                state.update * cfg.num_epochs * cfg.num_minibatches
+            ).astype(jnp.float32),
+            "explained_variance": _explained_variance(traj.value, data.target),
+        }
+        return RunnerState(params, opt_state, rollout, key, state.update + 1), metrics
+
+    def collect_batch(
+        self, params, rollout: RolloutState, key: jax.Array
+    ) -> tuple[RolloutState, Transition, Batch]:
+        """Act for one rollout (from fresh episodes in episodic mode) and turn it into the
+        learner's batch: GAE advantages and targets, and the memory the sequences start from."""
+        cfg = self.cfg
+        key_reset, key_roll = jax.random.split(key)
         if cfg.mode == "episodic":
             rollout = self.envs.fresh(key_reset, self.agent)
         carry0 = rollout.carry
         rollout, traj, last_value = collect(
             self.agent,
-            state.params,
+            params,
             self.envs,
             rollout,
             key_roll,
@@ -160,7 +185,7 @@ class Train:
             cfg.gae_lambda,
         )
         data = Batch(
-            carry0,
+            carry0 if cfg.mode == "continuing" else None,  # episodic: memory starts empty
             traj.inputs,
             traj.action_mask,
             traj.action,
@@ -169,18 +194,7 @@ class Train:
             advantages,
             targets,
         )
-        params, opt_state, learn_metrics = self._learn(
-            state.params, state.opt_state, data, key_learn
-        )
-        metrics = {
-            **self._episode_metrics(traj),
-            **learn_metrics,
-            "learning_rate": self.schedule(
-                state.update * cfg.num_epochs * cfg.num_minibatches
-            ).astype(jnp.float32),
-            "explained_variance": _explained_variance(traj.value, targets),
-        }
-        return RunnerState(params, opt_state, rollout, key, state.update + 1), metrics
+        return rollout, traj, data
 
     def _learn(self, params, opt_state, data: Batch, key):
         cfg = self.cfg

@@ -24,12 +24,23 @@ SPACES = {
 }
 # episode starts per batch row (every row starts at t = 0)
 STARTS = {0: (0, 3), 1: (0, 5), 2: (0,), 3: (0, 2, 6)}
+# every registered agent at its defaults, plus variants whose code paths differ: a context
+# shorter than the episodes (sliding window, ring-buffer wrap-around) and a histogram value
+VARIANTS = {kind: (kind, {}) for kind in agent_kinds()} | {
+    "transformer[context=3]": ("transformer", {"context": 3}),
+    "gru[hl_gauss]": ("gru", {"value_head": {"kind": "hl_gauss", "bins": 11, "max": 2.0}}),
+}
+
+
+def config(variant: str):
+    kind, overrides = VARIANTS[variant]
+    return agent_class(kind).Config(**overrides)
 
 
 @functools.cache
-def setup(kind: str, space: str):
+def setup(variant: str, space: str):
     obs_space, action_space = SPACES[space]
-    agent = make_agent(agent_class(kind).Config(), obs_space, action_space)
+    agent = make_agent(config(variant), obs_space, action_space)
     init = jax.jit(agent.init)
     params = init(jax.random.key(0))
     return agent, params, jax.jit(agent.unroll), jax.jit(agent.step), init
@@ -66,7 +77,7 @@ def step_through(step, params, carry, inputs: AgentInput):
     return carry, np.stack(logits), np.stack(values)
 
 
-@pytest.fixture(params=agent_kinds())
+@pytest.fixture(params=sorted(VARIANTS))
 def kind(request):
     return request.param
 
@@ -101,6 +112,31 @@ def test_unroll_equals_step(kind, space):
     _, out_2 = unroll(params, carry_1, second)
     np.testing.assert_allclose(np.concatenate([out_1.logits, out_2.logits]), out.logits, **TOL)
     np.testing.assert_allclose(np.concatenate([out_1.value, out_2.value]), out.value, **TOL)
+    # every row starts an episode at t = 0, so the fresh-episode path agrees
+    fresh = jax.jit(agent.unroll_fresh)(params, inputs)
+    np.testing.assert_allclose(fresh.logits, out.logits, **TOL)
+    np.testing.assert_allclose(fresh.value, out.value, **TOL)
+
+
+def test_an_episode_does_not_depend_on_when_it_starts(kind):
+    """Each row keeps its own episode clock: the same episode gives the same outputs whether
+    it starts at t = 0, mid-sequence after another episode, or after a carried memory."""
+    space = "n_back"
+    agent, params, unroll, step, _ = setup(kind, space)
+    inputs = make_inputs(space)  # row 2 is one episode over [0, T)
+    episode = jax.tree.map(lambda x: x[:5, 2:3], inputs)
+    _, alone = unroll(params, agent.initial_carry(1), episode)
+    # row 0 of a second batch: two steps of another episode, then the same episode at t = 2
+    # (row 1 keeps running its own episode from t = 0)
+    shifted = jax.tree.map(
+        lambda a, e: a.at[2:7, 0].set(e[:, 0]), jax.tree.map(lambda x: x[:7, :2], inputs), episode
+    )
+    carry = agent.initial_carry(2)
+    _, out_u = unroll(params, carry, shifted)
+    _, logits_s, values_s = step_through(step, params, carry, shifted)
+    for got_logits, got_values in ((out_u.logits, out_u.value), (logits_s, values_s)):
+        np.testing.assert_allclose(got_logits[2:7, 0], alone.logits[:, 0], **TOL)
+        np.testing.assert_allclose(got_values[2:7, 0], alone.value[:, 0], **TOL)
 
 
 def perturb(inputs: AgentInput, space: str, t: int, b: int) -> AgentInput:
@@ -185,9 +221,12 @@ def test_no_previous_action_has_its_own_embedding(kind):
 
 
 MEMORYLESS = {"mlp"}
+SHORT_MEMORY = {"transformer[context=3]"}  # tested by test_attention_sees_only_its_context
 
 
-@pytest.mark.parametrize("kind", [k for k in agent_kinds() if k not in MEMORYLESS])
+@pytest.mark.parametrize(
+    "kind", [v for v, (k, _) in VARIANTS.items() if k not in MEMORYLESS and v not in SHORT_MEMORY]
+)
 def test_memory_spans_the_whole_episode_and_resets_exactly_at_its_start(kind):
     """Perturbing an episode's first step changes every later output of that episode (a reset
     one step early would cut this off), and none of the next episode's (one step late would

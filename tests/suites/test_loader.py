@@ -7,6 +7,7 @@ import pytest
 
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.suites import load_suite
+from pmarl_bench.suites.loader import load_baseline
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,10 +55,18 @@ def write(project, text, name="s.yaml"):
 
 
 def test_shipped_suites_load():
-    for name in ("memory", "smoke"):
+    for name in ("memory", "smoke", "cartpole"):
         loaded = load_suite(ROOT / "suites" / f"{name}.yaml")
         assert loaded.suite.name == name
         assert loaded.cells
+
+
+def test_shipped_baselines_load():
+    paths = sorted((ROOT / "baselines").glob("*.yaml"))
+    assert {p.stem for p in paths} >= {"mlp", "gru", "transformer", "transformer-medium"}
+    for path in paths:
+        baseline, network, _ = load_baseline(path)
+        assert baseline.name == path.stem and network.kind in path.stem
 
 
 def test_expansion_and_override_order(project):
@@ -191,15 +200,59 @@ def test_bad_suites_fail_with_located_one_line_errors(project, case):
     assert expected in message, message
 
 
-def test_bad_baseline_file_names_the_baseline_file(project):
-    (project / "baselines" / "broken.yaml").write_text(
-        "name: broken\nnetwork: {kind: mlp, activation: swish}\n"
-    )
+BAD_NETWORKS = {
+    "unknown activation": (
+        "{kind: mlp, activation: swish}",
+        "network.activation: Input should be 'relu', 'tanh', 'gelu' or 'silu'",
+    ),
+    "unknown kind": ("{kind: lstm}", "network.kind: unknown agent kind"),
+    "negative size": ("{kind: gru, width: -8}", "network.width: Input should be greater than 0"),
+    "heads not dividing width": (
+        "{kind: transformer, width: 64, num_heads: 3}",
+        "network.num_heads: Value error, num_heads (3) must divide width (64)",
+    ),
+    "kv heads not dividing heads": (
+        "{kind: transformer, num_heads: 4, num_kv_heads: 3}",
+        "network.num_kv_heads: Value error, num_kv_heads (3) must divide num_heads (4)",
+    ),
+    "odd head dim": (
+        "{kind: transformer, head_dim: 15}",
+        "network.head_dim: Value error, head_dim (15) must be even",
+    ),
+    "negative context": (
+        "{kind: transformer, context: -1}",
+        "network.context: Input should be greater than 0",
+    ),
+    "unknown value head": (
+        "{kind: mlp, value_head: {kind: c51}}",
+        "network.value_head: Input tag 'c51' found using 'kind' does not match",
+    ),
+    "empty value range": (
+        "{kind: gru, value_head: {kind: hl_gauss, min: 1, max: 0}}",
+        "network.value_head.hl_gauss: Value error, max (0.0) must be above min (1.0)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_NETWORKS))
+def test_bad_baseline_value_names_the_baseline_file_and_field(project, case):
+    network, expected = BAD_NETWORKS[case]
+    baseline = project / "baselines" / "broken.yaml"
+    baseline.write_text(f"name: broken\nnetwork: {network}\n")
     path = write(project, "name: x\nsteps: 99999\n" + ENVS_OK + "agents:\n  - baseline: broken\n")
-    with pytest.raises(ConfigError, match=r"broken\.yaml: network\.activation: Input should be"):
+    with pytest.raises(ConfigError) as info:
         load_suite(path)
-    (project / "baselines" / "broken.yaml").write_text("name: broken\nnetwork: {kind: lstm}\n")
-    with pytest.raises(ConfigError, match=r"broken\.yaml: network\.kind: unknown agent kind"):
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{baseline}: {expected}"), message
+
+
+def test_value_clipping_needs_the_mse_value_head(project):
+    (project / "baselines" / "hl.yaml").write_text(
+        "name: hl\nnetwork: {kind: mlp, value_head: {kind: hl_gauss}}\nppo: {clip_value: true}\n"
+    )
+    path = write(project, "name: x\nsteps: 99999\n" + ENVS_OK + "agents:\n  - baseline: hl\n")
+    with pytest.raises(ConfigError, match=r"ppo\.clip_value: value clipping applies to the mse"):
         load_suite(path)
 
 

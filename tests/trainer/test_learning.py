@@ -37,6 +37,36 @@ def test_mlp_reaches_the_memoryless_level_on_n_back():
     assert np.all(last < levels.memoryless + 0.3), last
 
 
+MEMORY_AGENTS = {
+    "gru": agents.GRUConfig(width=32),
+    "transformer": agents.TransformerConfig(width=32, ffn_width=64, context=16),
+}
+
+
+def test_every_memory_agent_is_tested_for_learning():
+    assert set(MEMORY_AGENTS) == set(agents.agent_kinds()) - {"mlp"}
+
+
+@pytest.mark.parametrize("kind", sorted(MEMORY_AGENTS))
+def test_memory_agents_learn_one_back_beyond_the_memoryless_level(kind):
+    """1-back (K=4, 16 steps): memoryless level 8.5, optimum 16. Over 10 seeds each agent
+    ended at 14.6 or more after 150k steps, so half-way (12) has a wide margin."""
+    env = envs.make("n_back-v0", num_symbols=4, max_n=1, episode_length=16)
+    agent = agents.make_agent(MEMORY_AGENTS[kind], env.observation_space, env.action_space)
+    cfg = PPOConfig(
+        total_env_steps=150_000,
+        num_envs=128,
+        rollout_length=16,
+        gamma=0.5,
+        lr=1e-3,
+        ent_coef=0.003,
+    )
+    _, metrics = jax.jit(jax.vmap(make_train(env, agent, cfg)))(seed_keys([0, 1]))
+    last = final_mean(metrics, "episode_return", 10)
+    assert env.score_levels().memoryless == 8.5
+    assert np.all(last > 12.0), last
+
+
 def test_mlp_solves_cartpole_through_the_gymnax_adapter():
     """suites/cartpole.yaml (gymnax CartPole-v1, continuing mode, MLP with a separate value
     torso) reaches a mean episode return above 450 within 500k steps; with these settings 116

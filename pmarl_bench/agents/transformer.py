@@ -1,0 +1,277 @@
+"""Transformer over time: causal self-attention over the agent's own history.
+
+Pre-norm residual blocks (RMSNorm), grouped-query attention with RoPE, gated feed-forward.
+Each position attends to at most the last ``context`` steps of its own episode, itself
+included (a sliding window when episodes are longer than the context).
+
+Memory is a ring-buffer KV cache per layer with the episode clock of every slot, so rows of
+a batch keep their own clocks (RoPE positions and windows never use another row's time).
+``step`` and ``unroll`` share one code path: a sequence of T steps attends to the cache plus
+its own keys under a mask that is causal, windowed, and cut at every episode start; the
+cache then takes the newest keys. ``step`` is that path with T = 1, so acting uses the KV
+cache, and in continuing mode the cache at a rollout's start is the fixed memory the update
+reads (as in Transformer-XL). ``unroll_fresh`` (episodic updates) skips the empty cache.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from pydantic import Field, field_validator
+
+from pmarl_bench.agents.base import Agent, AgentConfig, register_agent
+from pmarl_bench.agents.heads import PolicyValueHeads
+from pmarl_bench.agents.torso import ACTIVATIONS, Activation, InputEncoder
+from pmarl_bench.types import AgentInput, AgentOutput
+
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+class TransformerConfig(AgentConfig):
+    kind: Literal["transformer"] = "transformer"
+    width: int = Field(64, gt=0, description="residual stream width (d_model)")
+    num_layers: int = Field(1, gt=0)
+    head_dim: int | None = Field(None, gt=0, description="default: width / num_heads")
+    num_heads: int = Field(4, gt=0, description="query heads")
+    num_kv_heads: int = Field(1, gt=0, description="key/value heads (grouped-query attention)")
+    ffn_width: int | None = Field(None, gt=0, description="gated FFN hidden width; default 4x")
+    activation: Activation = Field("silu", description="gate activation of the FFN")
+    context: int = Field(
+        64,
+        gt=0,
+        description="steps each position attends to, itself included (the KV-cache length); "
+        "episodes longer than this see a sliding window of it",
+    )
+    rope_max_wavelength: float = Field(10_000.0, gt=0.0)
+    dtype: Literal["float32", "bfloat16"] = Field(
+        "float32", description="compute dtype (parameters stay float32)"
+    )
+    attention: Literal["auto", "xla", "cudnn"] = Field(
+        "auto", description="auto: cuDNN on GPU with bfloat16, XLA otherwise"
+    )
+
+    @field_validator("head_dim")
+    @classmethod
+    def _even_head_dim(cls, v: int | None) -> int | None:
+        if v is not None and v % 2:
+            raise ValueError(f"head_dim ({v}) must be even (RoPE rotates pairs)")
+        return v
+
+    @field_validator("num_heads")
+    @classmethod
+    def _heads_divide_width(cls, v: int, info) -> int:
+        width = info.data.get("width")
+        if width is None or "head_dim" not in info.data or info.data["head_dim"] is not None:
+            return v
+        if width % v:
+            raise ValueError(f"num_heads ({v}) must divide width ({width}) unless head_dim is set")
+        if (width // v) % 2:
+            raise ValueError(
+                f"width / num_heads = {width // v} must be even (RoPE rotates pairs); set head_dim"
+            )
+        return v
+
+    @field_validator("num_kv_heads")
+    @classmethod
+    def _kv_heads_divide_heads(cls, v: int, info) -> int:
+        heads = info.data.get("num_heads")
+        if heads is not None and heads % v:
+            raise ValueError(f"num_kv_heads ({v}) must divide num_heads ({heads})")
+        return v
+
+    @property
+    def resolved_head_dim(self) -> int:
+        return self.head_dim or self.width // self.num_heads
+
+
+class KVCache(NamedTuple):
+    """Per-row memory; every leaf has the batch axis first (the trainer permutes rows)."""
+
+    k: jax.Array  # [B, C, L, kv_heads, head_dim] compute dtype, RoPE applied
+    v: jax.Array  # [B, C, L, kv_heads, head_dim]
+    pos: jax.Array  # [B, C] int32: episode clock of each slot; -1 = empty or a past episode
+    clock: jax.Array  # [B] int32: episode clock of the next step, unless it starts an episode
+    slot: jax.Array  # [B] int32: next slot to write
+
+
+def episode_clock(start: jax.Array, clock0: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``start [B, T]``, ``clock0 [B]`` -> (episode clock ``[B, T]``, episode index ``[B, T]``
+    counting starts inside the sequence; 0 = still the episode the cache belongs to)."""
+    t = jnp.arange(start.shape[1], dtype=jnp.int32)
+    last_start = jax.lax.cummax(jnp.where(start, t, -1), axis=1)
+    clock = jnp.where(last_start >= 0, t - last_start, clock0[:, None] + t)
+    return clock, jnp.cumsum(start, axis=1, dtype=jnp.int32)
+
+
+def rope(x: jax.Array, pos: jax.Array, max_wavelength: float) -> jax.Array:
+    """Rotate ``x [B, T, H, D]`` by positions ``pos [B, T]`` (split-halves pairs)."""
+    half = x.shape[-1] // 2
+    inv_freq = max_wavelength ** (-jnp.arange(half, dtype=jnp.float32) / half)
+    angle = pos[..., None, None].astype(jnp.float32) * inv_freq  # [B, T, 1, half]
+    sin, cos = jnp.sin(angle), jnp.cos(angle)
+    x1, x2 = x[..., :half].astype(jnp.float32), x[..., half:].astype(jnp.float32)
+    out = jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
+    return out.astype(x.dtype)
+
+
+def attention_implementation(choice: str, dtype) -> str:
+    if choice != "auto":
+        return choice
+    gpu = jax.default_backend() == "gpu"
+    return "cudnn" if gpu and jnp.dtype(dtype) in (jnp.bfloat16, jnp.float16) else "xla"
+
+
+class Attention(nnx.Module):
+    def __init__(self, cfg: TransformerConfig, rngs: nnx.Rngs):
+        d, hd = cfg.width, cfg.resolved_head_dim
+        self.heads, self.kv_heads, self.head_dim = cfg.num_heads, cfg.num_kv_heads, hd
+        self.max_wavelength = cfg.rope_max_wavelength
+        self.dtype = DTYPES[cfg.dtype]
+        self.implementation = attention_implementation(cfg.attention, self.dtype)
+        kw = dict(use_bias=False, dtype=self.dtype, rngs=rngs)
+        self.q = nnx.Linear(d, self.heads * hd, **kw)
+        self.kv = nnx.Linear(d, 2 * self.kv_heads * hd, **kw)
+        self.out = nnx.Linear(self.heads * hd, d, **kw)
+
+    def __call__(self, x, pos, mask, memory):
+        """``x [B, T, d]``; ``mask [B, T, S]`` over ``memory`` keys (``S - T`` of them, or
+        none) followed by the T new ones. Returns the output and the new (k, v)."""
+        b, t, _ = x.shape
+        q = rope(self.q(x).reshape(b, t, self.heads, self.head_dim), pos, self.max_wavelength)
+        k, v = jnp.split(self.kv(x).reshape(b, t, 2 * self.kv_heads, self.head_dim), 2, axis=2)
+        k = rope(k, pos, self.max_wavelength)
+        keys, values = k, v
+        if memory is not None:
+            keys = jnp.concatenate([memory[0], k], axis=1)
+            values = jnp.concatenate([memory[1], v], axis=1)
+        o = jax.nn.dot_product_attention(
+            q, keys, values, mask=mask[:, None], implementation=self.implementation
+        )
+        return self.out(o.reshape(b, t, self.heads * self.head_dim)), (k, v)
+
+
+class GatedFFN(nnx.Module):
+    def __init__(self, cfg: TransformerConfig, rngs: nnx.Rngs):
+        hidden = cfg.ffn_width or 4 * cfg.width
+        kw = dict(use_bias=False, dtype=DTYPES[cfg.dtype], rngs=rngs)
+        self.act = ACTIVATIONS[cfg.activation]
+        self.up = nnx.Linear(cfg.width, 2 * hidden, **kw)
+        self.down = nnx.Linear(hidden, cfg.width, **kw)
+
+    def __call__(self, x):
+        gate, value = jnp.split(self.up(x), 2, axis=-1)
+        return self.down(self.act(gate) * value)
+
+
+class Block(nnx.Module):
+    def __init__(self, cfg: TransformerConfig, rngs: nnx.Rngs):
+        dtype = DTYPES[cfg.dtype]
+        self.attn_norm = nnx.RMSNorm(cfg.width, dtype=dtype, rngs=rngs)
+        self.attn = Attention(cfg, rngs)
+        self.ffn_norm = nnx.RMSNorm(cfg.width, dtype=dtype, rngs=rngs)
+        self.ffn = GatedFFN(cfg, rngs)
+
+    def __call__(self, x, pos, mask, memory):
+        # the residual stream stays float32; sublayers compute in the configured dtype
+        a, kv = self.attn(self.attn_norm(x), pos, mask, memory)
+        x = x + a.astype(jnp.float32)
+        return x + self.ffn(self.ffn_norm(x)).astype(jnp.float32), kv
+
+
+class TransformerNet(nnx.Module):
+    def __init__(self, cfg: TransformerConfig, obs_space, num_actions: int, rngs: nnx.Rngs):
+        self.context = cfg.context
+        self.encoder = InputEncoder(obs_space, num_actions, cfg.width, rngs)
+        self.blocks = nnx.List([Block(cfg, rngs) for _ in range(cfg.num_layers)])
+        self.norm = nnx.RMSNorm(cfg.width, rngs=rngs)
+        self.heads = PolicyValueHeads(cfg.width, num_actions, rngs, cfg.value_head)
+
+    def _run(self, inputs: AgentInput, pos, mask, cache: KVCache | None):
+        """Time-major ``inputs [T, B]`` -> outputs ``[T, B]`` and new keys/values per layer."""
+        x = jnp.swapaxes(self.encoder(inputs), 0, 1)  # [B, T, d]
+        new_kv = []
+        for i, block in enumerate(self.blocks):
+            memory = None if cache is None else (cache.k[:, :, i], cache.v[:, :, i])
+            x, kv = block(x, pos, mask, memory)
+            new_kv.append(kv)
+        out = self.heads(jnp.swapaxes(self.norm(x), 0, 1))
+        return out, new_kv
+
+    def _causal_mask(self, episode) -> jax.Array:
+        """``[B, T, T]``: earlier-or-same step, same episode, within the context."""
+        t = episode.shape[1]
+        i, j = jnp.arange(t)[:, None], jnp.arange(t)[None, :]
+        within = (j <= i) & (i - j < self.context)
+        return within & (episode[:, :, None] == episode[:, None, :])
+
+    def fresh(self, inputs: AgentInput) -> AgentOutput:
+        """Sequences whose first step starts an episode: no cache to read."""
+        start = jnp.swapaxes(inputs.start, 0, 1)
+        pos, episode = episode_clock(start, jnp.zeros(start.shape[0], jnp.int32))
+        return self._run(inputs, pos, self._causal_mask(episode), None)[0]
+
+    def __call__(self, cache: KVCache, inputs: AgentInput) -> tuple[KVCache, AgentOutput]:
+        start = jnp.swapaxes(inputs.start, 0, 1)  # [B, T]
+        pos, episode = episode_clock(start, cache.clock)
+        # cached slots hold the current episode (older ones are marked -1); a query reads them
+        # until an episode starts inside the sequence, within its window
+        age = pos[:, :, None] - cache.pos[:, None, :]
+        to_cache = (episode[:, :, None] == 0) & (cache.pos[:, None, :] >= 0) & (age < self.context)
+        mask = jnp.concatenate([to_cache, self._causal_mask(episode)], axis=-1)
+        out, new_kv = self._run(inputs, pos, mask, cache)
+        return _write(cache, new_kv, pos, episode), out
+
+
+def _write(cache: KVCache, new_kv, pos, episode) -> KVCache:
+    """Put the newest ``min(T, C)`` steps into the ring; forget slots of finished episodes."""
+    b, t = pos.shape
+    c = cache.pos.shape[1]
+    n = min(t, c)
+    steps = jnp.arange(t - n, t)
+    slots = (cache.slot[:, None] + steps) % c  # [B, n], distinct per row
+    rows = jnp.arange(b)[:, None]
+    k = jnp.stack([kv[0] for kv in new_kv], axis=2)[:, t - n :]  # [B, n, L, kv, hd]
+    v = jnp.stack([kv[1] for kv in new_kv], axis=2)[:, t - n :]
+    current = episode[:, t - n :] == episode[:, -1:]
+    new_pos = jnp.where(current, pos[:, t - n :], -1)
+    old_pos = jnp.where(episode[:, -1:] > 0, -1, cache.pos)  # an episode started: forget
+    return KVCache(
+        k=cache.k.at[rows, slots].set(k.astype(cache.k.dtype)),
+        v=cache.v.at[rows, slots].set(v.astype(cache.v.dtype)),
+        pos=old_pos.at[rows, slots].set(new_pos),
+        clock=pos[:, -1] + 1,
+        slot=(cache.slot + t) % c,
+    )
+
+
+@register_agent("transformer")
+class TransformerAgent(Agent):
+    Config = TransformerConfig
+
+    def build(self, rngs: nnx.Rngs) -> TransformerNet:
+        return TransformerNet(self.config, self.obs_space, self.action_space.n, rngs)
+
+    def initial_carry(self, batch: int) -> KVCache:
+        cfg = self.config
+        shape = (batch, cfg.context, cfg.num_layers, cfg.num_kv_heads, cfg.resolved_head_dim)
+        zeros = jnp.zeros(shape, DTYPES[cfg.dtype])
+        return KVCache(
+            k=zeros,
+            v=zeros,
+            pos=jnp.full((batch, cfg.context), -1, jnp.int32),
+            clock=jnp.zeros((batch,), jnp.int32),
+            slot=jnp.zeros((batch,), jnp.int32),
+        )
+
+    def step(self, params, carry, inputs):
+        cache, out = self.module(params)(carry, jax.tree.map(lambda x: x[None], inputs))
+        return cache, jax.tree.map(lambda x: x[0], out)
+
+    def unroll(self, params, carry, inputs):
+        return self.module(params)(carry, inputs)
+
+    def unroll_fresh(self, params, inputs):
+        return self.module(params).fresh(inputs)
