@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import resource
 import statistics
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 
 from pmarl_bench.envs.base import Environment
+
+
+def reset_host_peak() -> bool:
+    """Restart the process's peak-RSS counter (Linux: ``clear_refs`` mode 5), so the next
+    ``host_peak_bytes`` covers only what runs from here. False where that is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def host_peak_bytes() -> int:
+    """Peak resident memory of this process since start or the last ``reset_host_peak``."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # since start (KiB)
 
 
 @dataclass
@@ -86,6 +109,7 @@ class TrainThroughput:
     compile_seconds: float
     run_seconds: float
     compiled_memory_bytes: int | None
+    peak_host_bytes: int
 
 
 def train_throughput(name: str, train, seeds: int) -> TrainThroughput:
@@ -93,6 +117,7 @@ def train_throughput(name: str, train, seeds: int) -> TrainThroughput:
     seeds, through the same chunked host loop as ``pmarl-bench run``."""
     from pmarl_bench.trainer.loop import train_seeds
 
+    reset_host_peak()
     result = train_seeds(train, list(range(seeds)), name=name)
     return TrainThroughput(
         name=name,
@@ -102,4 +127,5 @@ def train_throughput(name: str, train, seeds: int) -> TrainThroughput:
         compile_seconds=result.compile_seconds,
         run_seconds=result.run_seconds,
         compiled_memory_bytes=result.compiled_memory_bytes,
+        peak_host_bytes=host_peak_bytes(),
     )

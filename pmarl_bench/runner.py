@@ -7,7 +7,6 @@ import datetime as dt
 import functools
 import importlib.metadata
 import platform
-import resource
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from pmarl_bench import bench
 from pmarl_bench.results import store
 from pmarl_bench.suites.loader import Cell, LoadedSuite
 from pmarl_bench.trainer import loop
@@ -67,6 +67,7 @@ def run_suite(
 
 
 def run_cell(cell: Cell, path: Path, progress: Progress | None = None) -> dict:
+    bench.reset_host_peak()  # so the manifest's peak covers this cell, not earlier ones
     env, env_params, agent, train = cell.build()
     seeds = list(cell.seeds)
     total = train.num_updates * train.env_steps_per_update
@@ -110,7 +111,7 @@ def run_cell(cell: Cell, path: Path, progress: Progress | None = None) -> dict:
         "agent_steps_per_second": result.agent_steps_per_second,
         "env_steps_per_second": result.agent_steps_per_second / env.num_agents,
         "compiled_memory_bytes": result.compiled_memory_bytes,
-        "peak_host_memory_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_host_memory_bytes": bench.host_peak_bytes(),
         "peak_device_memory_bytes": _device_peak_bytes(),
         **environment_info(),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -35,9 +35,7 @@ def batches(kind: str, mode: str):
     agent = agents.make_agent(
         agents.agent_class(kind).Config(**SMALL[kind]), env.observation_space, env.action_space
     )
-    cfg = PPOConfig(
-        total_env_steps=64, num_envs=8, rollout_length=8, mode=mode, num_minibatches=2
-    )
+    cfg = PPOConfig(total_env_steps=64, num_envs=8, rollout_length=8, mode=mode, num_minibatches=2)
     train = make_train(env, agent, cfg)
     state = train.init(jax.random.key(0))
     collect = jax.jit(train.collect_batch)
