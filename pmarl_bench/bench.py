@@ -46,14 +46,25 @@ class EnvThroughput:
 
 
 def env_throughput(
-    env: Environment, num_envs: int, steps: int = 512, repeats: int = 5, seed: int = 0
+    env: Environment,
+    num_envs: int,
+    steps: int = 512,
+    repeats: int = 5,
+    seed: int = 0,
+    auto_reset: bool | None = None,
 ) -> EnvThroughput:
     """Random-action stepping of ``num_envs`` envs for ``steps`` steps in one ``lax.scan``.
 
-    Resets happen only through auto-reset inside ``step``, as in training; the initial reset
-    is timed separately. Every observation is consumed (summed) so XLA cannot skip computing it.
+    As in training: fixed-length envs step without auto-reset when the scan fits in one
+    episode (``auto_reset=None``), other envs reset only through the auto-reset inside
+    ``step``. The initial reset is timed separately. Every observation is consumed (summed)
+    so XLA cannot skip computing it.
     """
     params = env.default_params
+    if auto_reset is None:
+        limit = env.max_episode_steps
+        auto_reset = not (env.fixed_length and limit is not None and steps <= limit)
+    step = env.step if auto_reset else env.step_no_reset
     n_actions = env.action_space.n
 
     def reset(key):
@@ -65,7 +76,7 @@ def env_throughput(
             key_act, key_step = jax.random.split(key)
             actions = jax.random.randint(key_act, (num_envs, env.num_agents), 0, n_actions)
             keys = jax.random.split(key_step, num_envs)
-            state, ts = jax.vmap(env.step, in_axes=(0, 0, 0, None))(keys, state, actions, params)
+            state, ts = jax.vmap(step, in_axes=(0, 0, 0, None))(keys, state, actions, params)
             obs_sum = sum(jnp.sum(x.astype(jnp.float32)) for x in jax.tree.leaves(ts.obs))
             return (state, acc + obs_sum + ts.reward.sum()), None
 

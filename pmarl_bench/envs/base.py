@@ -54,6 +54,9 @@ class Environment(abc.ABC, Generic[State, Params]):
 
     Options: ClassVar[type[EnvOptions]] = EnvOptions
     action_names: tuple[str, ...] = ()
+    #: Every episode lasts exactly ``max_episode_steps`` (truncated, never terminated), so a
+    #: rollout of at most that many steps from a reset never needs an auto-reset.
+    fixed_length: bool = False
     teams: tuple[int, ...] | None = None
     env_id: str = ""
 
@@ -139,6 +142,27 @@ class Environment(abc.ABC, Generic[State, Params]):
             info={"final_obs": obs},
         )
         return new_state, ts
+
+    def step_no_reset(
+        self, key: PRNGKey, state: State, actions: Array, params: Params | None = None
+    ) -> tuple[State, TimeStep]:
+        """``step`` without the auto-reset, for rollouts that never outlive an episode (see
+        ``fixed_length``): under vmap a reset would be computed at every step and dropped."""
+        params = self.default_params if params is None else params
+        actions = jnp.asarray(actions, jnp.int32)
+        state, obs, reward, terminated, truncated = self.step_env(key, state, actions, params)
+        reward = reward.astype(jnp.float32)
+        ts = TimeStep(
+            obs=obs,
+            reward=reward,
+            terminated=terminated,
+            truncated=truncated,
+            action_mask=self.action_mask(state, params),
+            prev_action=actions,
+            prev_reward=reward,
+            info={"final_obs": obs},
+        )
+        return state, ts
 
     def render(self, state: State, params: Params | None = None) -> Array:
         raise NotImplementedError(f"{self.env_id or type(self).__name__} has no renderer yet")

@@ -46,10 +46,14 @@ def fold_agents(x: jax.Array) -> jax.Array:
 
 
 class EnvBatch:
-    """``num_envs`` copies of one env under vmap, with agents folded into the batch."""
+    """``num_envs`` copies of one env under vmap, with agents folded into the batch.
 
-    def __init__(self, env: Environment, params: Any, num_envs: int):
+    ``auto_reset=False`` steps without the auto-reset (``Environment.step_no_reset``): only
+    for rollouts that start from a reset and never outlive an episode."""
+
+    def __init__(self, env: Environment, params: Any, num_envs: int, auto_reset: bool = True):
         self.env, self.params, self.num_envs = env, params, num_envs
+        self.auto_reset = auto_reset
         self.num_agents = env.num_agents
         self.batch = num_envs * env.num_agents
 
@@ -60,9 +64,8 @@ class EnvBatch:
     def step(self, key, env_state, actions):
         keys = jax.random.split(key, self.num_envs)
         actions = actions.reshape(self.num_envs, self.num_agents)
-        return jax.vmap(self.env.step, in_axes=(0, 0, 0, None))(
-            keys, env_state, actions, self.params
-        )
+        step = self.env.step if self.auto_reset else self.env.step_no_reset
+        return jax.vmap(step, in_axes=(0, 0, 0, None))(keys, env_state, actions, self.params)
 
     def per_agent(self, flag: jax.Array) -> jax.Array:
         """[E] -> [B]"""

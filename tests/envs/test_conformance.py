@@ -256,3 +256,25 @@ def test_make_invalid_option_value(env_id):
         with pytest.raises(ConfigError, match=field) as info:
             envs.make(env_id, **{field: object()})
         assert info.value.where is not None and field in info.value.where
+
+
+@pytest.mark.parametrize("env_id", [e for e in ENV_IDS if make_env(e).fixed_length])
+def test_fixed_length_episodes_truncate_exactly_at_the_limit(env_id):
+    """What lets the trainer step these envs without auto-reset in episodic mode."""
+    env = make_env(env_id)
+    params = env.default_params
+    limit = env.max_episode_steps
+    state, ts = env.reset(jax.random.key(0), params)
+
+    def body(state, key):
+        key_act, key_step = jax.random.split(key)
+        state, ts = env.step_no_reset(key_step, state, random_actions(key_act, ts_mask), params)
+        return state, (ts.terminated, ts.truncated, ts.obs)
+
+    ts_mask = ts.action_mask
+    _, (terminated, truncated, obs) = jax.jit(
+        lambda s, k: jax.lax.scan(body, s, jax.random.split(k, limit))
+    )(state, jax.random.key(1))
+    assert not np.asarray(terminated).any()
+    np.testing.assert_array_equal(np.asarray(truncated), np.arange(1, limit + 1) == limit)
+    assert jax.tree.structure(obs) == jax.tree.structure(ts.obs)

@@ -1,0 +1,17 @@
+"""Grid tasks sharing one tile vocabulary, action naming and renderer (ENVIRONMENTS.md)."""
+
+from pmarl_bench.envs.grid.core import FULL_ACTIONS, MOVES, NUM_TILES, GridOptions, Tile
+from pmarl_bench.envs.grid.grid_return import GridReturn
+from pmarl_bench.envs.grid.scouts import Scouts
+from pmarl_bench.envs.grid.traveling_salesman import TravelingSalesman
+
+__all__ = [
+    "FULL_ACTIONS",
+    "MOVES",
+    "NUM_TILES",
+    "GridOptions",
+    "GridReturn",
+    "Scouts",
+    "Tile",
+    "TravelingSalesman",
+]

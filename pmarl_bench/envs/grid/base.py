@@ -1,0 +1,70 @@
+"""Common shape of the grid tasks: options, spaces, fixed-length episodes, rendering."""
+
+from __future__ import annotations
+
+import abc
+
+import jax
+import jax.numpy as jnp
+
+from pmarl_bench.envs.base import Environment
+from pmarl_bench.envs.grid import render
+from pmarl_bench.envs.grid.core import MOVES, NUM_TILES, GridOptions, mark_self, windows
+from pmarl_bench.envs.spaces import Box, Discrete
+
+
+class GridEnv(Environment):
+    """A grid task. Subclasses set ``num_agents`` and implement ``reset_env``, ``step_env``,
+    ``scene(state)`` (the full map with every object and agent drawn by kind) and
+    ``positions(state)``; observations are the scene seen by each agent (``observe``)."""
+
+    Options = GridOptions
+    action_names = MOVES
+    fixed_length = True  # truncated after exactly episode_length steps, never terminated
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        o = self.options
+        self.observation_space = Box(0, NUM_TILES - 1, (o.view, o.view), "uint8", NUM_TILES)
+        self.action_space = Discrete(len(self.action_names))
+        self.max_episode_steps = o.episode_length
+
+    @property
+    def default_params(self):
+        return None
+
+    @abc.abstractmethod
+    def scene(self, state) -> jax.Array:
+        """``uint8 [H, W]`` (or ``[A, H, W]``, one egocentric scene per agent)."""
+
+    @abc.abstractmethod
+    def positions(self, state) -> jax.Array:
+        """``int32 [A, 2]`` agent cells."""
+
+    def observe(self, state) -> jax.Array:
+        return mark_self(windows(self.scene(state), self.positions(state), self.options.view))
+
+    def _truncated(self, t: jax.Array) -> jax.Array:
+        return t >= self.options.episode_length
+
+    # -- rendering -----------------------------------------------------------------------
+    def render(self, state, params=None, cell_px: int = 8) -> jax.Array:
+        """The whole map, fogged outside every agent's view: ``uint8 [H*px, W*px, 3]``."""
+        scene = self.scene(state)
+        scene = scene if scene.ndim == 2 else self.render_scene(state)
+        pos = self.positions(state)
+        seen = render.seen_cells(scene.shape, pos, self.options.view)
+        return render.render_tiles(scene, cell_px, seen)
+
+    def render_scene(self, state) -> jax.Array:
+        """The scene drawn by ``render`` for tasks whose ``scene`` is per agent."""
+        return self.scene(state)[0]
+
+    def render_pov(self, state, agent: int, cell_px: int = 16) -> jax.Array:
+        """What ``agent`` observes, as a frame ``uint8 [V*px, V*px, 3]``."""
+        return render.render_view(self.observe(state)[agent], cell_px)
+
+
+def blank_obs(env: GridEnv) -> jax.Array:
+    v = env.options.view
+    return jnp.zeros((env.num_agents, v, v), jnp.uint8)

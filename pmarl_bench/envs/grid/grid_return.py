@@ -1,0 +1,100 @@
+"""Grid Return (``grid_return-v0``): spatial memory.
+
+Agents on a map of smooth diggable obstacle blobs with ``num_goals`` goals. Entering a goal
+gives +1 and teleports the agent to a uniformly random cell that was free when the map was
+made (never a goal); the goal stays, so agents must remember where it is and come back.
+Moving into a diggable wall removes it; the agent stays where it is and its next
+``dig_timeout`` actions are ignored. Agents see each other and move through each other, not
+through walls. Fixed-length episodes (truncated).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from pydantic import Field
+
+from pmarl_bench.envs.base import ScoreLevels
+from pmarl_bench.envs.grid.base import GridEnv
+from pmarl_bench.envs.grid.core import (
+    BlobMaps,
+    CellTable,
+    GridOptions,
+    Tile,
+    at,
+    cell_table,
+    sample_cells,
+    targets,
+    uniform_cells,
+)
+
+
+class GridReturnOptions(GridOptions):
+    num_agents: int = Field(1, ge=1)
+    num_goals: int = Field(1, ge=1)
+    dig_timeout: int = Field(5, ge=0, description="steps frozen after digging")
+    wall_density: float = Field(0.35, ge=0.0, lt=0.9, description="share of diggable walls")
+
+
+class GridReturnState(NamedTuple):
+    tiles: jax.Array  # uint8 [H, W]: EMPTY, WALL, DIGGABLE, GOAL
+    pos: jax.Array  # int32 [A, 2]
+    frozen: jax.Array  # int32 [A]: actions still to ignore
+    free: CellTable  # teleport destinations: the cells free when the map was made
+    t: jax.Array
+
+
+class GridReturn(GridEnv):
+    Options = GridReturnOptions
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        o = self.options
+        self.num_agents = o.num_agents
+        self.maps = BlobMaps(o.height, o.width, o.wall_density)
+
+    def score_levels(self, params=None) -> ScoreLevels:
+        return ScoreLevels()  # measured, not derived: see BENCHMARKS.md
+
+    def reset_env(self, key, params):
+        o = self.options
+        key_map, key_cells = jax.random.split(key)
+        walls = self.maps.walls(key_map)
+        tiles = jnp.full((o.height, o.width), Tile.WALL, jnp.uint8)
+        tiles = tiles.at[1:-1, 1:-1].set(Tile.EMPTY)
+        tiles = jnp.where(walls, jnp.uint8(Tile.DIGGABLE), tiles)
+        open_cells = tiles == Tile.EMPTY
+        cells = sample_cells(key_cells, open_cells, o.num_goals + o.num_agents)
+        goals, pos = cells[: o.num_goals], cells[o.num_goals :]
+        tiles = tiles.at[goals[:, 0], goals[:, 1]].set(Tile.GOAL)
+        zeros = jnp.zeros((o.num_agents,), jnp.int32)
+        state = GridReturnState(tiles, pos, zeros, cell_table(tiles == Tile.EMPTY), jnp.int32(0))
+        return state, self.observe(state)
+
+    def step_env(self, key, state, actions, params):
+        o = self.options
+        active = state.frozen == 0
+        target = targets(state.pos, actions)
+        tile = at(state.tiles, target)
+        digs = active & (tile == Tile.DIGGABLE)
+        moves = active & (tile != Tile.WALL) & (tile != Tile.DIGGABLE)
+        dug = jnp.where(digs[:, None], target, -1)  # out of range: no change
+        tiles = state.tiles.at[dug[:, 0], dug[:, 1]].set(Tile.EMPTY, mode="drop")
+        pos = jnp.where(moves[:, None], target, state.pos)
+        frozen = jnp.where(digs, o.dig_timeout, jnp.maximum(state.frozen - 1, 0))
+        reached = at(tiles, pos) == Tile.GOAL
+        elsewhere = uniform_cells(jax.random.uniform(key, (o.num_agents,)), state.free)
+        pos = jnp.where(reached[:, None], elsewhere, pos)
+        t = state.t + 1
+        new = GridReturnState(tiles, pos, frozen, state.free, t)
+        reward = reached.astype(jnp.float32)
+        return new, self.observe(new), reward, jnp.array(False), self._truncated(t)
+
+    def scene(self, state):
+        p = state.pos
+        return state.tiles.at[p[:, 0], p[:, 1]].set(Tile.OTHER)
+
+    def positions(self, state):
+        return state.pos

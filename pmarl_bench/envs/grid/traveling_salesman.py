@@ -1,0 +1,73 @@
+"""Traveling Salesman (``traveling_salesman-v0``): multi-agent navigation with memory.
+
+``num_flags`` flags on an open map (permanent border walls only) and ``num_agents`` agents,
+all at distinct random cells. Each agent keeps its own record of the flags it has collected:
+entering a flag not yet in its record gives it ``flag_reward`` and marks it; once an agent
+has all flags, its record clears and the cycle repeats. Flags always look the same, so an
+agent must remember which ones it visited. Agents move through each other.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from pydantic import Field
+
+from pmarl_bench.envs.grid.base import GridEnv
+from pmarl_bench.envs.grid.core import GridOptions, Tile, at, open_map, sample_cells, targets
+
+
+class TravelingSalesmanOptions(GridOptions):
+    num_agents: int = Field(2, ge=1)
+    num_flags: int = Field(8, ge=1)
+    flag_reward: float = Field(1 / 3, description="reward for a flag new to the agent's record")
+
+
+class TravelingSalesmanState(NamedTuple):
+    flags: jax.Array  # int32 [F, 2]
+    pos: jax.Array  # int32 [A, 2]
+    collected: jax.Array  # bool [A, F]: each agent's own record
+    t: jax.Array
+
+
+class TravelingSalesman(GridEnv):
+    Options = TravelingSalesmanOptions
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.num_agents = self.options.num_agents
+        self.tiles = open_map(self.options.height, self.options.width)
+
+    def reset_env(self, key, params):
+        o = self.options
+        cells = sample_cells(key, self.tiles == Tile.EMPTY, o.num_flags + o.num_agents)
+        state = TravelingSalesmanState(
+            cells[: o.num_flags],
+            cells[o.num_flags :],
+            jnp.zeros((o.num_agents, o.num_flags), bool),
+            jnp.int32(0),
+        )
+        return state, self.observe(state)
+
+    def step_env(self, key, state, actions, params):
+        target = targets(state.pos, actions)
+        blocked = at(self.tiles, target) == Tile.WALL
+        pos = jnp.where(blocked[:, None], state.pos, target)
+        on_flag = (pos[:, None, :] == state.flags[None, :, :]).all(-1)  # [A, F]
+        new_flag = on_flag & ~state.collected
+        collected = state.collected | new_flag
+        collected = jnp.where(collected.all(-1, keepdims=True), False, collected)
+        reward = new_flag.any(-1) * jnp.float32(self.options.flag_reward)
+        t = state.t + 1
+        new = TravelingSalesmanState(state.flags, pos, collected, t)
+        return new, self.observe(new), reward, jnp.array(False), self._truncated(t)
+
+    def scene(self, state):
+        f, p = state.flags, state.pos
+        tiles = self.tiles.at[f[:, 0], f[:, 1]].set(Tile.GOAL)
+        return tiles.at[p[:, 0], p[:, 1]].set(Tile.OTHER)
+
+    def positions(self, state):
+        return state.pos

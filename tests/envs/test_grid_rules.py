@@ -1,0 +1,211 @@
+"""Scenario tests for the grid task rules of ENVIRONMENTS.md, on hand-built states."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from pmarl_bench import envs
+from pmarl_bench.envs.grid import Tile
+from pmarl_bench.envs.grid.core import DOWN, LEFT, RIGHT, UP, cell_table, sample_cells
+
+KEY = jax.random.key(0)
+
+
+def step(env, state, *actions, key=KEY):
+    state, obs, reward, _, _ = jax.jit(env.step_env)(
+        key, state, jnp.array(actions, jnp.int32), None
+    )
+    return state, np.asarray(obs), np.asarray(reward)
+
+
+def open_tiles(h=7, w=7):
+    t = np.full((h, w), Tile.WALL, np.uint8)
+    t[1:-1, 1:-1] = Tile.EMPTY
+    return t
+
+
+# -- shared conventions ----------------------------------------------------------------------
+@pytest.mark.parametrize("env_id", ["grid_return-v0", "scouts-v0", "traveling_salesman-v0"])
+def test_actions_are_named_and_move_the_way_they_say(env_id):
+    env = envs.make(env_id, width=9, height=9)
+    assert env.action_names[:4] == ("up", "right", "down", "left")
+    assert env.observation_space.dtype == "uint8" and env.observation_space.shape == (5, 5)
+    state, _ = env.reset(KEY)
+    state = state._replace(pos=state.pos.at[0].set(jnp.array([4, 4])))
+    if env_id == "grid_return-v0":
+        state = state._replace(tiles=jnp.asarray(open_tiles(9, 9)))
+    if env_id == "scouts-v0":
+        state = state._replace(treasures=jnp.array([[1, 1]]))
+    if env_id == "traveling_salesman-v0":
+        state = state._replace(flags=jnp.full_like(state.flags, 1))
+    others = [0] * (env.num_agents - 1)
+    for action, expected in ((UP, (3, 4)), (RIGHT, (3, 5)), (DOWN, (4, 5)), (LEFT, (4, 4))):
+        state, _, _ = step(env, state, action, *others)
+        assert tuple(np.asarray(state.pos[0])) == expected, env.action_names[action]
+
+
+def test_views_show_self_others_and_walls_outside_the_map():
+    env = envs.make("grid_return-v0", width=7, height=7, num_agents=2, view=5)
+    state, _ = env.reset(KEY)
+    tiles = open_tiles()
+    tiles[3, 3] = Tile.GOAL
+    state = state._replace(tiles=jnp.asarray(tiles), pos=jnp.array([[1, 1], [2, 2]]))
+    obs = np.asarray(env.observe(state))
+    me = obs[0]
+    assert me[2, 2] == Tile.SELF and me[3, 3] == Tile.OTHER and me[4, 4] == Tile.GOAL
+    assert (me[0, :] == Tile.WALL).all() and (me[:, 0] == Tile.WALL).all()  # outside + border
+    assert obs[1][2, 2] == Tile.SELF and obs[1][1, 1] == Tile.OTHER
+
+
+# -- Grid Return ------------------------------------------------------------------------------
+def grid_return(**options):
+    env = envs.make("grid_return-v0", width=7, height=7, **options)
+    state, _ = env.reset(KEY)
+    return env, state
+
+
+def test_digging_removes_the_wall_and_freezes_the_agent_for_the_timeout():
+    env, state = grid_return(dig_timeout=3)
+    tiles = open_tiles()
+    tiles[3, 4] = Tile.DIGGABLE
+    state = state._replace(tiles=jnp.asarray(tiles), pos=jnp.array([[3, 3]]))
+    state, _, _ = step(env, state, RIGHT)
+    assert state.tiles[3, 4] == Tile.EMPTY and tuple(np.asarray(state.pos[0])) == (3, 3)
+    for _ in range(3):  # the next three actions are ignored
+        state, _, _ = step(env, state, RIGHT)
+        assert tuple(np.asarray(state.pos[0])) == (3, 3)
+    state, _, _ = step(env, state, RIGHT)
+    assert tuple(np.asarray(state.pos[0])) == (3, 4)
+
+
+def test_permanent_walls_block_and_agents_pass_through_each_other():
+    env, state = grid_return(num_agents=2)
+    state = state._replace(tiles=jnp.asarray(open_tiles()), pos=jnp.array([[1, 1], [1, 2]]))
+    state, _, _ = step(env, state, UP, LEFT)
+    np.testing.assert_array_equal(state.pos, [[1, 1], [1, 1]])  # wall; then onto the other
+    state, _, _ = step(env, state, RIGHT, RIGHT)
+    np.testing.assert_array_equal(state.pos, [[1, 2], [1, 2]])
+
+
+def test_entering_a_goal_rewards_and_teleports_to_a_free_cell_and_the_goal_stays():
+    env, state = grid_return()
+    tiles = open_tiles()
+    tiles[2, 3] = Tile.GOAL
+    tiles[4, 1:6] = Tile.DIGGABLE
+    free = cell_table(jnp.asarray(tiles) == Tile.EMPTY)
+    state = state._replace(tiles=jnp.asarray(tiles), pos=jnp.array([[3, 3]]), free=free)
+    landed = set()
+    for i in range(40):
+        s, _, reward = step(env, state, UP, key=jax.random.key(i))
+        assert reward[0] == 1.0
+        cell = tuple(np.asarray(s.pos[0]))
+        assert tiles[cell] == Tile.EMPTY, cell  # never a wall or the goal
+        assert s.tiles[2, 3] == Tile.GOAL
+        landed.add(cell)
+    assert len(landed) > 10  # spread over the free cells
+
+
+def test_maps_are_blobs_of_diggable_walls_inside_a_permanent_border():
+    env = envs.make("grid_return-v0")
+    states, _ = jax.vmap(env.reset)(jax.random.split(KEY, 64))
+    tiles = np.asarray(states.tiles)
+    assert (tiles[:, 0, :] == Tile.WALL).all() and (tiles[:, :, -1] == Tile.WALL).all()
+    inner = tiles[:, 1:-1, 1:-1]
+    assert not (inner == Tile.WALL).any()  # every obstacle can be dug: all cells reachable
+    density = (inner == Tile.DIGGABLE).mean()
+    assert 0.3 < density < 0.4, density
+    # smooth: a wall's neighbours are mostly walls (uniform noise would give ~0.35)
+    wall = inner == Tile.DIGGABLE
+    same = (wall[:, 1:, :] == wall[:, :-1, :]).mean()
+    assert same > 0.8, same
+    assert ((tiles == Tile.GOAL).sum(axis=(1, 2)) == 1).all()
+    assert len({t.tobytes() for t in tiles}) == 64
+
+
+# -- Traveling Salesman -----------------------------------------------------------------------
+def test_flag_records_are_per_agent_and_clear_after_all_flags():
+    env = envs.make("traveling_salesman-v0", width=7, height=7, num_agents=2, num_flags=2)
+    state, _ = env.reset(KEY)
+    state = state._replace(flags=jnp.array([[2, 2], [2, 4]]), pos=jnp.array([[2, 1], [3, 2]]))
+    r = env.options.flag_reward
+    state, _, reward = step(env, state, RIGHT, UP)  # both onto flag 0
+    np.testing.assert_allclose(reward, [r, r])  # each agent's own record
+    state, _, reward = step(env, state, LEFT, DOWN)
+    state, _, reward = step(env, state, RIGHT, UP)  # flag 0 again: already collected
+    np.testing.assert_allclose(reward, [0, 0])
+    state, _, reward = step(env, state, RIGHT, DOWN)
+    state, _, reward = step(env, state, RIGHT, DOWN)  # agent 0 onto flag 1: all collected
+    np.testing.assert_allclose(reward, [r, 0])
+    assert not np.asarray(state.collected[0]).any()  # its record cleared
+    assert np.asarray(state.collected[1]).tolist() == [True, False]
+    state, _, reward = step(env, state, LEFT, UP)
+    state, _, reward = step(env, state, LEFT, UP)  # agent 0 back on flag 0: a new cycle
+    np.testing.assert_allclose(reward[0], r)
+
+
+# -- Scouts -----------------------------------------------------------------------------------
+def scouts(**options):
+    env = envs.make("scouts-v0", width=7, height=7, **options)
+    state, _ = env.reset(KEY)
+    return env, state
+
+
+def test_harvesters_move_only_every_period_th_step():
+    env, state = scouts(harvester_period=3)
+    state = state._replace(pos=jnp.array([[1, 1], [5, 1]]), treasures=jnp.array([[5, 5]]))
+    cols = []
+    for _ in range(7):
+        state, _, _ = step(env, state, RIGHT, RIGHT)
+        cols.append((int(state.pos[0, 1]), int(state.pos[1, 1])))
+    assert [c[0] for c in cols] == [2, 3, 4, 5, 5, 5, 5]  # the scout moves every step
+    assert [c[1] for c in cols] == [2, 2, 2, 3, 3, 3, 4]  # t = 0, 3, 6
+
+
+def test_harvester_unlocks_then_scout_gathers_and_a_new_locked_treasure_appears():
+    env, state = scouts()
+    state = state._replace(
+        pos=jnp.array([[3, 2], [2, 3]]), treasures=jnp.array([[3, 3]]), t=jnp.int32(1)
+    )
+    state, _, reward = step(env, state, RIGHT, LEFT)  # scout onto the locked treasure
+    np.testing.assert_allclose(reward, [0, 0])
+    assert not bool(state.unlocked[0])
+    state, _, _ = step(env, state, LEFT, LEFT)  # scout steps off; the harvester cannot move
+    state = state._replace(t=jnp.int32(6))  # a step on which harvesters move
+    state, _, reward = step(env, state, UP, DOWN)  # harvester onto it: unlocks
+    np.testing.assert_allclose(reward, [0, 1])
+    assert bool(state.unlocked[0])
+    state, _, reward = step(env, state, DOWN, DOWN)
+    state, _, reward = step(env, state, RIGHT, DOWN)  # scout onto the unlocked treasure
+    np.testing.assert_allclose(reward, [1, 0])
+    assert not bool(state.unlocked[0])
+    assert tuple(np.asarray(state.treasures[0])) != (3, 3)  # gathered, reappears elsewhere
+    scene = np.asarray(env.scene(state))
+    assert (scene == Tile.LOCKED).sum() == 1 and (scene == Tile.UNLOCKED).sum() == 0
+
+
+def test_roles_are_visible_and_shared_reward_gives_the_team_total():
+    env, state = scouts(num_scouts=2, shared_reward=True)
+    state = state._replace(pos=jnp.array([[3, 2], [3, 4], [4, 3]]), treasures=jnp.array([[1, 1]]))
+    obs = np.asarray(env.observe(state))
+    assert obs[0][2, 4] == Tile.SCOUT and obs[0][3, 3] == Tile.HARVESTER
+    assert obs[2][1, 1] == Tile.SCOUT and obs[2][2, 2] == Tile.SELF
+    state = state._replace(pos=jnp.array([[1, 2], [3, 4], [2, 1]]), t=jnp.int32(0))
+    state, _, reward = step(env, state, 0, 0, UP)  # the harvester unlocks: everyone gets 1
+    np.testing.assert_allclose(reward, [1, 1, 1])
+
+
+def test_sampled_cells_are_distinct_allowed_and_uniform():
+    allowed = np.zeros((6, 7), bool)
+    allowed[1, 2] = allowed[2, 1:5] = allowed[4, 6] = allowed[5, 0] = True  # 7 cells
+    draw = jax.jit(jax.vmap(lambda k: sample_cells(k, jnp.asarray(allowed), 3)))
+    cells = np.asarray(draw(jax.random.split(KEY, 7000)))
+    assert allowed[cells[..., 0], cells[..., 1]].all()
+    flat = cells[..., 0] * 7 + cells[..., 1]
+    assert all(len(set(row)) == 3 for row in flat)
+    # every cell equally likely in every position: 7000 / 7 = 1000 each (std ~29)
+    for position in range(3):
+        counts = np.bincount(flat[:, position], minlength=42)[allowed.reshape(-1)]
+        assert counts.min() > 880 and counts.max() < 1120, counts
