@@ -20,7 +20,9 @@ CASES = [
     ("grid_return-v0", {}),
     ("scouts-v0", {}),
     ("traveling_salesman-v0", {}),
+    ("king_of_the_hill-v0", {}),
     ("grid_return-v0", {"num_agents": 16, "view": 11}),
+    ("king_of_the_hill-v0", {"num_agents": 32, "view": 11}),
 ]
 
 

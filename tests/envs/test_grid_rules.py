@@ -209,3 +209,144 @@ def test_sampled_cells_are_distinct_allowed_and_uniform():
     for position in range(3):
         counts = np.bincount(flat[:, position], minlength=42)[allowed.reshape(-1)]
         assert counts.min() > 880 and counts.max() < 1120, counts
+
+
+# -- King of the Hill -------------------------------------------------------------------------
+# agents: 0 knight and 1 archer of team 0, 2 knight and 3 archer of team 1
+def koth(**options):
+    env = envs.make(
+        "king_of_the_hill-v0", width=9, height=9, num_agents=4, knights_per_team=1, **options
+    )
+    state, _ = env.reset(KEY)
+    far = jnp.array([[7, 1], [7, 2], [7, 6], [7, 7]])  # out of the way, facing up
+    state = state._replace(
+        tiles=jnp.asarray(open_tiles(9, 9)),
+        pos=far,
+        spawn=jnp.array([[1, 1], [2, 1], [1, 7], [2, 7]]),
+        facing=jnp.zeros(4, jnp.int32),
+        points=jnp.array([[4, 4], [1, 4]]),
+    )
+    return env, state
+
+
+def place(state, agent, cell, facing=None):
+    state = state._replace(pos=state.pos.at[agent].set(jnp.array(cell)))
+    if facing is not None:
+        state = state._replace(facing=state.facing.at[agent].set(facing))
+    return state
+
+
+STAY, ATTACK, DIG = 4, 5, 6
+
+
+def test_koth_ids_are_egocentric_for_both_teams():
+    env, state = koth()
+    assert env.teams == (0, 0, 1, 1)
+    state = place(place(state, 0, (4, 3)), 2, (4, 5))
+    state = state._replace(owner=jnp.array([0, 1]))
+    obs = np.asarray(env.observe(state))
+    a, b = obs[0], obs[2]  # knight of team 0 at (4, 3), knight of team 1 at (4, 5)
+    assert a[2, 2] == Tile.SELF and a[2, 4] == Tile.ENEMY_KNIGHT and a[2, 3] == Tile.OUR_POINT
+    assert b[2, 2] == Tile.SELF and b[2, 0] == Tile.ENEMY_KNIGHT and b[2, 1] == Tile.THEIR_POINT
+    state = place(state, 1, (3, 3))
+    assert np.asarray(env.observe(state))[0][1, 2] == Tile.ALLY_ARCHER
+    assert np.asarray(env.observe(state))[2][1, 0] == Tile.ENEMY_ARCHER
+
+
+def test_knight_damage_friendly_fire_and_respawn():
+    env, state = koth()
+    state = place(place(state, 0, (4, 3), facing=RIGHT), 3, (4, 4))
+    state, _, _ = step(env, state, ATTACK, STAY, STAY, STAY)  # the enemy archer (1 HP) dies
+    assert tuple(np.asarray(state.pos[3])) == (2, 7) and int(state.hp[3]) == 1  # respawned
+    state = place(place(state, 0, (4, 3), facing=UP), 1, (3, 3))  # own archer in the way
+    state, _, _ = step(env, state, ATTACK, STAY, STAY, STAY)
+    assert tuple(np.asarray(state.pos[1])) == (2, 1)  # friendly fire: it respawned too
+    state = place(state, 2, (3, 3))  # the enemy knight has 2 HP
+    state, _, _ = step(env, state, ATTACK, STAY, STAY, STAY)
+    assert int(state.hp[2]) == 1 and tuple(np.asarray(state.pos[2])) == (3, 3)
+
+
+def test_arrows_fly_hit_stop_at_walls_and_fall_after_their_range():
+    env, state = koth(arrow_range=4)
+    state = place(place(state, 1, (4, 1), facing=RIGHT), 2, (4, 4))
+    state, _, _ = step(env, state, ATTACK, ATTACK, STAY, STAY)  # arrow appears at (4, 2)
+    assert tuple(np.asarray(state.arrow_pos[1])) == (4, 2) and int(state.arrow_left[1]) == 3
+    assert Tile.ARROW in np.asarray(env.observe(state))[1]
+    state, _, _ = step(env, state, STAY, STAY, STAY, STAY)  # (4, 3)
+    assert int(state.hp[2]) == 2
+    state, _, _ = step(env, state, STAY, STAY, STAY, STAY)  # (4, 4): hits the knight
+    assert int(state.hp[2]) == 1 and int(state.arrow_left[1]) == 0
+    # no target: the arrow falls after 4 cells
+    state = place(state, 2, (7, 6))
+    state, _, _ = step(env, state, STAY, ATTACK, STAY, STAY)
+    for _ in range(3):
+        assert int(state.arrow_left[1]) > 0
+        state, _, _ = step(env, state, STAY, STAY, STAY, STAY)
+    assert int(state.arrow_left[1]) == 0 and tuple(np.asarray(state.arrow_pos[1])) == (4, 5)
+    # a wall stops it
+    state = state._replace(tiles=state.tiles.at[4, 3].set(Tile.DIGGABLE))
+    state, _, _ = step(env, state, STAY, ATTACK, STAY, STAY)
+    state, _, _ = step(env, state, STAY, STAY, STAY, STAY)
+    assert int(state.arrow_left[1]) == 0
+
+
+def test_agents_block_and_contested_moves_go_to_one_at_random():
+    env, state = koth()
+    state = place(place(state, 0, (4, 3)), 2, (4, 4))
+    state, _, _ = step(env, state, RIGHT, STAY, STAY, STAY)
+    assert tuple(np.asarray(state.pos[0])) == (4, 3)  # blocked by the enemy knight
+    state = place(state, 2, (4, 5))  # now both move into (4, 4)
+    winners = set()
+    for i in range(20):
+        s, _, _ = step(env, state, RIGHT, STAY, LEFT, STAY, key=jax.random.key(i))
+        moved = [int((np.asarray(s.pos[a]) == (4, 4)).all()) for a in (0, 2)]
+        assert sum(moved) == 1
+        winners.add(moved.index(1))
+    assert winners == {0, 1}
+
+
+def test_points_are_captured_and_pay_every_agent_of_the_holding_team():
+    env, state = koth()
+    r = env.point_reward
+    assert r == 1 / env.options.episode_length
+    state = place(state, 1, (4, 3))
+    state, _, reward = step(env, state, STAY, RIGHT, STAY, STAY)
+    np.testing.assert_allclose(reward, [r, r, 0, 0])
+    state, _, reward = step(env, state, STAY, LEFT, STAY, STAY)  # left the point: still ours
+    np.testing.assert_allclose(reward, [r, r, 0, 0])
+    state = place(state, 3, (1, 3))
+    state, _, reward = step(env, state, STAY, STAY, STAY, RIGHT)  # team 1 takes the other
+    np.testing.assert_allclose(reward, [r, r, r, r])
+    state = place(state, 2, (4, 5))
+    state, _, reward = step(env, state, STAY, STAY, LEFT, STAY)  # and the first one
+    np.testing.assert_allclose(reward, [0, 0, 2 * r, 2 * r])
+
+
+def test_koth_dig_removes_the_faced_wall_and_freezes():
+    env, state = koth(dig_timeout=2)
+    state = state._replace(tiles=state.tiles.at[4, 4].set(Tile.DIGGABLE))
+    state = place(state, 0, (4, 3), facing=RIGHT)
+    state, _, _ = step(env, state, DIG, STAY, STAY, STAY)
+    assert state.tiles[4, 4] == Tile.EMPTY
+    state, _, _ = step(env, state, RIGHT, STAY, STAY, STAY)
+    state, _, _ = step(env, state, RIGHT, STAY, STAY, STAY)
+    assert tuple(np.asarray(state.pos[0])) == (4, 3)  # frozen for two steps
+    state, _, _ = step(env, state, RIGHT, STAY, STAY, STAY)
+    assert tuple(np.asarray(state.pos[0])) == (4, 4)
+
+
+@pytest.mark.parametrize("env_id", ["grid_return-v0", "king_of_the_hill-v0"])
+def test_the_border_survives_random_play(env_id):
+    env = envs.make(env_id, width=9, height=9)
+    state, _ = env.reset(KEY)
+
+    def body(state, key):
+        k1, k2 = jax.random.split(key)
+        a = jax.random.randint(k1, (env.num_agents,), 0, env.action_space.n)
+        state, _ = env.step_no_reset(k2, state, a)
+        return state, state.tiles
+
+    _, tiles = jax.jit(lambda s: jax.lax.scan(body, s, jax.random.split(KEY, 300)))(state)
+    tiles = np.asarray(tiles)
+    assert (tiles[:, 0] == Tile.WALL).all() and (tiles[:, -1] == Tile.WALL).all()
+    assert (tiles[:, :, 0] == Tile.WALL).all() and (tiles[:, :, -1] == Tile.WALL).all()

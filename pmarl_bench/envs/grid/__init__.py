@@ -2,6 +2,7 @@
 
 from pmarl_bench.envs.grid.core import FULL_ACTIONS, MOVES, NUM_TILES, GridOptions, Tile
 from pmarl_bench.envs.grid.grid_return import GridReturn
+from pmarl_bench.envs.grid.king_of_the_hill import KingOfTheHill
 from pmarl_bench.envs.grid.scouts import Scouts
 from pmarl_bench.envs.grid.traveling_salesman import TravelingSalesman
 
@@ -11,6 +12,7 @@ __all__ = [
     "NUM_TILES",
     "GridOptions",
     "GridReturn",
+    "KingOfTheHill",
     "Scouts",
     "Tile",
     "TravelingSalesman",

@@ -177,6 +177,13 @@ def targets(pos: jax.Array, actions: jax.Array) -> jax.Array:
     return pos + DELTAS[actions]
 
 
+def set_cells(tiles: jax.Array, cells: jax.Array, where: jax.Array, value) -> jax.Array:
+    """``tiles`` with ``value`` at ``cells [n, 2]`` where ``where [n]`` holds (the others are
+    sent out of range and dropped: a negative index would wrap around)."""
+    cells = jnp.where(where[:, None], cells, jnp.array(tiles.shape, jnp.int32))
+    return tiles.at[cells[:, 0], cells[:, 1]].set(jnp.asarray(value, tiles.dtype), mode="drop")
+
+
 def at(tiles: jax.Array, pos: jax.Array) -> jax.Array:
     """Tile under each position ``[A, 2]``."""
     return tiles[pos[:, 0], pos[:, 1]]

@@ -26,6 +26,7 @@ from pmarl_bench.envs.grid.core import (
     at,
     cell_table,
     sample_cells,
+    set_cells,
     targets,
     uniform_cells,
 )
@@ -80,8 +81,7 @@ class GridReturn(GridEnv):
         tile = at(state.tiles, target)
         digs = active & (tile == Tile.DIGGABLE)
         moves = active & (tile != Tile.WALL) & (tile != Tile.DIGGABLE)
-        dug = jnp.where(digs[:, None], target, -1)  # out of range: no change
-        tiles = state.tiles.at[dug[:, 0], dug[:, 1]].set(Tile.EMPTY, mode="drop")
+        tiles = set_cells(state.tiles, target, digs, Tile.EMPTY)
         pos = jnp.where(moves[:, None], target, state.pos)
         frozen = jnp.where(digs, o.dig_timeout, jnp.maximum(state.frozen - 1, 0))
         reached = at(tiles, pos) == Tile.GOAL

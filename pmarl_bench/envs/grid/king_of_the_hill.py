@@ -1,0 +1,245 @@
+"""King of the Hill (``king_of_the_hill-v0``): competitive team coordination.
+
+Two teams of ``num_agents / 2`` spawn on opposite edges (team 0 in column 1, team 1 in column
+``W - 2``), each agent at its own spawn cell. Team slot ``i`` is a knight (2 HP) for
+``i < knights_per_team``, else an archer (1 HP), the same in both teams. Control points lie
+in a band of columns across the middle; the map has smooth diggable obstacle blobs (spawn
+columns and points kept clear).
+
+Actions: ``up, right, down, left, stay, attack, dig``. A move turns the agent to face that
+way. Order of a step:
+1. frozen agents (after digging) ignore their action and count down;
+2. moves: into a wall or a cell held by an agent at the start of the step fails; several
+   agents moving into one cell: one, chosen at random, gets it;
+3. ``dig`` removes the faced diggable wall and freezes the agent for ``dig_timeout`` steps;
+4. knights' ``attack`` hits the faced cell; arrows in flight move one cell, then archers with
+   no arrow in flight shoot one into the faced cell; an arrow hits whoever is in its cell,
+   stops at walls and falls after ``arrow_range`` cells. Damage hits anyone, allies too;
+5. an agent at 0 HP respawns at its spawn cell with full HP;
+6. a point belongs to the last team that stood on it alone; every agent earns
+   ``point_reward`` (default ``1 / episode_length``) per point its team holds.
+
+Views are egocentric: ally/enemy knights and archers, our/their/neutral points.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from pydantic import Field, model_validator
+
+from pmarl_bench.envs.grid.base import GridEnv
+from pmarl_bench.envs.grid.core import (
+    ATTACK,
+    DELTAS,
+    DIG,
+    FULL_ACTIONS,
+    STAY,
+    BlobMaps,
+    GridOptions,
+    Tile,
+    at,
+    mark_self,
+    sample_cells,
+    set_cells,
+    windows,
+)
+
+NEUTRAL = -1
+
+
+class KingOfTheHillOptions(GridOptions):
+    num_agents: int = Field(8, ge=2, description="both teams together (even)")
+    knights_per_team: int = Field(2, ge=0)
+    num_points: int = Field(2, ge=1)
+    point_band: int = Field(4, ge=1, description="width of the central column band")
+    point_reward: float | None = Field(None, description="default 1 / episode_length")
+    arrow_range: int = Field(4, ge=1)
+    dig_timeout: int = Field(3, ge=0)
+    wall_density: float = Field(0.3, ge=0.0, lt=0.9)
+
+    @model_validator(mode="after")
+    def _teams(self):
+        if self.num_agents % 2:
+            raise ValueError(f"num_agents must be even (two teams), got {self.num_agents}")
+        if self.knights_per_team > self.num_agents // 2:
+            raise ValueError("knights_per_team exceeds the team size")
+        if self.num_agents // 2 > self.height - 2:
+            raise ValueError("a team does not fit in its spawn column")
+        return self
+
+
+class KingOfTheHillState(NamedTuple):
+    tiles: jax.Array  # uint8 [H, W]: EMPTY, WALL, DIGGABLE
+    pos: jax.Array  # int32 [A, 2]
+    facing: jax.Array  # int32 [A]: 0..3 (up, right, down, left)
+    hp: jax.Array  # int32 [A]
+    frozen: jax.Array  # int32 [A]
+    spawn: jax.Array  # int32 [A, 2]
+    arrow_pos: jax.Array  # int32 [A, 2] (one arrow per archer)
+    arrow_dir: jax.Array  # int32 [A]
+    arrow_left: jax.Array  # int32 [A]: cells it may still fly; 0 = no arrow
+    points: jax.Array  # int32 [P, 2]
+    owner: jax.Array  # int32 [P]: team, or -1
+    t: jax.Array
+
+
+class KingOfTheHill(GridEnv):
+    Options = KingOfTheHillOptions
+    action_names = FULL_ACTIONS
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        o = self.options
+        self.num_agents = o.num_agents
+        half = o.num_agents // 2
+        self.teams = tuple([0] * half + [1] * half)
+        self.team = jnp.array(self.teams, jnp.int32)
+        slot = jnp.arange(o.num_agents) % half
+        self.is_knight = slot < o.knights_per_team
+        self.max_hp = jnp.where(self.is_knight, 2, 1).astype(jnp.int32)
+        self.point_reward = o.point_reward if o.point_reward is not None else 1 / o.episode_length
+        self.maps = BlobMaps(o.height, o.width, o.wall_density)
+        cols = jnp.arange(o.width)
+        lo = (o.width - o.point_band) // 2
+        self.band = (
+            jnp.zeros((o.height, o.width), bool)
+            .at[1:-1]
+            .set((cols >= lo) & (cols < lo + o.point_band))
+        )
+
+    def reset_env(self, key, params):
+        o = self.options
+        half = o.num_agents // 2
+        key_map, key_points, key_left, key_right = jax.random.split(key, 4)
+        tiles = jnp.full((o.height, o.width), Tile.WALL, jnp.uint8).at[1:-1, 1:-1].set(Tile.EMPTY)
+        tiles = jnp.where(self.maps.walls(key_map), jnp.uint8(Tile.DIGGABLE), tiles)
+        points = sample_cells(key_points, self.band, o.num_points)
+        left = jnp.zeros((o.height, o.width), bool).at[1:-1, 1].set(True)
+        right = jnp.zeros((o.height, o.width), bool).at[1:-1, o.width - 2].set(True)
+        spawn = jnp.concatenate(
+            [sample_cells(key_left, left, half), sample_cells(key_right, right, half)]
+        )
+        tiles = tiles.at[:, 1].set(jnp.where(tiles[:, 1] == Tile.WALL, Tile.WALL, Tile.EMPTY))
+        tiles = tiles.at[:, o.width - 2].set(
+            jnp.where(tiles[:, o.width - 2] == Tile.WALL, Tile.WALL, Tile.EMPTY)
+        )
+        tiles = tiles.at[points[:, 0], points[:, 1]].set(Tile.EMPTY)
+        a = o.num_agents
+        zeros = jnp.zeros((a,), jnp.int32)
+        state = KingOfTheHillState(
+            tiles=tiles,
+            pos=spawn,
+            facing=jnp.where(self.team == 0, 1, 3).astype(jnp.int32),  # face the middle
+            hp=self.max_hp,
+            frozen=zeros,
+            spawn=spawn,
+            arrow_pos=spawn,
+            arrow_dir=zeros,
+            arrow_left=zeros,
+            points=points,
+            owner=jnp.full((o.num_points,), NEUTRAL, jnp.int32),
+            t=jnp.int32(0),
+        )
+        return state, self.observe(state)
+
+    def step_env(self, key, state, actions, params):
+        o = self.options
+        a = o.num_agents
+        active = state.frozen == 0
+        actions = jnp.where(active, actions, STAY)
+        moving = actions < 4
+        facing = jnp.where(moving, actions, state.facing)
+
+        # 2. moves, blocked by walls and by agents standing there; ties broken at random
+        target = state.pos + DELTAS[actions]
+        tile = at(state.tiles, target)
+        held = (target[:, None, :] == state.pos[None, :, :]).all(-1)  # [A, A]
+        held = (held & ~jnp.eye(a, dtype=bool)).any(-1)
+        wants = moving & (tile == Tile.EMPTY) & ~held
+        priority = jax.random.uniform(key, (a,))
+        same = (target[:, None, :] == target[None, :, :]).all(-1) & wants[None, :]
+        beaten = (same & (priority[None, :] > priority[:, None])).any(-1)
+        pos = jnp.where((wants & ~beaten)[:, None], target, state.pos)
+
+        # 3. digging
+        faced = pos + DELTAS[facing]
+        digs = (actions == DIG) & (at(state.tiles, faced) == Tile.DIGGABLE)
+        tiles = set_cells(state.tiles, faced, digs, Tile.EMPTY)
+        frozen = jnp.where(digs, o.dig_timeout, jnp.maximum(state.frozen - 1, 0))
+
+        # 4. knights strike; arrows fly, then archers shoot
+        attack = actions == ATTACK
+        strikes = jnp.where((attack & self.is_knight)[:, None], faced, -1)  # [A, 2]
+        damage = _hits(pos, strikes)
+        flying = state.arrow_left > 0
+        arrow = state.arrow_pos + DELTAS[state.arrow_dir]
+        flying = flying & (at(tiles, arrow) == Tile.EMPTY)
+        shoot = attack & ~self.is_knight & ~flying & (at(tiles, faced) == Tile.EMPTY)
+        arrow = jnp.where(shoot[:, None], faced, arrow)
+        arrow_dir = jnp.where(shoot, facing, state.arrow_dir)
+        left = jnp.where(shoot, o.arrow_range, state.arrow_left)
+        live = flying | shoot
+        hit_by = (arrow[:, None, :] == pos[None, :, :]).all(-1) & live[:, None]  # [arrow, A]
+        damage = damage + hit_by.sum(0)
+        left = jnp.where(live & ~hit_by.any(-1), left - 1, 0)
+
+        # 5. respawn
+        hp = state.hp - damage
+        dead = hp <= 0
+        pos = jnp.where(dead[:, None], state.spawn, pos)
+        hp = jnp.where(dead, self.max_hp, hp)
+        frozen = jnp.where(dead, 0, frozen)
+
+        # 6. points
+        on = (state.points[:, None, :] == pos[None, :, :]).all(-1)  # [P, A]
+        team0 = (on & (self.team == 0)[None]).any(-1)
+        team1 = (on & (self.team == 1)[None]).any(-1)
+        owner = jnp.where(team0 & ~team1, 0, jnp.where(team1 & ~team0, 1, state.owner))
+        held_by = (owner[None, :] == self.team[:, None]).sum(-1)  # [A]
+        reward = held_by * jnp.float32(self.point_reward)
+
+        t = state.t + 1
+        new = KingOfTheHillState(
+            tiles, pos, facing, hp, frozen, state.spawn, arrow, arrow_dir, left,
+            state.points, owner, t,
+        )  # fmt: skip
+        return new, self.observe(new), reward, jnp.array(False), self._truncated(t)
+
+    # -- views ---------------------------------------------------------------------------
+    def team_scene(self, state, team: int) -> jax.Array:
+        """The map as ``team`` sees it (ally/enemy, our/their)."""
+        p = state.points
+        kind = jnp.where(
+            state.owner == NEUTRAL,
+            Tile.NEUTRAL_POINT,
+            jnp.where(state.owner == team, Tile.OUR_POINT, Tile.THEIR_POINT),
+        ).astype(jnp.uint8)
+        tiles = state.tiles.at[p[:, 0], p[:, 1]].set(kind)
+        tiles = set_cells(tiles, state.arrow_pos, state.arrow_left > 0, Tile.ARROW)
+        ally = self.team == team
+        kind = jnp.where(
+            ally,
+            jnp.where(self.is_knight, Tile.ALLY_KNIGHT, Tile.ALLY_ARCHER),
+            jnp.where(self.is_knight, Tile.ENEMY_KNIGHT, Tile.ENEMY_ARCHER),
+        ).astype(jnp.uint8)
+        return tiles.at[state.pos[:, 0], state.pos[:, 1]].set(kind)
+
+    def scene(self, state):
+        return self.team_scene(state, 0)
+
+    def observe(self, state):
+        v = self.options.view
+        mine = windows(self.team_scene(state, 0), state.pos, v)
+        theirs = windows(self.team_scene(state, 1), state.pos, v)
+        return mark_self(jnp.where((self.team == 0)[:, None, None], mine, theirs))
+
+    def positions(self, state):
+        return state.pos
+
+
+def _hits(pos: jax.Array, cells: jax.Array) -> jax.Array:
+    """Damage per agent from strikes at ``cells [S, 2]`` (-1 = none)."""
+    return (cells[:, None, :] == pos[None, :, :]).all(-1).sum(0).astype(jnp.int32)
