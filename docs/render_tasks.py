@@ -19,17 +19,17 @@ from pmarl_bench import envs
 
 TASKS = {
     "grid_return-v0": {"num_agents": 2, "num_goals": 2},
-    "scouts-v0": {"num_scouts": 2, "num_harvesters": 2, "num_treasures": 3},
+    "scouts-v0": {"num_scouts": 2, "num_harvesters": 2, "num_treasures": 2},
     "traveling_salesman-v0": {},
-    "king_of_the_hill-v0": {},
+    "king_of_the_hill-v0": {"num_agents": 6, "point_band": 2},
 }
 SHOW = (0, 16, 32, 48)
-CELL_PX = 6
+CELL_PX = 10
 OUT = Path(__file__).parent / "tasks"
 
 
 def strip(env_id: str, options: dict, seed: int = 0) -> np.ndarray:
-    env = envs.make(env_id, width=32, height=24, **options)
+    env = envs.make(env_id, width=20, height=14, **options)
 
     def play(key):
         state, _ = env.reset(key)
@@ -43,7 +43,7 @@ def strip(env_id: str, options: dict, seed: int = 0) -> np.ndarray:
         last, frames = jax.lax.scan(body, state, jax.random.split(key, SHOW[-1]))
         first = env.render(state, cell_px=CELL_PX)
         frames = jnp.concatenate([first[None], frames])
-        return frames[jnp.array(SHOW)], env.render_pov(last, 0, cell_px=4 * CELL_PX)
+        return frames[jnp.array(SHOW)], env.render_pov(last, 0, cell_px=2 * CELL_PX)
 
     frames, pov = jax.jit(play)(jax.random.key(seed))
     frames, pov = np.asarray(frames), np.asarray(pov)

@@ -63,7 +63,7 @@ def render_tiles(tiles: jax.Array, cell_px: int = 8, visible: jax.Array | None =
     floor = jnp.asarray(FLOOR, jnp.uint8)
     cells = jnp.where(masks[..., None], colour, floor)  # [H, W, px, px, 3]
     if visible is not None:
-        dim = jnp.where(visible, 1.0, 0.45)[:, :, None, None, None]
+        dim = jnp.where(visible, 1.0, 0.6)[:, :, None, None, None]
         cells = (cells.astype(jnp.float32) * dim).astype(jnp.uint8)
     return cells.transpose(0, 2, 1, 3, 4).reshape(h * cell_px, w * cell_px, 3)
 
