@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from pmarl_bench.envs import registered
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.suites import load_suite
 from pmarl_bench.suites.loader import load_baseline
@@ -123,7 +124,7 @@ BAD = {
     "no seeds": ("name: x\nseeds: 0\nsteps: 99999\n" + ENVS_OK + AGENTS_OK, "s.yaml: seeds"),
     "unknown env": (
         "name: x\nsteps: 99999\nenvs:\n  - id: nope-v0\n" + AGENTS_OK,
-        "s.yaml: envs[0].id: unknown env 'nope-v0'; registered: n_back-v0",
+        f"s.yaml: envs[0].id: unknown env 'nope-v0'; registered: {', '.join(registered())}",
     ),
     "unknown gymnax env": (
         "name: x\nsteps: 99999\nenvs:\n  - id: gymnax:Nope\n" + AGENTS_OK,
