@@ -62,8 +62,7 @@ def env_throughput(
     """
     params = env.default_params
     if auto_reset is None:
-        limit = env.max_episode_steps
-        auto_reset = not (env.fixed_length and limit is not None and steps <= limit)
+        auto_reset = env.needs_auto_reset(steps)
     step = env.step if auto_reset else env.step_no_reset
     n_actions = env.action_space.n
 

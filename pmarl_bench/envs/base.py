@@ -143,6 +143,12 @@ class Environment(abc.ABC, Generic[State, Params]):
         )
         return new_state, ts
 
+    def needs_auto_reset(self, steps: int) -> bool:
+        """Whether ``steps`` steps from a reset can reach an episode's end before the last
+        step (then ``step`` is needed; otherwise ``step_no_reset`` suffices)."""
+        limit = self.max_episode_steps
+        return not (self.fixed_length and limit is not None and steps <= limit)
+
     def step_no_reset(
         self, key: PRNGKey, state: State, actions: Array, params: Params | None = None
     ) -> tuple[State, TimeStep]:

@@ -86,10 +86,9 @@ class Train:
         validate(env, cfg, agent.config)
         self.env, self.agent, self.cfg = env, agent, cfg
         self.env_params = env.default_params if env_params is None else env_params
-        limit = env.max_episode_steps
         # fresh fixed-length episodes at least T long never reach an auto-reset
-        no_reset = cfg.mode == "episodic" and env.fixed_length and cfg.rollout_length <= limit
-        self.envs = EnvBatch(env, self.env_params, cfg.num_envs, auto_reset=not no_reset)
+        auto_reset = cfg.mode == "continuing" or env.needs_auto_reset(cfg.rollout_length)
+        self.envs = EnvBatch(env, self.env_params, cfg.num_envs, auto_reset=auto_reset)
         self.env_steps_per_update = cfg.num_envs * cfg.rollout_length
         self.agent_steps_per_update = self.env_steps_per_update * env.num_agents
         self.num_updates = cfg.total_env_steps // self.env_steps_per_update
@@ -98,6 +97,7 @@ class Train:
         # A truncation inside the rollout needs the final obs's value at that step; when
         # episodes are fresh each update and no longer than T, only the last step can truncate
         # and the bootstrap step after the loop covers it.
+        limit = env.max_episode_steps
         self.value_truncated_midway = cfg.bootstrap_truncated and not (
             cfg.mode == "episodic" and limit is not None and cfg.rollout_length <= limit
         )

@@ -61,10 +61,15 @@ def test_views_show_self_others_and_walls_outside_the_map():
 
 
 # -- Grid Return ------------------------------------------------------------------------------
-def grid_return(**options):
-    env = envs.make("grid_return-v0", width=7, height=7, **options)
+def small(env_id, **options):
+    """A 7x7 env and a state to edit by hand."""
+    env = envs.make(env_id, width=7, height=7, **options)
     state, _ = env.reset(KEY)
     return env, state
+
+
+def grid_return(**options):
+    return small("grid_return-v0", **options)
 
 
 def test_digging_removes_the_wall_and_freezes_the_agent_for_the_timeout():
@@ -127,8 +132,7 @@ def test_maps_are_blobs_of_diggable_walls_inside_a_permanent_border():
 
 # -- Traveling Salesman -----------------------------------------------------------------------
 def test_flag_records_are_per_agent_and_clear_after_all_flags():
-    env = envs.make("traveling_salesman-v0", width=7, height=7, num_agents=2, num_flags=2)
-    state, _ = env.reset(KEY)
+    env, state = small("traveling_salesman-v0", num_agents=2, num_flags=2)
     state = state._replace(flags=jnp.array([[2, 2], [2, 4]]), pos=jnp.array([[2, 1], [3, 2]]))
     r = env.options.flag_reward
     state, _, reward = step(env, state, RIGHT, UP)  # both onto flag 0
@@ -148,9 +152,7 @@ def test_flag_records_are_per_agent_and_clear_after_all_flags():
 
 # -- Scouts -----------------------------------------------------------------------------------
 def scouts(**options):
-    env = envs.make("scouts-v0", width=7, height=7, **options)
-    state, _ = env.reset(KEY)
-    return env, state
+    return small("scouts-v0", **options)
 
 
 def test_harvesters_move_only_every_period_th_step():

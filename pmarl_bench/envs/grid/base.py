@@ -5,7 +5,6 @@ from __future__ import annotations
 import abc
 
 import jax
-import jax.numpy as jnp
 
 from pmarl_bench.envs.base import Environment
 from pmarl_bench.envs.grid import render
@@ -35,7 +34,7 @@ class GridEnv(Environment):
 
     @abc.abstractmethod
     def scene(self, state) -> jax.Array:
-        """``uint8 [H, W]`` (or ``[A, H, W]``, one egocentric scene per agent)."""
+        """``uint8 [H, W]``: the map with every object and agent drawn by kind."""
 
     @abc.abstractmethod
     def positions(self, state) -> jax.Array:
@@ -51,20 +50,10 @@ class GridEnv(Environment):
     def render(self, state, params=None, cell_px: int = 8) -> jax.Array:
         """The whole map, fogged outside every agent's view: ``uint8 [H*px, W*px, 3]``."""
         scene = self.scene(state)
-        scene = scene if scene.ndim == 2 else self.render_scene(state)
         pos = self.positions(state)
         seen = render.seen_cells(scene.shape, pos, self.options.view)
         return render.render_tiles(scene, cell_px, seen)
 
-    def render_scene(self, state) -> jax.Array:
-        """The scene drawn by ``render`` for tasks whose ``scene`` is per agent."""
-        return self.scene(state)[0]
-
     def render_pov(self, state, agent: int, cell_px: int = 16) -> jax.Array:
         """What ``agent`` observes, as a frame ``uint8 [V*px, V*px, 3]``."""
         return render.render_view(self.observe(state)[agent], cell_px)
-
-
-def blank_obs(env: GridEnv) -> jax.Array:
-    v = env.options.view
-    return jnp.zeros((env.num_agents, v, v), jnp.uint8)

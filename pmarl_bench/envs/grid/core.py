@@ -155,15 +155,12 @@ def sample_cells(key: jax.Array, allowed: jax.Array, k: int) -> jax.Array:
 
 
 def windows(tiles: jax.Array, pos: jax.Array, view: int) -> jax.Array:
-    """``tiles [H, W]`` (or ``[A, H, W]``, one map per observer) and ``pos [A, 2]`` ->
-    ``[A, V, V]`` windows centred on each agent; outside the map reads as permanent wall."""
+    """``tiles [H, W]`` and ``pos [A, 2]`` -> ``[A, V, V]`` windows centred on each agent;
+    outside the map reads as permanent wall."""
     r = view // 2
-    pad = lambda m: jnp.pad(m, r, constant_values=Tile.WALL)
-    crop = lambda m, p: jax.lax.dynamic_slice(m, (p[0], p[1]), (view, view))
-    if tiles.ndim == 2:
-        padded = pad(tiles)
-        return jax.vmap(crop, in_axes=(None, 0))(padded, pos)
-    return jax.vmap(crop)(jax.vmap(pad)(tiles), pos)
+    padded = jnp.pad(tiles, r, constant_values=Tile.WALL)
+    crop = lambda p: jax.lax.dynamic_slice(padded, (p[0], p[1]), (view, view))
+    return jax.vmap(crop)(pos)
 
 
 def mark_self(obs: jax.Array) -> jax.Array:

@@ -16,7 +16,6 @@ import jax
 import jax.numpy as jnp
 from pydantic import Field
 
-from pmarl_bench.envs.base import ScoreLevels
 from pmarl_bench.envs.grid.base import GridEnv
 from pmarl_bench.envs.grid.core import (
     BlobMaps,
@@ -25,6 +24,7 @@ from pmarl_bench.envs.grid.core import (
     Tile,
     at,
     cell_table,
+    open_map,
     sample_cells,
     set_cells,
     targets,
@@ -56,16 +56,11 @@ class GridReturn(GridEnv):
         self.num_agents = o.num_agents
         self.maps = BlobMaps(o.height, o.width, o.wall_density)
 
-    def score_levels(self, params=None) -> ScoreLevels:
-        return ScoreLevels()  # measured, not derived: see BENCHMARKS.md
-
     def reset_env(self, key, params):
         o = self.options
         key_map, key_cells = jax.random.split(key)
         walls = self.maps.walls(key_map)
-        tiles = jnp.full((o.height, o.width), Tile.WALL, jnp.uint8)
-        tiles = tiles.at[1:-1, 1:-1].set(Tile.EMPTY)
-        tiles = jnp.where(walls, jnp.uint8(Tile.DIGGABLE), tiles)
+        tiles = jnp.where(walls, jnp.uint8(Tile.DIGGABLE), open_map(o.height, o.width))
         open_cells = tiles == Tile.EMPTY
         cells = sample_cells(key_cells, open_cells, o.num_goals + o.num_agents)
         goals, pos = cells[: o.num_goals], cells[o.num_goals :]

@@ -42,6 +42,7 @@ from pmarl_bench.envs.grid.core import (
     Tile,
     at,
     mark_self,
+    open_map,
     sample_cells,
     set_cells,
     windows,
@@ -109,24 +110,21 @@ class KingOfTheHill(GridEnv):
             .at[1:-1]
             .set((cols >= lo) & (cols < lo + o.point_band))
         )
+        column = lambda c: jnp.zeros((o.height, o.width), bool).at[1:-1, c].set(True)
+        self.spawn_columns = (column(1), column(o.width - 2))
 
     def reset_env(self, key, params):
         o = self.options
         half = o.num_agents // 2
         key_map, key_points, key_left, key_right = jax.random.split(key, 4)
-        tiles = jnp.full((o.height, o.width), Tile.WALL, jnp.uint8).at[1:-1, 1:-1].set(Tile.EMPTY)
-        tiles = jnp.where(self.maps.walls(key_map), jnp.uint8(Tile.DIGGABLE), tiles)
+        left, right = self.spawn_columns
+        walls = self.maps.walls(key_map) & ~left & ~right  # spawn columns stay clear
+        tiles = jnp.where(walls, jnp.uint8(Tile.DIGGABLE), open_map(o.height, o.width))
         points = sample_cells(key_points, self.band, o.num_points)
-        left = jnp.zeros((o.height, o.width), bool).at[1:-1, 1].set(True)
-        right = jnp.zeros((o.height, o.width), bool).at[1:-1, o.width - 2].set(True)
+        tiles = tiles.at[points[:, 0], points[:, 1]].set(Tile.EMPTY)
         spawn = jnp.concatenate(
             [sample_cells(key_left, left, half), sample_cells(key_right, right, half)]
         )
-        tiles = tiles.at[:, 1].set(jnp.where(tiles[:, 1] == Tile.WALL, Tile.WALL, Tile.EMPTY))
-        tiles = tiles.at[:, o.width - 2].set(
-            jnp.where(tiles[:, o.width - 2] == Tile.WALL, Tile.WALL, Tile.EMPTY)
-        )
-        tiles = tiles.at[points[:, 0], points[:, 1]].set(Tile.EMPTY)
         a = o.num_agents
         zeros = jnp.zeros((a,), jnp.int32)
         state = KingOfTheHillState(
