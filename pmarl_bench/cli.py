@@ -56,6 +56,13 @@ def run(
     only: Annotated[
         str | None, typer.Option(help="only cells whose env/agent matches this glob")
     ] = None,
+    budget: Annotated[
+        str | None,
+        typer.Option(
+            help="a named size profile of the suite, e.g. full (GPU size); results go to "
+            "results/<suite>-<budget>/"
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option(help="rerun cells that already finished")] = False,
     results_dir: Annotated[Path, typer.Option(help="where results/<suite>/ goes")] = Path(
         "results"
@@ -66,12 +73,14 @@ def run(
     Finished cells whose config is unchanged are skipped; an interrupted run continues where
     it stopped.
 
-    Example: pmarl-bench run suites/memory.yaml --only 'n_back/*' --seeds 2
+    Examples: pmarl-bench run suites/memory.yaml --only 'n_back/*' --seeds 2
+
+              pmarl-bench run suites/coordination.yaml --budget full   (on a GPU)
     """
     from pmarl_bench.runner import run_suite
     from pmarl_bench.suites import load_suite
 
-    loaded = load_suite(suite, seeds=seeds, steps=steps, only=only)
+    loaded = load_suite(suite, seeds=seeds, steps=steps, only=only, budget=budget)
     summary = run_suite(loaded, results_dir, force=force, console=err_console)
     out = results_dir / loaded.suite.name
     err_console.print(
@@ -92,6 +101,7 @@ def list_(
     Example: pmarl-bench list
     """
     from pmarl_bench import envs
+    from pmarl_bench.envs.spaces import Dict
     from pmarl_bench.suites.loader import load_baseline, read_yaml
 
     console = Console()
@@ -104,10 +114,12 @@ def list_(
         levels = " / ".join(
             "–" if v is None else f"{v:g}" for v in (lv.chance, lv.memoryless, lv.optimal)
         )
+        space = env.observation_space
+        parts = space.spaces if isinstance(space, Dict) else (("", space),)
         table.add_row(
             env_id,
-            str(env.num_agents),
-            f"{env.observation_space.dtype}{list(env.observation_space.shape)}",
+            "per task" if env.num_agents is None else str(env.num_agents),
+            " ".join(f"{k}{':' if k else ''}{b.dtype}{list(b.shape)}" for k, b in parts),
             ", ".join(env.action_names),
             levels,
         )

@@ -17,9 +17,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from pmarl_bench import bench
+from pmarl_bench.envs.multitask import MultiTask
 from pmarl_bench.results import store
 from pmarl_bench.suites.loader import Cell, LoadedSuite
-from pmarl_bench.trainer import loop
+from pmarl_bench.trainer import evaluate, loop
 
 
 @dataclass
@@ -91,6 +92,9 @@ def run_cell(cell: Cell, path: Path, progress: Progress | None = None) -> dict:
         )
 
     result = loop.train_seeds(train, seeds, name=cell.name, on_progress=on_progress)
+    if progress is not None and evaluate.evaluations(env, env_params, agent):
+        progress.update(task, info=f"{len(seeds)} seeds · evaluating…")
+    evals = evaluate.evaluate_seeds(env, env_params, agent, result.state.params, seeds)
     params0 = jax.tree.map(lambda x: x[0], result.state.params)
     manifest = {
         "suite": cell.suite,
@@ -102,14 +106,23 @@ def run_cell(cell: Cell, path: Path, progress: Progress | None = None) -> dict:
         "seeds": seeds,
         "num_updates": train.num_updates,
         "env_steps_per_seed": total,
-        "num_agents": env.num_agents,
+        "num_agents": env.num_agents,  # None for a multi-task env: see "tasks"
+        **_tasks(env, env_params, train),
         "num_params": agent.num_params(params0),
         "score_levels": asdict(env.score_levels(env_params)),
         "compile_seconds": result.compile_seconds,
         "run_seconds": result.run_seconds,
         "agent_steps": result.agent_steps,
         "agent_steps_per_second": result.agent_steps_per_second,
-        "env_steps_per_second": result.agent_steps_per_second / env.num_agents,
+        "env_steps_per_second": result.agent_steps_per_second
+        * train.env_steps_per_update
+        / train.agent_steps_per_update,
+        "evaluation": {
+            **{name: values.tolist() for name, values in evals.items()},
+            "episodes_per_seed": evaluate.EVAL_EPISODES,
+        }
+        if evals
+        else None,
         "compiled_memory_bytes": result.compiled_memory_bytes,
         "peak_host_memory_bytes": bench.host_peak_bytes(),
         "peak_device_memory_bytes": _device_peak_bytes(),
@@ -117,7 +130,7 @@ def run_cell(cell: Cell, path: Path, progress: Progress | None = None) -> dict:
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     frame = store.metrics_frame(
-        result.metrics,
+        result.metrics | _at_last_update(evals, train.num_updates),
         suite=cell.suite,
         env=cell.env_name,
         agent=cell.agent_name,
@@ -134,6 +147,34 @@ def run_cell(cell: Cell, path: Path, progress: Progress | None = None) -> dict:
             f"compile {result.compile_seconds:.0f}s, run {result.run_seconds:.0f}s",
         )
     return manifest
+
+
+def _at_last_update(values: dict[str, np.ndarray], num_updates: int) -> dict[str, np.ndarray]:
+    """Per-seed values as ``[seeds, updates]`` metrics observed at the last update only."""
+    out = {}
+    for name, v in values.items():
+        full = np.full((len(v), num_updates), np.nan)
+        full[:, -1] = v
+        out[name] = full
+    return out
+
+
+def _tasks(env, env_params, train) -> dict:
+    """A multi-task cell's tasks: their envs per seed, agents and score levels."""
+    if not isinstance(env, MultiTask):
+        return {}
+    levels = env.task_score_levels(env_params)
+    return {
+        "tasks": {
+            g.name: {
+                "env_id": g.env.env_id,
+                "num_envs": g.num_envs,
+                "num_agents": g.env.num_agents,
+                "score_levels": asdict(levels[g.name]),
+            }
+            for g in train.envs.groups
+        }
+    }
 
 
 @functools.cache

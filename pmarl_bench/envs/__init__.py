@@ -8,6 +8,7 @@ state, ts = env.step(key, state, actions, env.default_params)
 
 from pmarl_bench.envs.base import Environment, EnvOptions, ScoreLevels
 from pmarl_bench.envs.grid import GridReturn, KingOfTheHill, Scouts, TravelingSalesman
+from pmarl_bench.envs.multitask import MultiTask
 from pmarl_bench.envs.n_back import NBack
 from pmarl_bench.envs.registry import make, register, registered
 from pmarl_bench.envs.spaces import Box, Discrete
@@ -17,12 +18,14 @@ register("grid_return-v0", GridReturn)
 register("king_of_the_hill-v0", KingOfTheHill)
 register("scouts-v0", Scouts)
 register("traveling_salesman-v0", TravelingSalesman)
+register("multitask-v0", MultiTask)
 
 __all__ = [
     "Box",
     "Discrete",
     "EnvOptions",
     "Environment",
+    "MultiTask",
     "ScoreLevels",
     "make",
     "register",

@@ -55,3 +55,29 @@ class Box:
         return bool(x.shape[-len(self.shape) :] == self.shape if self.shape else True) and bool(
             np.all((x >= self.low) & (x <= self.high))
         )
+
+
+@dataclass(frozen=True)
+class Dict:
+    """A mapping of named ``Box`` parts (e.g. a view and a task id); observations are dicts
+    with the same keys."""
+
+    spaces: tuple[tuple[str, Box], ...]
+
+    @classmethod
+    def of(cls, **spaces: Box) -> Dict:
+        return cls(tuple(sorted(spaces.items())))
+
+    def __getitem__(self, name: str) -> Box:
+        return dict(self.spaces)[name]
+
+    def keys(self) -> list[str]:
+        return [k for k, _ in self.spaces]
+
+    def sample(self, key: jax.Array, shape: tuple[int, ...] = ()) -> dict[str, jax.Array]:
+        keys = jax.random.split(key, len(self.spaces))
+        parts = zip(self.spaces, keys, strict=True)
+        return {name: box.sample(k, shape) for (name, box), k in parts}
+
+    def contains(self, x) -> bool:
+        return set(x) == set(self.keys()) and all(box.contains(x[k]) for k, box in self.spaces)

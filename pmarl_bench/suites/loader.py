@@ -22,7 +22,14 @@ from pydantic import ValidationError
 from pmarl_bench import agents, envs
 from pmarl_bench.agents.base import AgentConfig
 from pmarl_bench.errors import ConfigError, from_validation
-from pmarl_bench.suites.schema import Baseline, Suite
+from pmarl_bench.suites.schema import (
+    DEFAULT_BUDGET,
+    AgentBudget,
+    Baseline,
+    Budget,
+    EnvBudget,
+    Suite,
+)
 from pmarl_bench.trainer.config import PPOConfig
 from pmarl_bench.trainer.ppo import Train, validate
 
@@ -110,6 +117,8 @@ def apply_env_params(env, overrides: dict):
     params = env.default_params
     if not overrides:
         return params
+    if not dataclasses.is_dataclass(params):
+        raise ConfigError(f"{env!r} has no traced params; set its options instead")
     names = [f.name for f in dataclasses.fields(params)]
     for key, value in overrides.items():
         if key not in names:
@@ -184,21 +193,49 @@ def ppo_config(layers: list[tuple[dict, str]], total_env_steps: int) -> PPOConfi
         raise from_validation(err, origin.get(key, "ppo")) from None
 
 
+def pick_budget(suite: Suite, name: str | None, path: Path) -> Budget:
+    """The named budget (an empty one for the suite as written), its names checked."""
+    if name is None or name == DEFAULT_BUDGET:
+        return Budget()
+    if name not in suite.budgets:
+        have = ", ".join([DEFAULT_BUDGET, *suite.budgets])
+        raise ConfigError(f"unknown budget {name!r}; {path} has: {have}", "--budget")
+    budget = suite.budgets[name]
+    env_names = [e.resolved_name for e in suite.envs]
+    for key in budget.envs:
+        if key not in env_names:
+            raise ConfigError(
+                f"no env named {key!r}; envs: {', '.join(env_names)}",
+                f"{path}: budgets.{name}.envs.{key}",
+            )
+    return budget
+
+
 def load_suite(
     path: str | Path,
     *,
     seeds: int | None = None,
     steps: int | None = None,
     only: str | None = None,
+    budget: str | None = None,
 ) -> LoadedSuite:
     """Load, validate and expand a suite file. CLI overrides: ``seeds`` (count), ``steps``
-    (env steps per seed), ``only`` (a glob over cell names ``env/agent``)."""
+    (env steps per seed), ``only`` (a glob over cell names ``env/agent``), ``budget`` (a
+    named size profile of the suite; its values win over the suite as written, and its
+    results go to ``<suite>-<budget>``)."""
     path = Path(path)
     data = _as_mapping(read_yaml(path), path)
     try:
         suite = Suite(**data)
     except ValidationError as err:
         raise from_validation(err, f"{path}: ", list(Suite.model_fields)) from None
+    chosen = pick_budget(suite, budget, path)
+    bwhere = f"{path}: budgets.{budget}"
+    if chosen != Budget():
+        update = {"name": f"{suite.name}-{budget}"}
+        if chosen.seeds is not None:
+            update["seeds"] = chosen.seeds
+        suite = suite.model_copy(update=update)
     if seeds is not None:
         if seeds < 1:
             raise ConfigError("need at least one seed", "--seeds")
@@ -214,17 +251,30 @@ def load_suite(
         except ConfigError as err:
             raise err.at(f"{where}.baseline") from None
         baseline, network, base_ppo = load_baseline(bpath)
+        name = entry.name or baseline.name
+        over = chosen.agents.get(name, AgentBudget())
         if entry.network:
             network = network_config({**network.model_dump(), **entry.network}, f"{where}.network")
+        if over.network:
+            network = network_config(
+                {**network.model_dump(), **over.network}, f"{bwhere}.agents.{name}.network"
+            )
         loaded_agents.append(
             (
-                entry.name or baseline.name,
+                name,
                 baseline.name,
                 network,
                 (base_ppo, f"{bpath}: ppo"),
                 (entry.ppo, f"{where}.ppo"),
+                (over.ppo, f"{bwhere}.agents.{name}.ppo"),
             )
         )
+    for key in chosen.agents:
+        if key not in [a[0] for a in loaded_agents]:
+            raise ConfigError(
+                f"no agent named {key!r}; agents: {', '.join(a[0] for a in loaded_agents)}",
+                f"{bwhere}.agents.{key}",
+            )
 
     _unique([e.resolved_name for e in suite.envs], f"{path}: envs", "env name")
     _unique([a[0] for a in loaded_agents], f"{path}: agents", "agent name")
@@ -232,22 +282,30 @@ def load_suite(
     cells = []
     for i, entry in enumerate(suite.envs):
         where = f"{path}: envs[{i}]"
+        over = chosen.envs.get(entry.resolved_name, EnvBudget())
+        options = {**entry.options, **over.options}
         try:
-            env = envs.make(entry.id, **entry.options)
+            env = envs.make(entry.id, **options)
         except ConfigError as err:
-            raise (err.at(where) if err.where else err.at(f"{where}.id")) from None
+            # located in the budget when the budget set the field
+            key = (err.where or "").removeprefix("options.").split(".")[0].split("[")[0]
+            at = f"{bwhere}.envs.{entry.resolved_name}" if key in over.options else where
+            raise (err.at(at) if err.where else err.at(f"{where}.id")) from None
         try:
             apply_env_params(env, entry.params)
         except ConfigError as err:
             raise err.at(f"{where}.params") from None
-        for name, baseline_name, network, base_layer, agent_layer in loaded_agents:
-            total = steps or entry.steps or suite.steps
+        for name, baseline_name, network, base_layer, agent_layer, budget_layer in loaded_agents:
+            total = steps or over.steps or chosen.steps or entry.steps or suite.steps
             ppo = ppo_config(
                 [
                     base_layer,
                     (suite.ppo, f"{path}: ppo"),
                     (entry.ppo, f"{where}.ppo"),
                     agent_layer,
+                    (chosen.ppo, f"{bwhere}.ppo"),
+                    (over.ppo, f"{bwhere}.envs.{entry.resolved_name}.ppo"),
+                    budget_layer,
                 ],
                 total,
             )
@@ -256,7 +314,7 @@ def load_suite(
                 entry.resolved_name,
                 name,
                 entry.id,
-                dict(entry.options),
+                options,
                 dict(entry.params),
                 baseline_name,
                 network,

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+DEFAULT_BUDGET = "default"
 
 
 class _Strict(BaseModel):
@@ -17,6 +18,14 @@ class _Strict(BaseModel):
 def _check_name(v: str | None) -> str | None:
     if v is not None and not _NAME.match(v):
         raise ValueError("use letters, digits, '_', '-' and '.' (it names a results folder)")
+    return v
+
+
+def _check_seeds(v):
+    if isinstance(v, int) and v < 1:
+        raise ValueError("need at least one seed")
+    if isinstance(v, list) and (not v or len(set(v)) != len(v) or min(v) < 0):
+        raise ValueError("a list of distinct non-negative seeds")
     return v
 
 
@@ -51,6 +60,31 @@ class AgentEntry(_Strict):
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
 
 
+class EnvBudget(_Strict):
+    options: dict[str, Any] = Field(default_factory=dict, description="env option overrides")
+    steps: int | None = Field(None, gt=0, description="env steps per seed for this env")
+    ppo: dict[str, Any] = Field(default_factory=dict, description="PPO overrides for this env")
+
+
+class AgentBudget(_Strict):
+    network: dict[str, Any] = Field(default_factory=dict, description="network overrides")
+    ppo: dict[str, Any] = Field(default_factory=dict, description="PPO overrides")
+
+
+class Budget(_Strict):
+    """A named size profile (``--budget NAME``): overrides laid over the suite as written,
+    e.g. the GPU-size maps, episodes and batches of a paper run."""
+
+    description: str = ""
+    seeds: int | list[int] | None = None
+    steps: int | None = Field(None, gt=0)
+    ppo: dict[str, Any] = Field(default_factory=dict, description="PPO overrides for all cells")
+    envs: dict[str, EnvBudget] = Field(default_factory=dict, description="by env name")
+    agents: dict[str, AgentBudget] = Field(default_factory=dict, description="by agent name")
+
+    _seeds = field_validator("seeds")(classmethod(lambda cls, v: _check_seeds(v)))
+
+
 class Suite(_Strict):
     name: str = Field(description="names the results folder results/<name>/")
     description: str = ""
@@ -59,17 +93,23 @@ class Suite(_Strict):
     ppo: dict[str, Any] = Field(default_factory=dict, description="PPO overrides for all cells")
     envs: list[EnvEntry] = Field(min_length=1)
     agents: list[AgentEntry] = Field(min_length=1)
+    budgets: dict[str, Budget] = Field(
+        default_factory=dict,
+        description="named size profiles for --budget (results go to results/<name>-<budget>)",
+    )
 
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
 
-    @field_validator("seeds")
+    @field_validator("budgets")
     @classmethod
-    def _seeds(cls, v):
-        if isinstance(v, int) and v < 1:
-            raise ValueError("need at least one seed")
-        if isinstance(v, list) and (not v or len(set(v)) != len(v) or min(v) < 0):
-            raise ValueError("a list of distinct non-negative seeds")
+    def _budget_names(cls, v):
+        for name in v:
+            _check_name(name)
+            if name == DEFAULT_BUDGET:
+                raise ValueError(f"{DEFAULT_BUDGET!r} is the suite as written; pick another name")
         return v
+
+    _seeds = field_validator("seeds")(classmethod(lambda cls, v: _check_seeds(v)))
 
     @property
     def seed_list(self) -> list[int]:

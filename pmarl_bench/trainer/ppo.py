@@ -19,7 +19,7 @@ from pmarl_bench.errors import ConfigError
 from pmarl_bench.trainer.config import PPOConfig
 from pmarl_bench.trainer.gae import gae
 from pmarl_bench.trainer.losses import Batch, ppo_loss
-from pmarl_bench.trainer.rollout import EnvBatch, RolloutState, Transition, collect
+from pmarl_bench.trainer.rollout import EnvBatch, RolloutState, Transition, collect, env_groups
 
 #: Per-update metrics, each a scalar per seed. Episode metrics are NaN in an update in which
 #: no episode ended (they count completed episodes only).
@@ -54,10 +54,12 @@ def validate(env: Environment, cfg: PPOConfig, network: AgentConfig | None = Non
             f"value clipping applies to the mse value head, not {network.value_head.kind}",
             "ppo.clip_value",
         )
-    batch = cfg.num_envs * env.num_agents
+    groups = env_groups(env, None, cfg.num_envs)
+    batch = sum(g.num_envs * g.env.num_agents for g in groups)
     if batch % cfg.num_minibatches:
+        sizes = " + ".join(f"{g.num_envs} x {g.env.num_agents}" for g in groups)
         raise ConfigError(
-            f"num_envs x num_agents = {cfg.num_envs} x {env.num_agents} = {batch} sequences "
+            f"num_envs x num_agents = {sizes} = {batch} sequences "
             f"cannot be split into {cfg.num_minibatches} equal minibatches; "
             "choose a divisor of it",
             "ppo.num_minibatches",
@@ -90,7 +92,7 @@ class Train:
         auto_reset = cfg.mode == "continuing" or env.needs_auto_reset(cfg.rollout_length)
         self.envs = EnvBatch(env, self.env_params, cfg.num_envs, auto_reset=auto_reset)
         self.env_steps_per_update = cfg.num_envs * cfg.rollout_length
-        self.agent_steps_per_update = self.env_steps_per_update * env.num_agents
+        self.agent_steps_per_update = cfg.rollout_length * self.envs.batch
         self.num_updates = cfg.total_env_steps // self.env_steps_per_update
         self.updates_per_chunk = _chunk_size(self.num_updates, cfg.updates_per_chunk)
         self.num_chunks = self.num_updates // self.updates_per_chunk
@@ -231,14 +233,39 @@ class Train:
         return params, opt_state, jax.tree.map(jnp.mean, aux)
 
     def _episode_metrics(self, traj) -> dict[str, jax.Array]:
-        count = traj.done.sum()
-        safe = jnp.maximum(count, 1)
-        nan = jnp.float32(jnp.nan)
-        return {
-            "episode_return": jnp.where(count > 0, traj.completed_return.sum() / safe, nan),
-            "episode_length": jnp.where(count > 0, traj.completed_length.sum() / safe, nan),
-            "episodes": (count // self.env.num_agents).astype(jnp.float32),
-        }
+        """Over all rows, and per task (``episode_return/<task>``) for a multi-task env."""
+        groups = self.envs.groups
+        per_group = [
+            _episodes(traj, rows, g.env.num_agents)
+            for g, rows in zip(groups, self.envs.rows, strict=True)
+        ]
+        totals = jax.tree.map(lambda *xs: sum(xs), *per_group)
+        metrics = _episode_means(*totals)
+        if len(groups) > 1:
+            for g, counts in zip(groups, per_group, strict=True):
+                metrics |= {f"{k}/{g.name}": v for k, v in _episode_means(*counts).items()}
+        return metrics
+
+
+def _episodes(traj: Transition, rows: slice, num_agents: int):
+    """(agent episodes, their summed return and length, env episodes) ended in ``rows``."""
+    count = traj.done[:, rows].sum()
+    return (
+        count,
+        traj.completed_return[:, rows].sum(),
+        traj.completed_length[:, rows].sum(),
+        count // num_agents,
+    )
+
+
+def _episode_means(count, return_sum, length_sum, env_episodes) -> dict[str, jax.Array]:
+    safe = jnp.maximum(count, 1)
+    nan = jnp.float32(jnp.nan)
+    return {
+        "episode_return": jnp.where(count > 0, return_sum / safe, nan),
+        "episode_length": jnp.where(count > 0, length_sum / safe, nan),
+        "episodes": env_episodes.astype(jnp.float32),
+    }
 
 
 def _explained_variance(values: jax.Array, targets: jax.Array) -> jax.Array:

@@ -1,25 +1,27 @@
 """Acting: a batch of envs stepped together, agents folded into the batch axis.
 
-Agent-major layout: env ``e``'s agent ``a`` is batch row ``e * A + a``; per-env flags are
-repeated over its agents.
+Agent-major layout: env ``e``'s agent ``a`` is batch row ``e * A + a`` (within its group, see
+``EnvBatch``); per-env flags are repeated over its agents.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from pmarl_bench.agents.base import Agent
-from pmarl_bench.envs.base import Environment
+from pmarl_bench.envs.multitask import Group, MultiTask
 from pmarl_bench.trainer.losses import masked_logits
 from pmarl_bench.types import AgentInput, TimeStep
 
 
 class RolloutState(NamedTuple):
-    env_state: Any  # [E, ...]
-    timestep: TimeStep  # [E, A, ...]
+    env_state: tuple  # per group: [E_g, ...]
+    timestep: tuple  # per group: TimeStep [E_g, A_g, ...]
     carry: Any  # [B, ...] agent memory
     start: jax.Array  # [B] bool: the current timestep begins an episode
     episode_return: jax.Array  # [B] running return of the current episode
@@ -45,46 +47,120 @@ def fold_agents(x: jax.Array) -> jax.Array:
     return x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])
 
 
+def env_groups(env, params, num_envs: int) -> list[Group]:
+    """The vmapped groups a batch of ``num_envs`` envs is made of: one for an
+    ``Environment``, one per task for a multi-task env."""
+    if isinstance(env, MultiTask):
+        return env.groups(num_envs, params)
+    return [Group(None, env, params, num_envs, None)]
+
+
 class EnvBatch:
-    """``num_envs`` copies of one env under vmap, with agents folded into the batch.
+    """``num_envs`` envs stepped together, agents folded into one batch axis of ``batch``
+    rows. The envs form groups (one per task of a multi-task env), each vmapped on its own;
+    rows are the groups' rows in order, and states and TimeSteps are tuples over groups.
 
     ``auto_reset=False`` steps without the auto-reset (``Environment.step_no_reset``): only
     for rollouts that start from a reset and never outlive an episode."""
 
-    def __init__(self, env: Environment, params: Any, num_envs: int, auto_reset: bool = True):
-        self.env, self.params, self.num_envs = env, params, num_envs
-        self.auto_reset = auto_reset
-        self.num_agents = env.num_agents
-        self.batch = num_envs * env.num_agents
+    def __init__(
+        self,
+        env,
+        params: Any,
+        num_envs: int,
+        auto_reset: bool = True,
+        groups: list[Group] | None = None,
+    ):
+        """``groups``: a chosen part of the batch (e.g. one task of a multi-task env)."""
+        self.env, self.auto_reset = env, auto_reset
+        self.groups = groups or env_groups(env, params, num_envs)
+        self.num_envs = sum(g.num_envs for g in self.groups)
+        self.num_actions = env.action_space.n
+        sizes = [g.num_envs * g.env.num_agents for g in self.groups]
+        self.batch = sum(sizes)
+        bounds = itertools.pairwise(np.cumsum([0, *sizes]).tolist())
+        self.rows = [slice(a, b) for a, b in bounds]
+
+    def _keys(self, key) -> list[jax.Array]:
+        # a single group uses the key as it is, so single-env results do not depend on groups
+        if len(self.groups) == 1:
+            return [key]
+        return list(jax.random.split(key, len(self.groups)))
+
+    def _cat(self, parts: list) -> Any:
+        if len(parts) == 1:
+            return parts[0]
+        return jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=0), *parts)
 
     def reset(self, key):
-        keys = jax.random.split(key, self.num_envs)
-        return jax.vmap(self.env.reset, in_axes=(0, None))(keys, self.params)
+        states, steps = [], []
+        for g, k in zip(self.groups, self._keys(key), strict=True):
+            keys = jax.random.split(k, g.num_envs)
+            state, ts = jax.vmap(g.env.reset, in_axes=(0, None))(keys, g.params)
+            states.append(state)
+            steps.append(ts)
+        return tuple(states), tuple(steps)
 
     def step(self, key, env_state, actions):
-        keys = jax.random.split(key, self.num_envs)
-        actions = actions.reshape(self.num_envs, self.num_agents)
-        step = self.env.step if self.auto_reset else self.env.step_no_reset
-        return jax.vmap(step, in_axes=(0, 0, 0, None))(keys, env_state, actions, self.params)
+        states, steps = [], []
+        for g, k, rows, state in zip(
+            self.groups, self._keys(key), self.rows, env_state, strict=True
+        ):
+            keys = jax.random.split(k, g.num_envs)
+            acts = actions[rows].reshape(g.num_envs, g.env.num_agents)
+            step = g.env.step if self.auto_reset else g.env.step_no_reset
+            state, ts = jax.vmap(step, in_axes=(0, 0, 0, None))(keys, state, acts, g.params)
+            states.append(state)
+            steps.append(ts)
+        return tuple(states), tuple(steps)
 
-    def per_agent(self, flag: jax.Array) -> jax.Array:
-        """[E] -> [B]"""
-        return jnp.repeat(flag, self.num_agents)
+    def _obs(self, g: Group, obs) -> Any:
+        obs = jax.tree.map(fold_agents, obs)
+        if g.task_id is None:
+            return obs
+        rows = g.num_envs * g.env.num_agents
+        return {"view": obs, "task": jnp.full((rows,), g.task_id, jnp.int32)}
 
-    def agent_input(self, ts: TimeStep, start: jax.Array) -> AgentInput:
+    def obs(self, steps: tuple[TimeStep, ...], final: bool = False) -> Any:
+        """The folded observations ``[B, ...]`` (``final``: of ended episodes)."""
+        return self._cat(
+            [
+                self._obs(g, ts.info["final_obs"] if final else ts.obs)
+                for g, ts in zip(self.groups, steps, strict=True)
+            ]
+        )
+
+    def action_mask(self, steps: tuple[TimeStep, ...]) -> jax.Array:
+        """``[B, n]``: a task's actions outside its own action space are masked out."""
+        parts = []
+        for ts in steps:
+            mask = fold_agents(ts.action_mask)
+            pad = self.num_actions - mask.shape[-1]
+            parts.append(jnp.pad(mask, ((0, 0), (0, pad))) if pad else mask)
+        return self._cat(parts)
+
+    def per_agent(self, steps: tuple[TimeStep, ...], field: str) -> jax.Array:
+        """``[B]``: a per-agent field folded, or a per-env flag repeated over its agents."""
+        parts = []
+        for g, ts in zip(self.groups, steps, strict=True):
+            x = getattr(ts, field)
+            parts.append(fold_agents(x) if x.ndim == 2 else jnp.repeat(x, g.env.num_agents))
+        return self._cat(parts)
+
+    def agent_input(self, steps: tuple[TimeStep, ...], start: jax.Array) -> AgentInput:
         return AgentInput(
-            obs=jax.tree.map(fold_agents, ts.obs),
-            prev_action=fold_agents(ts.prev_action),
-            prev_reward=fold_agents(ts.prev_reward),
+            obs=self.obs(steps),
+            prev_action=self.per_agent(steps, "prev_action"),
+            prev_reward=self.per_agent(steps, "prev_reward"),
             start=start,
         )
 
-    def final_input(self, ts: TimeStep, actions: jax.Array) -> AgentInput:
+    def final_input(self, steps: tuple[TimeStep, ...], actions: jax.Array) -> AgentInput:
         """The input for the last observation of an episode that just ended."""
         return AgentInput(
-            obs=jax.tree.map(fold_agents, ts.info["final_obs"]),
+            obs=self.obs(steps, final=True),
             prev_action=actions,
-            prev_reward=fold_agents(ts.reward),
+            prev_reward=self.per_agent(steps, "reward"),
             start=jnp.zeros((self.batch,), bool),
         )
 
@@ -117,15 +193,15 @@ def collect(
     def act(rs: RolloutState, key):
         key_act, key_env = jax.random.split(key)
         inputs = envs.agent_input(rs.timestep, rs.start)
-        mask = fold_agents(rs.timestep.action_mask)
+        mask = envs.action_mask(rs.timestep)
         carry, out = agent.step(params, rs.carry, inputs)
         logits = masked_logits(out.logits, mask)
         action = jax.random.categorical(key_act, logits)
         log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), action[:, None], axis=-1)[:, 0]
         env_state, ts = envs.step(key_env, rs.env_state, action)
-        reward = fold_agents(ts.reward)
-        terminated = envs.per_agent(ts.terminated)
-        done = envs.per_agent(ts.terminated | ts.truncated)
+        reward = envs.per_agent(ts, "reward")
+        terminated = envs.per_agent(ts, "terminated")
+        done = terminated | envs.per_agent(ts, "truncated")
         if value_truncated_midway:
             _, final = agent.step(params, carry, envs.final_input(ts, action))
             final_value = jnp.where(done & ~terminated, final.value, 0.0)

@@ -12,7 +12,7 @@ import pytest
 
 from pmarl_bench import envs
 from pmarl_bench.agents import agent_class, agent_kinds, make_agent
-from pmarl_bench.envs.spaces import Box, Discrete
+from pmarl_bench.envs.spaces import Box, Dict, Discrete
 from pmarl_bench.types import NO_ACTION, AgentInput
 
 T, B = 8, 4
@@ -20,7 +20,11 @@ TOL = {"rtol": 1e-5, "atol": 1e-5}
 _N_BACK = envs.make("n_back-v0")
 SPACES = {
     "n_back": (_N_BACK.observation_space, _N_BACK.action_space),
-    "categorical": (Box(0, 17, (5, 5), "uint8", num_values=18), Discrete(7)),
+    # grid tiles with a task id, as a multi-task env gives them
+    "tiles+task": (
+        Dict.of(view=Box(0, 17, (5, 5), "uint8", 18), task=Box(0, 3, (), "int32", 4)),
+        Discrete(7),
+    ),
 }
 # episode starts per batch row (every row starts at t = 0)
 STARTS = {0: (0, 3), 1: (0, 5), 2: (0,), 3: (0, 2, 6)}
@@ -53,19 +57,25 @@ def make_inputs(space: str, length: int = T, seed: int = 0) -> AgentInput:
     start = np.zeros((length, B), bool)
     for b, ts in STARTS.items():
         start[[t for t in ts if t < length], b] = True
-    shape = (length, B, *obs_space.shape)
-    if np.issubdtype(np.dtype(obs_space.dtype), np.integer):
-        obs = rng.integers(obs_space.low, obs_space.high + 1, shape)
-    else:
-        obs = rng.uniform(obs_space.low, obs_space.high, shape)
     prev_action = rng.integers(0, action_space.n, (length, B))
     prev_reward = rng.normal(size=(length, B))
     return AgentInput(
-        obs=jnp.asarray(obs.astype(obs_space.dtype)),
+        obs=random_obs(obs_space, (length, B), rng),
         prev_action=jnp.asarray(np.where(start, NO_ACTION, prev_action).astype(np.int32)),
         prev_reward=jnp.asarray(np.where(start, 0.0, prev_reward).astype(np.float32)),
         start=jnp.asarray(start),
     )
+
+
+def random_obs(space, lead: tuple[int, ...], rng):
+    if isinstance(space, Dict):
+        return {name: random_obs(box, lead, rng) for name, box in space.spaces}
+    shape = (*lead, *space.shape)
+    if np.issubdtype(np.dtype(space.dtype), np.integer):
+        obs = rng.integers(space.low, space.high + 1, shape)
+    else:
+        obs = rng.uniform(space.low, space.high, shape)
+    return jnp.asarray(obs.astype(space.dtype))
 
 
 def step_through(step, params, carry, inputs: AgentInput):
@@ -140,14 +150,22 @@ def test_an_episode_does_not_depend_on_when_it_starts(kind):
 
 
 def perturb(inputs: AgentInput, space: str, t: int, b: int) -> AgentInput:
-    obs = np.array(inputs.obs)
-    if SPACES[space][0].num_values:
-        obs[t, b] = (obs[t, b] + 1) % SPACES[space][0].num_values
+    def change(x, box):
+        x = np.array(x)
+        if box.num_values:
+            x[t, b] = (x[t, b] + 1) % box.num_values
+        else:
+            x[t, b] = 1.0 - x[t, b]
+        return jnp.asarray(x)
+
+    obs_space = SPACES[space][0]
+    if isinstance(obs_space, Dict):
+        obs = {name: change(inputs.obs[name], box) for name, box in obs_space.spaces}
     else:
-        obs[t, b] = 1.0 - obs[t, b]
+        obs = change(inputs.obs, obs_space)
     prev_reward = np.array(inputs.prev_reward)
     prev_reward[t, b] += 1.5
-    return inputs._replace(obs=jnp.asarray(obs), prev_reward=jnp.asarray(prev_reward))
+    return inputs._replace(obs=obs, prev_reward=jnp.asarray(prev_reward))
 
 
 @pytest.mark.parametrize(("b", "t", "next_start"), [(0, 1, 3), (1, 3, 5), (3, 2, 6), (2, 4, T)])

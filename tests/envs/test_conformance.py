@@ -15,7 +15,11 @@ from pmarl_bench.errors import ConfigError
 from pmarl_bench.types import NO_ACTION
 
 GYMNAX_ID = "gymnax:CartPole-v1"
-ENV_IDS = [*envs.registered(), GYMNAX_ID]
+# every single env; a multi-task env is a batch of them (tests/envs/test_multitask.py)
+ENV_IDS = [
+    *(i for i in envs.registered() if not isinstance(envs.make(i), envs.MultiTask)),
+    GYMNAX_ID,
+]
 NUM_ROLLOUTS = 4  # rows 0 and 2 share a key
 MAX_SCAN = 2100
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from pmarl_bench import envs
 from pmarl_bench.envs import registered
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.suites import load_suite
@@ -56,10 +57,67 @@ def write(project, text, name="s.yaml"):
 
 
 def test_shipped_suites_load():
-    for name in ("memory", "smoke", "cartpole"):
+    for name in ("memory", "smoke", "cartpole", "coordination"):
         loaded = load_suite(ROOT / "suites" / f"{name}.yaml")
         assert loaded.suite.name == name
         assert loaded.cells
+
+
+@pytest.mark.parametrize("name", ["memory", "coordination"])
+def test_shipped_full_budgets_have_the_origin_sizes(name):
+    loaded = load_suite(ROOT / "suites" / f"{name}.yaml", budget="full")
+    assert loaded.suite.name == f"{name}-full"
+    for cell in loaded.cells:
+        env, _, _, train = cell.build()
+        grids = [e for _, e in env.tasks] if isinstance(env, envs.MultiTask) else [env]
+        for grid in grids:
+            if grid.env_id != "n_back-v0":
+                o = grid.options
+                assert (o.width, o.height, o.episode_length) == (40, 40, 512), cell.name
+        assert train.envs.batch >= 2048, f"{cell.name}: thousands of agents"
+        if cell.network.kind == "transformer" and env.max_episode_steps:
+            assert cell.network.context >= env.max_episode_steps, cell.name
+
+
+BUDGETED = (
+    VALID
+    + """budgets:
+  big:
+    seeds: [5, 6]
+    steps: 65536
+    ppo: {num_envs: 32}
+    envs:
+      n_back:
+        options: {episode_length: 32}
+        ppo: {rollout_length: 32}
+      n_back_long: {steps: 131072}
+    agents:
+      tiny_wide:
+        network: {width: 64}
+        ppo: {gamma: 0.25}
+"""
+)
+
+
+def test_budget_values_win_over_the_suite_as_written(project):
+    loaded = load_suite(write(project, BUDGETED), budget="big")
+    assert loaded.suite.name == "s-big"  # its own results folder
+    cells = {c.name: c for c in loaded.cells}
+    c = cells["n_back/tiny"]
+    assert c.suite == "s-big" and c.seeds == (5, 6)
+    assert c.env_options == {"episode_length": 32}
+    assert c.ppo.num_envs == 32 and c.ppo.rollout_length == 32  # over the env entry's 16
+    assert c.ppo.gamma == 0.97 and c.ppo.num_epochs == 2  # not in the budget: as written
+    assert c.ppo.total_env_steps == 65536
+    assert cells["n_back_long/tiny"].ppo.total_env_steps == 131072
+    assert cells["n_back_long/tiny"].ppo.rollout_length == 32  # as written
+    wide = cells["n_back/tiny_wide"]
+    assert wide.network.width == 64 and wide.ppo.gamma == 0.25
+    default = load_suite(write(project, BUDGETED))
+    assert default.suite.name == "s" and default.cells[0].ppo.num_envs == 16
+    assert load_suite(write(project, BUDGETED), budget="default").suite.name == "s"
+    # the CLI still wins over a budget
+    assert load_suite(write(project, BUDGETED), budget="big", seeds=1).cells[0].seeds == (0,)
 
 
 def test_shipped_baselines_load():
@@ -265,3 +323,47 @@ def test_missing_file_and_cli_override_errors(project):
         load_suite(path, only="zzz/*")
     with pytest.raises(ConfigError, match="--seeds"):
         load_suite(path, seeds=0)
+
+
+BAD_BUDGETS = {
+    "unknown budget": ("big", "", "--budget: unknown budget 'bog'; "),
+    "unknown env name": (
+        "big",
+        "    envs: {nback: {steps: 5}}\n",
+        "s.yaml: budgets.big.envs.nback: no env named 'nback'; envs: n_back, n_back_long",
+    ),
+    "unknown agent name": (
+        "big",
+        "    agents: {wide: {}}\n",
+        "s.yaml: budgets.big.agents.wide: no agent named 'wide'; agents: tiny, tiny_wide",
+    ),
+    "bad option": (
+        "big",
+        "    envs: {n_back: {options: {max_n: 0}}}\n",
+        "s.yaml: budgets.big.envs.n_back.options.max_n: Input should be greater",
+    ),
+    "bad ppo value": (
+        "big",
+        "    ppo: {gamma: 2}\n",
+        "s.yaml: budgets.big.ppo.gamma: Input should be less than or equal to 1",
+    ),
+    "bad network value": (
+        "big",
+        "    agents: {tiny: {network: {width: 0}}}\n",
+        "s.yaml: budgets.big.agents.tiny.network.width: Input should be greater than 0",
+    ),
+    "unknown budget key": ("big", "    stesp: 5\n", "s.yaml: budgets.big.stesp: unknown key"),
+    "reserved name": ("default", "", "s.yaml: budgets: Value error, 'default' is the suite"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_BUDGETS))
+def test_bad_budgets_fail_with_located_one_line_errors(project, case):
+    name, body, expected = BAD_BUDGETS[case]
+    text = VALID + f"budgets:\n  {name}:\n    description: x\n{body}"
+    path = write(project, text)
+    with pytest.raises(ConfigError) as info:
+        load_suite(path, budget="bog" if case == "unknown budget" else name)
+    message = str(info.value)
+    assert "\n" not in message
+    assert expected in message, message

@@ -165,27 +165,27 @@ def test_collect_bootstrap_value():
     B = NUM_ENVS
     # first rollout ends mid-episode: the value of the current obs
     current = AgentInput(
-        obs=fold(rs1.timestep.obs),
+        obs=fold(rs1.timestep[0].obs),
         prev_action=traj1.action[-1],
         prev_reward=traj1.reward[-1],
         start=np.zeros(B, bool),
     )
-    np.testing.assert_array_equal(fold(rs1.timestep.prev_action), traj1.action[-1])
+    np.testing.assert_array_equal(fold(rs1.timestep[0].prev_action), traj1.action[-1])
     np.testing.assert_allclose(boot1, value_of(params, rs1.carry, current), rtol=1e-5, atol=1e-6)
     # second rollout's last step truncates: the value of the final obs of that episode
     assert traj2.done[-1].all() and not traj2.terminated[-1].any()
     final = AgentInput(
-        obs=fold(rs2.timestep.info["final_obs"]),
+        obs=fold(rs2.timestep[0].info["final_obs"]),
         prev_action=traj2.action[-1],
-        prev_reward=fold(rs2.timestep.reward),
+        prev_reward=fold(rs2.timestep[0].reward),
         start=np.zeros(B, bool),
     )
     want = value_of(params, rs2.carry, final)
     np.testing.assert_allclose(boot2, want, rtol=1e-5, atol=1e-6)
     fresh = AgentInput(
-        obs=fold(rs2.timestep.obs),
-        prev_action=fold(rs2.timestep.prev_action),
-        prev_reward=fold(rs2.timestep.prev_reward),
+        obs=fold(rs2.timestep[0].obs),
+        prev_action=fold(rs2.timestep[0].prev_action),
+        prev_reward=fold(rs2.timestep[0].prev_reward),
         start=np.ones(B, bool),
     )
     assert not np.allclose(want, value_of(params, rs2.carry, fresh)), "test cannot tell them apart"

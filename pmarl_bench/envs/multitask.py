@@ -1,0 +1,170 @@
+"""Multi-task (``multitask-v0``): several grid tasks side by side in one batch.
+
+Each task gets a fixed share of the env batch and keeps its own agent count; agents are
+folded into the batch, so one shared policy acts for all of them. Observations are
+``{"view": tiles, "task": task id}``, the action space is the union of the tasks' actions
+(they share the grid action naming, so each task's actions are a prefix of the union) with
+the rest masked out, and the trainer reports episode metrics per task
+(``episode_return/<task>``).
+
+A multi-task env is not one ``Environment``: its tasks have different states and agent
+counts. It describes the batch (``groups``) that the trainer steps, one vmapped group per
+task, so no env computes another task's dynamics.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pmarl_bench.envs.base import EnvOptions, ScoreLevels
+from pmarl_bench.envs.registry import make
+from pmarl_bench.envs.spaces import Box, Dict, Discrete
+from pmarl_bench.errors import ConfigError
+
+
+class TaskSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(description="a registered grid task id, e.g. scouts-v0")
+    name: str | None = Field(None, description="name in metrics; default: the id without -vN")
+    options: dict[str, Any] = Field(default_factory=dict, description="the task's options")
+    share: float = Field(1.0, gt=0, description="relative share of the env batch")
+
+    @property
+    def resolved_name(self) -> str:
+        return self.name or re.sub(r"-v\d+$", "", self.id)
+
+
+class MultiTaskOptions(EnvOptions):
+    tasks: tuple[TaskSpec, ...] = Field(
+        default=(
+            TaskSpec(id="grid_return-v0"),
+            TaskSpec(id="scouts-v0"),
+            TaskSpec(id="traveling_salesman-v0"),
+            TaskSpec(id="king_of_the_hill-v0"),
+        ),
+        min_length=1,
+        description="the grid tasks and their shares of the env batch",
+    )
+
+
+class Group(NamedTuple):
+    """``num_envs`` copies of one env, stepped together under one vmap."""
+
+    name: str | None  # task name in metrics (None: a single-task batch)
+    env: Any  # Environment
+    params: Any
+    num_envs: int
+    task_id: int | None  # given to the agent with each observation (None: no task id)
+
+
+class MultiTask:
+    Options = MultiTaskOptions
+    env_id = "multitask-v0"
+    teams = None
+    num_agents = None  # differs by task; see ``tasks``
+
+    def __init__(self, **options: Any):
+        from pmarl_bench.envs.grid.base import GridEnv
+
+        opts = MultiTaskOptions(**options)
+        built = []
+        for i, spec in enumerate(opts.tasks):
+            where = f"options.tasks[{i}]"
+            try:
+                env = make(spec.id, **spec.options)
+            except ConfigError as err:
+                raise (err.at(where) if err.where else err.at(f"{where}.id")) from None
+            if not isinstance(env, GridEnv):
+                raise ConfigError(f"{spec.id} is not a grid task", f"{where}.id")
+            built.append((spec.resolved_name, env))
+        names = [n for n, _ in built]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise ConfigError(
+                    f"duplicate task name {name!r}; set `name:` to tell them apart",
+                    f"options.tasks[{i}]",
+                )
+        view = built[0][1].observation_space
+        for i, (_, env) in enumerate(built):
+            if env.observation_space != view:
+                raise ConfigError(
+                    f"its view {env.options.view} differs from task 0's "
+                    f"({built[0][1].options.view}); all tasks need one observation shape",
+                    f"options.tasks[{i}].options.view",
+                )
+        union = max((env.action_names for _, env in built), key=len)
+        for i, (_, env) in enumerate(built):
+            if env.action_names != union[: len(env.action_names)]:
+                raise ConfigError(
+                    f"actions {env.action_names} do not extend to {union}",
+                    f"options.tasks[{i}].id",
+                )
+        # keep every task's options fully resolved, so a default change changes the config
+        resolved = tuple(
+            spec.model_copy(update={"options": env.options.model_dump()})
+            for spec, (_, env) in zip(opts.tasks, built, strict=True)
+        )
+        self.options = opts.model_copy(update={"tasks": resolved})
+        self.tasks: tuple[tuple[str, Any], ...] = tuple(built)
+        self.shares = tuple(spec.share for spec in opts.tasks)
+        self.action_names = union
+        self.action_space = Discrete(len(union))
+        self.observation_space = Dict.of(
+            view=view, task=Box(0, len(built) - 1, (), "int32", len(built))
+        )
+        limits = [env.max_episode_steps for _, env in built]
+        self.max_episode_steps = None if None in limits else min(limits)
+
+    @property
+    def default_params(self) -> tuple:
+        return tuple(env.default_params for _, env in self.tasks)
+
+    def score_levels(self, params=None) -> ScoreLevels:
+        return ScoreLevels()  # per task: ``task_score_levels``
+
+    def task_score_levels(self, params=None) -> dict[str, ScoreLevels]:
+        params = self.default_params if params is None else params
+        pairs = zip(self.tasks, params, strict=True)
+        return {name: env.score_levels(p) for (name, env), p in pairs}
+
+    def needs_auto_reset(self, steps: int) -> bool:
+        return any(env.needs_auto_reset(steps) for _, env in self.tasks)
+
+    def split(self, num_envs: int) -> list[int]:
+        """Envs per task: proportional to the shares (largest remainder), at least one each."""
+        if num_envs < len(self.tasks):
+            raise ConfigError(
+                f"{num_envs} envs cannot give each of the {len(self.tasks)} tasks one",
+                "ppo.num_envs",
+            )
+        total = sum(self.shares)
+        exact = [num_envs * s / total for s in self.shares]
+        counts = [max(1, int(x)) for x in exact]
+        by_remainder = sorted(range(len(exact)), key=lambda i: int(exact[i]) - exact[i])
+        i = 0
+        while sum(counts) < num_envs:
+            counts[by_remainder[i % len(counts)]] += 1
+            i += 1
+        while sum(counts) > num_envs:  # a task raised to one envs takes from the largest
+            counts[counts.index(max(counts))] -= 1
+        return counts
+
+    def groups(self, num_envs: int, params=None) -> list[Group]:
+        params = self.default_params if params is None else params
+        return [
+            Group(name, env, p, n, task_id)
+            for task_id, ((name, env), p, n) in enumerate(
+                zip(self.tasks, params, self.split(num_envs), strict=True)
+            )
+        ]
+
+    def __repr__(self) -> str:
+        parts = ", ".join(
+            f"{name}={env!r}x{share:g}"
+            for (name, env), share in zip(self.tasks, self.shares, strict=True)
+        )
+        return f"multitask-v0({parts})"

@@ -1,0 +1,103 @@
+"""King of the Hill evaluation against a random team, and how a cell records it."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import pandas as pd
+import pytest
+
+from pmarl_bench import agents, envs
+from pmarl_bench.agents.mlp import MLPConfig
+from pmarl_bench.envs.grid.core import STAY
+from pmarl_bench.runner import run_suite
+from pmarl_bench.suites import load_suite
+from pmarl_bench.trainer import evaluate
+
+KOTH = {"width": 9, "height": 9, "episode_length": 32, "num_agents": 4, "knights_per_team": 1}
+
+
+def staying_policy(agent, key):
+    """Parameters whose policy always picks ``stay``."""
+    params = agent.init(key)
+    policy = params["heads"]["policy"]
+    policy["kernel"][...] = jnp.zeros_like(policy["kernel"][...])
+    policy["bias"][...] = jnp.zeros_like(policy["bias"][...]).at[STAY].set(50.0)
+    return params
+
+
+def test_a_policy_that_never_moves_holds_no_point():
+    """Spawns are on the edges and points in the middle: a team that stays holds nothing,
+    while the random team reaches points."""
+    env = envs.make("king_of_the_hill-v0", **KOTH)
+    agent = agents.make_agent(MLPConfig(width=8), env.observation_space, env.action_space)
+    (fn,) = evaluate.evaluations(env, None, agent).values()
+    keys = jax.random.split(jax.random.key(0), 2)
+    params = jax.vmap(lambda k: staying_policy(agent, k))(keys)
+    out = jax.device_get(jax.jit(jax.vmap(fn))(params, keys))
+    assert (out["point_share"] == 0.0).all()
+    assert (out["random_point_share"] > 0.02).all()
+    assert (out["random_point_share"] <= 1.0).all()
+
+
+def test_envs_without_an_evaluation_have_none():
+    env = envs.make("scouts-v0")
+    agent = agents.make_agent(MLPConfig(width=8), env.observation_space, env.action_space)
+    assert evaluate.evaluations(env, None, agent) == {}
+
+
+@pytest.fixture(scope="module")
+def multitask_cell(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mt")
+    suite = root / "mt.yaml"
+    suite.write_text(
+        f"""
+name: mt
+seeds: 2
+steps: 256
+envs:
+  - id: multitask-v0
+    name: mixed
+    options:
+      tasks:
+        - {{id: scouts-v0, options: {{width: 9, height: 9, episode_length: 32}}}}
+        - {{id: king_of_the_hill-v0, name: koth, options: {json.dumps(KOTH)}}}
+    ppo: {{num_envs: 4, rollout_length: 32, num_minibatches: 2, mode: episodic}}
+agents:
+  - baseline: mlp
+    network: {{width: 16}}
+"""
+    )
+    run_suite(load_suite(suite), root / "results")
+    cell = root / "results" / "mt" / "mixed" / "mlp"
+    return pd.read_parquet(cell / "metrics.parquet"), json.loads(
+        (cell / "manifest.json").read_text()
+    )
+
+
+def test_multitask_cell_records_metrics_per_task(multitask_cell):
+    df, manifest = multitask_cell
+    metrics = set(df.metric)
+    assert {"episode_return/scouts", "episode_return/koth", "episodes/koth"} <= metrics
+    assert manifest["num_agents"] is None
+    tasks = manifest["tasks"]
+    assert tasks["scouts"]["num_envs"] == 2 and tasks["scouts"]["num_agents"] == 2
+    assert tasks["koth"]["env_id"] == "king_of_the_hill-v0" and tasks["koth"]["num_agents"] == 4
+    # 2 scouts envs x 2 agents + 2 koth envs x 4 agents per step
+    assert manifest["agent_steps"] == 2 * 2 * (2 * 2 + 2 * 4) * 32
+    assert manifest["env_steps_per_second"] == pytest.approx(
+        manifest["agent_steps_per_second"] * 4 / 12
+    )
+
+
+def test_cell_records_the_koth_evaluation_at_the_last_update(multitask_cell):
+    df, manifest = multitask_cell
+    last = df["update"].max()
+    for name in ("eval/koth/point_share", "eval/koth/random_point_share"):
+        rows = df[df.metric == name]
+        assert sorted(rows.seed) == [0, 1] and (rows["update"] == last).all()
+        assert ((rows.value >= 0) & (rows.value <= 1)).all()
+        assert manifest["evaluation"][name] == pytest.approx(list(rows.sort_values("seed").value))
+    assert manifest["evaluation"]["episodes_per_seed"] == evaluate.EVAL_EPISODES
