@@ -1,6 +1,6 @@
 """Random-action stepping and reset time of the grid tasks, as recorded in BENCHMARKS.md.
 
-    uv run python benchmarks/grid_throughput.py [--repeats 5]
+    uv run python benchmarks/grid_throughput.py [--repeats 5] [--only scouts-v0] [--agents 16]
 
 Each task at its defaults (40x40, view 5, 512-step episodes) with 256 and 2048 envs, plus the
 large-view many-agent shapes; one 512-step scan of uniform random actions, obs consumed, no
@@ -30,12 +30,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--envs", type=int, nargs="+", default=[256, 2048])
+    parser.add_argument("--only", nargs="+", help="env ids to run (default: all)")
+    parser.add_argument("--agents", type=int, help="only cases with this many agents")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {jax.devices()[0].device_kind}, jax {jax.__version__}")
     print("\n| env | options | envs | agent-steps/s | reset (all envs) | 64 steps | compile |")
     print("|---|---|---|---|---|---|---|")
     for env_id, options in CASES:
         env = envs.make(env_id, **options)
+        if (args.only and env_id not in args.only) or (
+            args.agents and env.num_agents != args.agents
+        ):
+            continue
         for num_envs in args.envs:
             r = bench.env_throughput(env, num_envs, 512, args.repeats)
             step64 = 64 * num_envs * env.num_agents / r.agent_steps_per_second

@@ -9,7 +9,7 @@ import pytest
 
 from pmarl_bench import envs
 from pmarl_bench.envs.grid import Tile
-from pmarl_bench.envs.grid.core import DOWN, LEFT, RIGHT, UP, cell_table, sample_cells
+from pmarl_bench.envs.grid.core import DOWN, LEFT, RIGHT, UP, cell_table, sample_cells, windows
 
 KEY = jax.random.key(0)
 
@@ -352,3 +352,38 @@ def test_the_border_survives_random_play(env_id):
     tiles = np.asarray(tiles)
     assert (tiles[:, 0] == Tile.WALL).all() and (tiles[:, -1] == Tile.WALL).all()
     assert (tiles[:, :, 0] == Tile.WALL).all() and (tiles[:, :, -1] == Tile.WALL).all()
+
+
+@pytest.mark.parametrize(
+    ("env_id", "options"),
+    [
+        ("grid_return-v0", {"num_agents": 3, "num_goals": 2}),
+        ("grid_return-v0", {"num_agents": 8}),  # past OVERLAY_MAX_WRITES: draws the scene
+        ("scouts-v0", {"num_scouts": 2, "num_harvesters": 2, "num_treasures": 3}),
+        ("traveling_salesman-v0", {"num_flags": 4}),
+        ("king_of_the_hill-v0", {"num_agents": 6}),
+    ],
+)
+def test_observations_are_the_scene_around_each_agent(env_id, options):
+    """Whatever shortcut ``observe`` takes, each agent sees its window of the scene (its
+    team's scene in King of the Hill) with itself at the centre; agents crowd a small map so
+    objects overlap and sit at the view's edges."""
+    env = envs.make(env_id, width=7, height=7, view=5, **options)
+    state, _ = env.reset(KEY)
+    c = env.options.view // 2
+
+    def body(state, key):
+        k1, k2 = jax.random.split(key)
+        a = jax.random.randint(k1, (env.num_agents,), 0, env.action_space.n)
+        state, ts = env.step_no_reset(k2, state, a)
+        if env.teams is None:
+            scenes = jnp.broadcast_to(env.scene(state), (env.num_agents, *env.scene(state).shape))
+        else:
+            scenes = jnp.stack([env.team_scene(state, t) for t in env.teams])
+        want = jax.vmap(lambda s, p: windows(s, p[None], env.options.view)[0])(
+            scenes, env.positions(state)
+        )
+        return state, (ts.obs, want.at[:, c, c].set(Tile.SELF))
+
+    _, (got, want) = jax.jit(lambda s: jax.lax.scan(body, s, jax.random.split(KEY, 200)))(state)
+    np.testing.assert_array_equal(got, want)

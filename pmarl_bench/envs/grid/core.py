@@ -157,10 +157,49 @@ def sample_cells(key: jax.Array, allowed: jax.Array, k: int) -> jax.Array:
 def windows(tiles: jax.Array, pos: jax.Array, view: int) -> jax.Array:
     """``tiles [H, W]`` and ``pos [A, 2]`` -> ``[A, V, V]`` windows centred on each agent;
     outside the map reads as permanent wall."""
-    r = view // 2
-    padded = jnp.pad(tiles, r, constant_values=Tile.WALL)
+    return crop_windows(pad_view(tiles, view), pos, view)
+
+
+def pad_view(tiles: jax.Array, view: int) -> jax.Array:
+    """``tiles`` padded with permanent wall by the view radius."""
+    return jnp.pad(tiles, view // 2, constant_values=Tile.WALL)
+
+
+def crop_windows(padded: jax.Array, pos: jax.Array, view: int) -> jax.Array:
+    """The ``[A, V, V]`` windows of a ``pad_view``-ed map centred on ``pos [A, 2]``."""
     crop = lambda p: jax.lax.dynamic_slice(padded, (p[0], p[1]), (view, view))
     return jax.vmap(crop)(pos)
+
+
+#: ``overlay_windows`` writes agents x objects cells; past this many, drawing the scene once
+#: and slicing it is cheaper (measured on this CPU: 1 agent x 1 object 1.3-1.6x faster,
+#: 2 x 3 2x faster, 2 x 10 19% slower at 256 envs, 16 x 16 at view 11 15-25% slower).
+OVERLAY_MAX_WRITES = 16
+
+
+def overlay_windows(
+    padded: jax.Array,
+    pos: jax.Array,
+    objects: jax.Array,
+    kinds: jax.Array,
+    view: int,
+    present: jax.Array | None = None,
+) -> jax.Array:
+    """``windows`` of a scene made of ``padded`` (a ``pad_view``-ed map) with ``kinds`` drawn
+    at ``objects [O, 2]`` in order (later objects over earlier ones), without building the
+    scene: each window is sliced from the map and only the objects inside it are written (a
+    few cells instead of a copy of the map per step). ``kinds`` is ``[O]``, or ``[A, O]`` when
+    agents see objects differently (teams); ``present [O]`` leaves out the others."""
+    r = view // 2
+    win = crop_windows(padded, pos, view)
+    rel = objects[None, :, :] - pos[:, None, :] + r  # [A, O, 2]
+    inside = ((rel >= 0) & (rel < view)).all(-1)
+    if present is not None:
+        inside = inside & present[None, :]
+    agent = jnp.broadcast_to(jnp.arange(pos.shape[0])[:, None], inside.shape)
+    rows = jnp.where(inside, rel[..., 0], view)  # out of range: dropped
+    values = jnp.broadcast_to(kinds.astype(win.dtype), inside.shape)
+    return win.at[agent, rows, rel[..., 1]].set(values, mode="drop")
 
 
 def mark_self(obs: jax.Array) -> jax.Array:

@@ -18,13 +18,17 @@ from pydantic import Field
 
 from pmarl_bench.envs.grid.base import GridEnv
 from pmarl_bench.envs.grid.core import (
+    OVERLAY_MAX_WRITES,
     BlobMaps,
     CellTable,
     GridOptions,
     Tile,
     at,
     cell_table,
+    mark_self,
     open_map,
+    overlay_windows,
+    pad_view,
     sample_cells,
     set_cells,
     targets,
@@ -90,6 +94,15 @@ class GridReturn(GridEnv):
     def scene(self, state):
         p = state.pos
         return state.tiles.at[p[:, 0], p[:, 1]].set(Tile.OTHER)
+
+    def observe(self, state):
+        o = self.options
+        if o.num_agents**2 > OVERLAY_MAX_WRITES:
+            return super().observe(state)
+        # the scene's windows without drawing the agents into a copy of the map
+        others = jnp.full((o.num_agents,), Tile.OTHER, jnp.uint8)
+        padded = pad_view(state.tiles, o.view)
+        return mark_self(overlay_windows(padded, state.pos, state.pos, others, o.view))
 
     def positions(self, state):
         return state.pos

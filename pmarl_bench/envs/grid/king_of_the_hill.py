@@ -43,9 +43,9 @@ from pmarl_bench.envs.grid.core import (
     at,
     mark_self,
     open_map,
+    pad_view,
     sample_cells,
     set_cells,
-    windows,
 )
 
 NEUTRAL = -1
@@ -229,10 +229,11 @@ class KingOfTheHill(GridEnv):
         return self.team_scene(state, 0)
 
     def observe(self, state):
+        # each agent's window is sliced from its own team's scene (one slice per agent)
         v = self.options.view
-        mine = windows(self.team_scene(state, 0), state.pos, v)
-        theirs = windows(self.team_scene(state, 1), state.pos, v)
-        return mark_self(jnp.where((self.team == 0)[:, None, None], mine, theirs))
+        scenes = jnp.stack([pad_view(self.team_scene(state, t), v) for t in (0, 1)])
+        crop = lambda team, p: jax.lax.dynamic_slice(scenes, (team, p[0], p[1]), (1, v, v))[0]
+        return mark_self(jax.vmap(crop)(self.team, state.pos))
 
     def positions(self, state):
         return state.pos

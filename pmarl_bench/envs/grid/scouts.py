@@ -22,7 +22,17 @@ import jax.numpy as jnp
 from pydantic import Field
 
 from pmarl_bench.envs.grid.base import GridEnv
-from pmarl_bench.envs.grid.core import GridOptions, Tile, open_map, sample_cells, targets
+from pmarl_bench.envs.grid.core import (
+    OVERLAY_MAX_WRITES,
+    GridOptions,
+    Tile,
+    mark_self,
+    open_map,
+    overlay_windows,
+    pad_view,
+    sample_cells,
+    targets,
+)
 
 
 class ScoutsOptions(GridOptions):
@@ -51,6 +61,7 @@ class Scouts(GridEnv):
         self.num_agents = o.num_scouts + o.num_harvesters
         self.is_scout = jnp.arange(self.num_agents) < o.num_scouts
         self.tiles = open_map(o.height, o.width)
+        self.padded = pad_view(self.tiles, o.view)
 
     def reset_env(self, key, params):
         o = self.options
@@ -100,12 +111,27 @@ class Scouts(GridEnv):
         first = jnp.argmin(taken.at[:, -1].set(False), axis=1)
         return jnp.take_along_axis(cells, first[:, None, None], axis=1)[:, 0]
 
+    def _objects(self, state):
+        """Treasures, then agents (drawn over them): cells ``[O, 2]`` and tiles ``[O]``."""
+        kinds = jnp.where(state.unlocked, jnp.uint8(Tile.UNLOCKED), jnp.uint8(Tile.LOCKED))
+        roles = jnp.where(self.is_scout, jnp.uint8(Tile.SCOUT), jnp.uint8(Tile.HARVESTER))
+        cells = jnp.concatenate([state.treasures, state.pos])
+        return cells, jnp.concatenate([kinds, roles])
+
     def scene(self, state):
         tr, p = state.treasures, state.pos
         kinds = jnp.where(state.unlocked, jnp.uint8(Tile.UNLOCKED), jnp.uint8(Tile.LOCKED))
         tiles = self.tiles.at[tr[:, 0], tr[:, 1]].set(kinds)
         roles = jnp.where(self.is_scout, jnp.uint8(Tile.SCOUT), jnp.uint8(Tile.HARVESTER))
         return tiles.at[p[:, 0], p[:, 1]].set(roles)
+
+    def observe(self, state):
+        cells, kinds = self._objects(state)
+        if self.num_agents * len(kinds) > OVERLAY_MAX_WRITES:
+            return super().observe(state)
+        # the map never changes: slice it and write the few objects in view
+        o = self.options
+        return mark_self(overlay_windows(self.padded, state.pos, cells, kinds, o.view))
 
     def positions(self, state):
         return state.pos

@@ -16,7 +16,18 @@ import jax.numpy as jnp
 from pydantic import Field
 
 from pmarl_bench.envs.grid.base import GridEnv
-from pmarl_bench.envs.grid.core import GridOptions, Tile, at, open_map, sample_cells, targets
+from pmarl_bench.envs.grid.core import (
+    OVERLAY_MAX_WRITES,
+    GridOptions,
+    Tile,
+    at,
+    mark_self,
+    open_map,
+    overlay_windows,
+    pad_view,
+    sample_cells,
+    targets,
+)
 
 
 class TravelingSalesmanOptions(GridOptions):
@@ -39,6 +50,7 @@ class TravelingSalesman(GridEnv):
         super().__init__(**options)
         self.num_agents = self.options.num_agents
         self.tiles = open_map(self.options.height, self.options.width)
+        self.padded = pad_view(self.tiles, self.options.view)
 
     def reset_env(self, key, params):
         o = self.options
@@ -64,10 +76,24 @@ class TravelingSalesman(GridEnv):
         new = TravelingSalesmanState(state.flags, pos, collected, t)
         return new, self.observe(new), reward, jnp.array(False), self._truncated(t)
 
+    def _objects(self, state):
+        """Flags, then agents (drawn over them): cells ``[O, 2]`` and tiles ``[O]``."""
+        kinds = jnp.array([Tile.GOAL] * len(state.flags) + [Tile.OTHER] * len(state.pos))
+        return jnp.concatenate([state.flags, state.pos]), kinds.astype(jnp.uint8)
+
     def scene(self, state):
+        # two scalar scatters: measured 2x faster on CPU than one with per-cell values
         f, p = state.flags, state.pos
         tiles = self.tiles.at[f[:, 0], f[:, 1]].set(Tile.GOAL)
         return tiles.at[p[:, 0], p[:, 1]].set(Tile.OTHER)
+
+    def observe(self, state):
+        cells, kinds = self._objects(state)
+        if self.num_agents * len(kinds) > OVERLAY_MAX_WRITES:
+            return super().observe(state)
+        # the map never changes: slice it and write the few objects in view
+        v = self.options.view
+        return mark_self(overlay_windows(self.padded, state.pos, cells, kinds, v))
 
     def positions(self, state):
         return state.pos
