@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -86,6 +87,44 @@ def run(
     err_console.print(
         f"{len(summary.ran)} cell(s) trained, {len(summary.skipped)} skipped; results in {out}"
     )
+
+
+class ReportFormat(StrEnum):
+    html = "html"
+    md = "md"
+
+
+@app.command()
+@user_errors
+def report(
+    results: Annotated[
+        list[Path] | None,
+        typer.Argument(help="result folders (a suite's, e.g. results/memory); several compare"),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="report folder (default: reports/<suite>)")
+    ] = None,
+    format: Annotated[
+        ReportFormat, typer.Option("--format", help="html (with a Markdown twin) or md")
+    ] = ReportFormat.html,
+) -> None:
+    """Turn result tables into a report: learning curves, final scores with bootstrap
+    confidence intervals, aggregates, probability of improvement, throughput, CSVs.
+
+    Example: pmarl-bench report results/memory   (writes reports/memory/index.html)
+    """
+    from pmarl_bench.report import build_report
+
+    if not results:
+        found = sorted(str(p) for p in Path("results").glob("*") if p.is_dir())
+        raise ConfigError(
+            f"give a results folder; found: {', '.join(found) or '(none under results/)'}",
+            "RESULTS",
+        )
+    out = out or Path("reports") / "+".join(p.resolve().name for p in results)
+    with err_console.status("building the report…"):
+        page = build_report(results, out, format.value)
+    err_console.print(f"report written: {page}")
 
 
 @app.command("list")

@@ -1,0 +1,356 @@
+"""Build a report folder from result tables: figures (PNG + SVG), CSV summaries, the scores in
+marl-eval's JSON layout, and an ``index.html`` with a Markdown twin. The same tables give the
+same report, byte for byte (fixed bootstrap seeds, no timestamps in files)."""
+
+from __future__ import annotations
+
+import html
+import itertools
+import json
+import shutil
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+from scipy.stats import DegenerateDataWarning
+
+from pmarl_bench.report import plots, stats
+from pmarl_bench.report.data import ReportData, load, normalised
+
+FIGURE_DPI = 110
+SVG_SALT = "pmarl-bench"  # fixed ids in SVG files
+
+
+@dataclass
+class Section:
+    title: str
+    text: str = ""
+    figures: tuple[str, ...] = ()
+    table: pd.DataFrame | None = None
+
+
+def build_report(
+    results_dirs: list[str | Path], out: str | Path, fmt: str = "html", reps: int = stats.REPS
+) -> Path:
+    """Write the report for ``results_dirs`` into ``out`` (replaced if it exists); returns the
+    main page (``index.html``, or ``report.md`` for ``fmt="md"``)."""
+    data = load(results_dirs)
+    warnings.simplefilter("ignore", DegenerateDataWarning)  # flat samples: the CI is the point
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        sections = _sections(data, tmp, reps)
+        (tmp / "report.md").write_text(_markdown(data, sections))
+        if fmt == "html":
+            (tmp / "index.html").write_text(_html(data, sections))
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out / ("index.html" if fmt == "html" else "report.md")
+
+
+# -- content ---------------------------------------------------------------------------------
+def _sections(data: ReportData, folder: Path, reps: int) -> list[Section]:
+    colors = plots.palette(data.agents)
+    sections = [Section("What is compared", _overview(data))]
+    if data.notes:
+        sections.append(
+            Section("Missing or partial results", "\n".join(f"- {n}" for n in data.notes))
+        )
+
+    # learning curves
+    names = []
+    for i, task in enumerate(data.tasks):
+        curves = _curve_bands(data.curves[data.curves.task == task], reps)
+        lv = data.levels.set_index("task").loc[task].to_dict()
+        names.append(
+            _save(plots.learning_curve(curves, lv, task, colors), folder, f"curve_{i:02d}")
+        )
+    sections.append(Section(
+        "Learning curves",
+        "Episode return per agent against env steps: mean over seeds with a 95% bootstrap "
+        "confidence band; reference levels dashed where the env knows them.",
+        tuple(names),
+    ))  # fmt: skip
+
+    # final performance per task
+    rows = []
+    for (task, agent), g in data.final.groupby(["task", "agent"]):
+        for kind in ("iqm", "mean"):
+            est = stats.aggregate([g.score.to_numpy()], kind, reps=reps)
+            rows.append({"task": task, "agent": agent, "stat": kind, "value": est.value,
+                         "low": est.low, "high": est.high, "seeds": len(g)})  # fmt: skip
+    per_task = pd.DataFrame(rows)
+    per_task.to_csv(folder / "final_scores.csv", index=False, float_format="%.6g")
+    fig = plots.interval_estimates(per_task, colors, "Final return per task", "episode return")
+    sections.append(Section(
+        "Final performance per task",
+        f"Each seed's score is its mean return over the last {_final_pct()} of updates. "
+        "IQM (interquartile mean) and mean across seeds, with 95% stratified bootstrap "
+        "confidence intervals.",
+        (_save(fig, folder, "final_scores"),),
+        _score_table(per_task),
+    ))  # fmt: skip
+
+    # aggregate over tasks, normalised
+    norm = normalised(data)
+    by_agent = {a: [g.score.to_numpy() for _, g in norm[norm.agent == a].groupby("task")]
+                for a in data.agents}  # fmt: skip
+    agg = [
+        {"task": "all tasks", "agent": a, "stat": kind, **_est(stats.aggregate(s, kind, reps=reps))}
+        for a, s in by_agent.items()
+        for kind in ("iqm", "mean")
+    ]
+    agg = pd.DataFrame(agg)
+    agg.to_csv(folder / "aggregate.csv", index=False, float_format="%.6g")
+    taus = np.linspace(min(-0.1, float(norm.score.min())), max(1.1, float(norm.score.max())), 101)
+    profiles = {a: stats.performance_profile(s, taus) for a, s in by_agent.items()}
+    lv = data.levels[["task", "low", "low_source", "high", "high_source"]]
+    sections.append(Section(
+        "Aggregate over tasks",
+        "Scores normalised per task: 0 at the memoryless level (else chance, else the untrained "
+        "policy's first recorded return), 1 at the optimum (else the best agent's mean). IQM "
+        "and mean over all runs of all tasks with stratified bootstrap CIs, and performance "
+        "profiles (the share of runs above each normalised score).",
+        (
+            _save(plots.interval_estimates(agg, colors, "All tasks", "normalised score"),
+                  folder, "aggregate"),
+            _save(plots.performance_profiles(taus, profiles, colors), folder, "profiles"),
+        ),
+        lv.rename(columns={"low": "0 at", "low_source": "from", "high": "1 at",
+                           "high_source": "from "}),
+    ))  # fmt: skip
+
+    # probability of improvement
+    if len(data.agents) > 1:
+        sections.append(_improvement_section(data, norm, folder, reps))
+
+    if not data.evaluations.empty:
+        sections.append(_evaluation_section(data, reps))
+    if not data.throughput.empty:
+        data.throughput.to_csv(folder / "throughput.csv", index=False, float_format="%.6g")
+        sections.append(Section(
+            "Throughput",
+            "From the cells' manifests: agent-steps per second over all seeds (learning "
+            "included, compile excluded) and compile time.",
+            (_save(plots.throughput(data.throughput, colors), folder, "throughput"),),
+            data.throughput.round(2),
+        ))  # fmt: skip
+    _marl_eval_json(data, folder / "marl_eval.json")
+    return sections
+
+
+def _improvement_section(data: ReportData, norm: pd.DataFrame, folder: Path, reps: int):
+    pairs, lines, rows = {}, [], []
+    for x, y in itertools.permutations(data.agents, 2):
+        tasks = sorted(set(norm[norm.agent == x].task) & set(norm[norm.agent == y].task))
+        if not tasks:
+            continue
+        xs = [norm[(norm.agent == x) & (norm.task == t)].score.to_numpy() for t in tasks]
+        ys = [norm[(norm.agent == y) & (norm.task == t)].score.to_numpy() for t in tasks]
+        if x < y:
+            pairs[(x, y)] = stats.probability_of_improvement(xs, ys, reps=reps)
+        for t, sx, sy in zip(tasks, xs, ys, strict=True):
+            est = stats.probability_of_improvement([sx], [sy], reps=reps)
+            rows.append({"task": t, "x": x, "y": y, **_est(est)})
+            if x < y:
+                lines.append(_verdict(t, x, y, est, min(len(sx), len(sy))))
+    table = pd.DataFrame(rows)
+    table.to_csv(folder / "probability_of_improvement.csv", index=False, float_format="%.6g")
+    return Section(
+        "Probability of improvement",
+        "P(X > Y): the chance that a seed of X ends above a seed of Y on the same task (ties "
+        "count half), 95% bootstrap CI; 0.5 is no difference.\n\n"
+        + "\n".join(f"- {line}" for line in sorted(lines)),
+        (_save(plots.probability_of_improvement(pairs), folder, "improvement"),),
+    )
+
+
+def _verdict(task: str, x: str, y: str, est: stats.Estimate, seeds: int) -> str:
+    if np.isfinite(est.low) and est.low > 0.5:
+        return f"{x} beats {y} on {task}: P(improvement) {est}"
+    if np.isfinite(est.high) and est.high < 0.5:
+        return f"{y} beats {x} on {task}: P(improvement) {_flip(est)}"
+    need = stats.seeds_to_separate(est, seeds)
+    more = (
+        "no sign of a difference"
+        if need is None
+        else f"about {need} seeds per agent might separate them (now {seeds})"
+    )
+    return (
+        f"no clear difference between {x} and {y} on {task} (CI includes 0.5): "
+        f"P({x} > {y}) {est}; {more}"
+    )
+
+
+def _evaluation_section(data: ReportData, reps: int) -> Section:
+    rows = []
+    for (task, agent, metric), g in data.evaluations.groupby(["task", "agent", "metric"]):
+        est = stats.aggregate([g.value.to_numpy()], "mean", reps=reps)
+        rows.append({"task": task, "agent": agent, "metric": metric, "mean [95% CI]": str(est),
+                     "seeds": len(g)})  # fmt: skip
+    return Section(
+        "Evaluations",
+        "Measured after training. King of the Hill: the share of point-steps the trained "
+        "team holds against a team of random agents (point_share) and the random team's share.",
+        table=pd.DataFrame(rows),
+    )
+
+
+def _overview(data: ReportData) -> str:
+    seeds = data.final.groupby(["task", "agent"]).seed.nunique()
+    return (
+        f"Results from {', '.join(data.sources)}: {len(data.tasks)} task(s) "
+        f"({', '.join(data.tasks)}), {len(data.agents)} agent(s) ({', '.join(data.agents)}), "
+        f"{seeds.min()}-{seeds.max()} seeds per cell."
+    )
+
+
+# -- computations ----------------------------------------------------------------------------
+def _curve_bands(curves: pd.DataFrame, reps: int) -> dict:
+    """Per agent: steps, mean over seeds and a 95% bootstrap band (seeds resampled)."""
+    out = {}
+    for agent, g in curves.groupby("agent"):
+        wide = g.pivot_table(index="env_steps", columns="seed", values="value").ffill().bfill()
+        x = wide.to_numpy().T  # [seeds, steps]
+        mean = x.mean(0)
+        if x.shape[0] < 2 or np.all(x == x[:1]):
+            low = high = mean
+        else:
+            res = sps.bootstrap((x,), np.mean, axis=0, n_resamples=min(reps, 1000),
+                                confidence_level=0.95, method="percentile",
+                                random_state=np.random.default_rng(stats.SEED))  # fmt: skip
+            low, high = res.confidence_interval.low, res.confidence_interval.high
+            low, high = np.where(np.isnan(low), mean, low), np.where(np.isnan(high), mean, high)
+        out[agent] = (wide.index.to_numpy(), mean, low, high)
+    return out
+
+
+def _est(e: stats.Estimate) -> dict:
+    return {"value": e.value, "low": e.low, "high": e.high}
+
+
+def _flip(e: stats.Estimate) -> stats.Estimate:
+    return stats.Estimate(1 - e.value, 1 - e.high, 1 - e.low)
+
+
+def _final_pct() -> str:
+    from pmarl_bench.report.data import FINAL_FRACTION
+
+    return f"{FINAL_FRACTION:.0%}"
+
+
+def _score_table(per_task: pd.DataFrame) -> pd.DataFrame:
+    wide = []
+    for (task, agent), g in per_task.groupby(["task", "agent"]):
+        cell = {"task": task, "agent": agent, "seeds": int(g.seeds.iloc[0])}
+        for _, r in g.iterrows():
+            cell[f"{r.stat.upper() if r.stat == 'iqm' else r.stat} [95% CI]"] = str(
+                stats.Estimate(r.value, r.low, r.high)
+            )
+        wide.append(cell)
+    return pd.DataFrame(wide)
+
+
+def _marl_eval_json(data: ReportData, path: Path) -> None:
+    """Scores in marl-eval's raw-data layout: env -> task -> algorithm -> run -> steps."""
+    out: dict = {}
+    for (task, agent, seed), g in data.curves.groupby(["task", "agent", "seed"]):
+        run = {
+            f"step_{i}": {"step_count": int(r.env_steps), "episode_return": [float(r.value)]}
+            for i, r in enumerate(g.itertuples())
+        }
+        score = data.final[(data.final.task == task) & (data.final.agent == agent)
+                           & (data.final.seed == seed)].score  # fmt: skip
+        run["absolute_metrics"] = {"episode_return": [float(score.iloc[0])]}
+        out.setdefault("pmarl-bench", {}).setdefault(task, {}).setdefault(agent, {})[
+            f"run_{seed}"
+        ] = run
+    path.write_text(json.dumps(out, sort_keys=True, separators=(",", ":")))
+
+
+def _save(fig, folder: Path, name: str) -> str:
+    with matplotlib.rc_context({"svg.hashsalt": SVG_SALT}):
+        fig.savefig(folder / f"{name}.png", dpi=FIGURE_DPI, metadata={"Software": None})
+        fig.savefig(folder / f"{name}.svg", metadata={"Date": None, "Creator": None})
+    matplotlib.pyplot.close(fig)
+    return name
+
+
+# -- pages -----------------------------------------------------------------------------------
+def _markdown(data: ReportData, sections: list[Section]) -> str:
+    parts = ["# Benchmark report", ""]
+    for s in sections:
+        parts += [f"## {s.title}", ""]
+        if s.text:
+            parts += [s.text, ""]
+        parts += [f"![{name}]({name}.png)" for name in s.figures]
+        if s.figures:
+            parts.append("")
+        if s.table is not None and not s.table.empty:
+            parts += [s.table.to_markdown(index=False, floatfmt=".4g"), ""]
+    parts += [
+        "CSV summaries and `marl_eval.json` (marl-eval's raw-data layout) are beside this page.",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.8em;border-bottom:1px solid #ddd}
+img{max-width:100%;height:auto}.figs{display:flex;flex-wrap:wrap;gap:8px}
+.figs img{max-width:540px}table{border-collapse:collapse;font-size:0.85em;margin:0.8em 0}
+td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}th{background:#f3f3f3}
+li{margin:0.2em 0}
+"""
+
+
+def _html(data: ReportData, sections: list[Section]) -> str:
+    body = ["<h1>Benchmark report</h1>"]
+    for s in sections:
+        body.append(f"<h2>{html.escape(s.title)}</h2>")
+        if s.text:
+            body.append(_text_html(s.text))
+        if s.figures:
+            imgs = "".join(
+                f'<a href="{n}.svg"><img src="{n}.png" alt="{html.escape(n)}"></a>'
+                for n in s.figures
+            )
+            body.append(f'<div class="figs">{imgs}</div>')
+        if s.table is not None and not s.table.empty:
+            body.append(s.table.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0))
+    body.append(
+        "<p>CSV summaries and <code>marl_eval.json</code> (marl-eval's raw-data layout) are "
+        "beside this page.</p>"
+    )
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>Benchmark report</title><style>{_CSS}</style></head><body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
+    )
+
+
+def _text_html(text: str) -> str:
+    out, items = [], []
+    for line in text.split("\n"):
+        if line.startswith("- "):
+            items.append(f"<li>{html.escape(line[2:])}</li>")
+            continue
+        if items:
+            out.append("<ul>" + "".join(items) + "</ul>")
+            items = []
+        if line.strip():
+            out.append(f"<p>{html.escape(line)}</p>")
+    if items:
+        out.append("<ul>" + "".join(items) + "</ul>")
+    return "\n".join(out)

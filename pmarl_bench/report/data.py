@@ -1,0 +1,178 @@
+"""From result folders to the report's tidy inputs: tasks, learning curves, final scores,
+reference levels, evaluations, throughput, and what is missing.
+
+A *task* is what agents are compared on: an env of a suite, or one task of a multi-task
+env (``multitask/scouts``, from the per-task metrics). With several suites in one report,
+tasks are prefixed by their suite (``memory:n_back``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pmarl_bench.errors import ConfigError
+from pmarl_bench.results import load_manifests, load_results
+
+RETURN = "episode_return"
+#: final score of a seed: the mean of its last ``FINAL_FRACTION`` of updates (at least one)
+FINAL_FRACTION = 0.1
+
+
+@dataclass
+class ReportData:
+    curves: pd.DataFrame  # task, agent, seed, env_steps, value (episode return)
+    final: pd.DataFrame  # task, agent, seed, score
+    levels: pd.DataFrame  # task, chance, memoryless, optimal, low, low_source, high, high_source
+    evaluations: pd.DataFrame  # task, agent, seed, metric, value
+    throughput: pd.DataFrame  # task, agent, seeds, agent_steps_per_second, compile_seconds, ...
+    sources: list[str]
+    notes: list[str] = field(default_factory=list)  # what is missing or partial
+
+    @property
+    def tasks(self) -> list[str]:
+        return sorted(self.final.task.unique())
+
+    @property
+    def agents(self) -> list[str]:
+        return sorted(self.final.agent.unique())
+
+
+def load(results_dirs: list[str | Path]) -> ReportData:
+    """Read every finished cell under the given folders (suite folders or results roots)."""
+    if not results_dirs:
+        raise ConfigError("give at least one results folder, e.g. results/memory", "RESULTS_DIR")
+    frames, manifests = [], []
+    for d in results_dirs:
+        frames.append(load_results(d))  # a one-line ConfigError for a missing or empty dir
+        manifests.extend(load_manifests(d))
+    df = pd.concat(frames, ignore_index=True).drop_duplicates(
+        ["suite", "env", "agent", "seed", "update", "metric"]
+    )
+    multi_suite = df.suite.nunique() > 1
+    name = (lambda s, e: f"{s}:{e}") if multi_suite else (lambda s, e: e)
+
+    returns = df[df.metric.str.startswith(RETURN)].copy()
+    per_task = returns.metric.str.startswith(RETURN + "/")
+    cells_with_tasks = set(map(tuple, returns.loc[per_task, ["suite", "env"]].to_numpy()))
+    keep = per_task | ~returns.set_index(["suite", "env"]).index.isin(list(cells_with_tasks))
+    returns = returns[keep]
+    sub = returns.metric.str.removeprefix(RETURN).str.removeprefix("/")
+    returns["task"] = [
+        name(s, e if not t else f"{e}/{t}")
+        for s, e, t in zip(returns.suite, returns.env, sub, strict=True)
+    ]
+    curves = returns[["task", "agent", "seed", "update", "env_steps", "value"]]
+    curves = curves.sort_values(["task", "agent", "seed", "update"]).reset_index(drop=True)
+
+    evals = df[df.metric.str.startswith("eval/")].copy()
+    evals["task"] = [
+        name(s, e if m.count("/") == 1 else f"{e}/{m.split('/')[1]}")
+        for s, e, m in zip(evals.suite, evals.env, evals.metric, strict=True)
+    ]
+    evals["metric"] = evals.metric.str.split("/").str[-1]
+
+    final = final_scores(curves)
+    data = ReportData(
+        curves=curves,
+        final=final,
+        levels=reference_levels(curves, final, manifests, name),
+        evaluations=evals[["task", "agent", "seed", "metric", "value"]].reset_index(drop=True),
+        throughput=_throughput(manifests, name),
+        sources=[str(d) for d in results_dirs],
+    )
+    data.notes = missing(data)
+    return data
+
+
+def final_scores(curves: pd.DataFrame) -> pd.DataFrame:
+    """Each seed's mean return over its last ``FINAL_FRACTION`` of recorded updates."""
+
+    def last(g: pd.DataFrame) -> float:
+        n = max(1, round(len(g) * FINAL_FRACTION))
+        return float(g.value.iloc[-n:].mean())
+
+    groups = curves.groupby(["task", "agent", "seed"], sort=True)
+    out = groups.apply(last, include_groups=False).rename("score").reset_index()
+    return out
+
+
+def reference_levels(curves, final, manifests, name) -> pd.DataFrame:
+    """Per task: the env's chance / memoryless / optimal levels, and the ends of the
+    normalised scale: 0 at the memoryless level (else chance, else the mean first recorded
+    return, i.e. the untrained policy), 1 at the optimum (else the best agent's mean score)."""
+    known: dict[str, dict] = {}
+    for m in manifests:
+        suite, env = m.get("suite"), m.get("env")
+        known[name(suite, env)] = m.get("score_levels") or {}
+        for task, info in (m.get("tasks") or {}).items():
+            known[name(suite, f"{env}/{task}")] = info.get("score_levels") or {}
+    rows = []
+    for task, g in final.groupby("task"):
+        lv = {k: known.get(task, {}).get(k) for k in ("chance", "memoryless", "optimal")}
+        c = curves[curves.task == task]
+        first = c[c["update"] == c.groupby(["agent", "seed"])["update"].transform("min")]
+        if lv["memoryless"] is not None:
+            low, low_source = lv["memoryless"], "memoryless"
+        elif lv["chance"] is not None:
+            low, low_source = lv["chance"], "chance"
+        else:
+            low, low_source = float(first.value.mean()), "initial policy"
+        if lv["optimal"] is not None:
+            high, high_source = lv["optimal"], "optimal"
+        else:
+            high, high_source = float(g.groupby("agent").score.mean().max()), "best agent"
+        rows.append({"task": task, **lv, "low": low, "low_source": low_source,
+                     "high": high, "high_source": high_source})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def normalised(data: ReportData) -> pd.DataFrame:
+    lv = data.levels.set_index("task")
+    f = data.final.copy()
+    low, high = f.task.map(lv.low), f.task.map(lv.high)
+    span = (high - low).where((high - low).abs() > 1e-12, np.nan)
+    f["score"] = (f.score - low) / span
+    return f
+
+
+def _throughput(manifests: list[dict], name) -> pd.DataFrame:
+    rows = [
+        {
+            "task": name(m.get("suite"), m.get("env")),
+            "agent": m.get("agent"),
+            "seeds": len(m.get("seeds", [])),
+            "agent_steps_per_second": m.get("agent_steps_per_second"),
+            "compile_seconds": m.get("compile_seconds"),
+            "run_seconds": m.get("run_seconds"),
+            "peak_host_memory_gb": (m.get("peak_host_memory_bytes") or np.nan) / 1e9,
+            "device": m.get("device"),
+        }
+        for m in manifests
+    ]
+    cols = ["task", "agent", "seeds", "agent_steps_per_second", "compile_seconds",
+            "run_seconds", "peak_host_memory_gb", "device"]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols).sort_values(["task", "agent"]).reset_index(drop=True)
+
+
+def missing(data: ReportData) -> list[str]:
+    """Plain-language notes on what the results lack: cells, seeds, comparisons."""
+    notes = []
+    agents = data.agents
+    seeds = data.final.groupby(["task", "agent"]).seed.nunique()
+    most = int(seeds.max())
+    for task in data.tasks:
+        have = sorted(data.final[data.final.task == task].agent.unique())
+        lacking = [a for a in agents if a not in have]
+        if lacking:
+            notes.append(f"{task}: no results for {', '.join(lacking)}")
+        if len(have) == 1:
+            notes.append(f"{task}: only {have[0]}, nothing to compare it with")
+        for agent in have:
+            n = int(seeds[(task, agent)])
+            if n < most:
+                notes.append(f"{task}/{agent}: {n} seed{'s' * (n != 1)} (others have {most})")
+    return notes

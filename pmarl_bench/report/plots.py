@@ -1,0 +1,134 @@
+"""Report figures. Each function takes tidy inputs and returns a matplotlib Figure; only
+``build`` writes files."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from pmarl_bench.report.stats import Estimate
+
+LEVEL_STYLES = {"chance": ":", "memoryless": "--", "optimal": "-."}
+
+
+def palette(agents: list[str]) -> dict[str, tuple]:
+    """One fixed colour per agent, the same in every figure."""
+    return dict(zip(agents, sns.color_palette("colorblind", len(agents)), strict=True))
+
+
+def learning_curve(
+    curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    levels: dict[str, float | None],
+    task: str,
+    colors: dict[str, tuple],
+) -> Figure:
+    """Return against env steps per agent: ``curves[agent] = (steps, mean, low, high)``."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.4), layout="constrained")
+    for agent, (steps, mean, low, high) in curves.items():
+        ax.plot(steps, mean, color=colors[agent], label=agent, lw=1.6)
+        ax.fill_between(steps, low, high, color=colors[agent], alpha=0.2, lw=0)
+    for name, style in LEVEL_STYLES.items():
+        if levels.get(name) is not None:
+            ax.axhline(levels[name], color="0.3", ls=style, lw=1, label=name)
+    ax.set(title=task, xlabel="env steps (per seed)", ylabel="episode return")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    return fig
+
+
+def interval_estimates(
+    estimates: pd.DataFrame, colors: dict[str, tuple], title: str, xlabel: str
+) -> Figure:
+    """Horizontal CI bars: one row per task, one column per statistic. ``estimates``
+    columns: task, agent, stat, value, low, high."""
+    tasks = list(dict.fromkeys(estimates.task))
+    stats_ = list(dict.fromkeys(estimates.stat))
+    agents = list(colors)
+    fig, axes = plt.subplots(
+        len(tasks),
+        len(stats_),
+        figsize=(3.2 * len(stats_) + 1.2, 0.35 * len(agents) * len(tasks) + 0.9),
+        layout="constrained",
+        squeeze=False,
+    )
+    for i, task in enumerate(tasks):
+        for j, stat in enumerate(stats_):
+            ax = axes[i, j]
+            rows = estimates[(estimates.task == task) & (estimates.stat == stat)]
+            for k, agent in enumerate(agents):
+                r = rows[rows.agent == agent]
+                if r.empty:
+                    continue
+                r = r.iloc[0]
+                if np.isfinite(r.low):
+                    ax.barh(k, r.high - r.low, left=r.low, height=0.6, color=colors[agent],
+                            alpha=0.75)  # fmt: skip
+                ax.plot([r.value, r.value], [k - 0.3, k + 0.3], color="k", lw=1.5)
+            ax.set_yticks(range(len(agents)), agents if j == 0 else [""] * len(agents))
+            ax.grid(axis="x", alpha=0.3)
+            if i == 0:
+                ax.set_title(stat.upper() if stat == "iqm" else stat)
+            if j == 0 and len(tasks) > 1:
+                ax.set_ylabel(task, rotation=0, ha="right", va="center")
+            if i == len(tasks) - 1:
+                ax.set_xlabel(xlabel)
+    fig.suptitle(title)
+    return fig
+
+
+def performance_profiles(
+    taus: np.ndarray, profiles: dict[str, np.ndarray], colors: dict[str, tuple]
+) -> Figure:
+    fig, ax = plt.subplots(figsize=(5, 3.4), layout="constrained")
+    for agent, profile in profiles.items():
+        ax.plot(taus, profile, color=colors[agent], label=agent, lw=1.6)
+    ax.set(
+        xlabel=r"normalised score $\tau$",
+        ylabel=r"fraction of runs with score > $\tau$",
+        title="Performance profiles (all tasks)",
+        ylim=(-0.02, 1.02),
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    return fig
+
+
+def probability_of_improvement(pairs: dict[tuple[str, str], Estimate]) -> Figure:
+    labels = [f"P({x} > {y})" for x, y in pairs]
+    fig, ax = plt.subplots(figsize=(5.5, 0.4 * len(pairs) + 1.0), layout="constrained")
+    for k, est in enumerate(pairs.values()):
+        if np.isfinite(est.low):
+            ax.barh(k, est.high - est.low, left=est.low, height=0.6, color="tab:blue", alpha=0.6)
+        ax.plot([est.value, est.value], [k - 0.3, k + 0.3], color="k", lw=1.5)
+    ax.axvline(0.5, color="0.3", ls="--", lw=1)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set(xlim=(0, 1), xlabel="probability of improvement (all tasks)")
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def throughput(table: pd.DataFrame, colors: dict[str, tuple]) -> Figure:
+    """Agent-steps/s and compile time per task x agent (from the manifests)."""
+    tasks = list(dict.fromkeys(table.task))
+    agents = [a for a in colors if a in set(table.agent)]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 0.3 * len(tasks) * len(agents) + 1.4),
+                             layout="constrained")  # fmt: skip
+    height = 0.8 / max(len(agents), 1)
+    for ax, column, label in (
+        (axes[0], "agent_steps_per_second", "agent-steps/s (all seeds, learning included)"),
+        (axes[1], "compile_seconds", "compile seconds"),
+    ):
+        for k, agent in enumerate(agents):
+            rows = table[table.agent == agent].set_index("task").reindex(tasks)
+            ax.barh(np.arange(len(tasks)) + k * height, rows[column], height=height,
+                    color=colors[agent], label=agent)  # fmt: skip
+        ax.set_yticks(np.arange(len(tasks)) + height * (len(agents) - 1) / 2, tasks)
+        ax.invert_yaxis()
+        ax.set_xlabel(label)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_xscale("log")
+    axes[1].legend(fontsize=8, frameon=False)
+    return fig

@@ -1,0 +1,127 @@
+"""The report folder from small synthetic result tables: files, reproducibility, statements,
+normalisation, the marl-eval export, and missing or partial results."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from pmarl_bench.cli import app
+from pmarl_bench.report import build_report
+from pmarl_bench.results import metrics_frame, write_cell
+
+UPDATES = 20
+LEVELS = {"chance": 0.0, "memoryless": 1.0, "optimal": 3.0}
+
+
+def write(root, env, agent, seeds, final, *, levels=None, suite="toy", extra=None):
+    """A cell whose return rises linearly to ``final`` (+ a small per-seed offset)."""
+    ramp = np.linspace(0.0, 1.0, UPDATES)
+    returns = np.stack([final * ramp + 0.01 * s for s in seeds])
+    metrics = {"episode_return": returns, **(extra or {})}
+    frame = metrics_frame(
+        metrics, suite=suite, env=env, agent=agent, seeds=seeds, env_steps_per_update=100
+    )
+    manifest = {
+        "suite": suite, "env": env, "agent": agent, "seeds": seeds, "config_hash": "x",
+        "score_levels": levels or {"chance": None, "memoryless": None, "optimal": None},
+        "agent_steps_per_second": 1000.0 * len(agent), "compile_seconds": 2.0,
+        "run_seconds": 10.0, "peak_host_memory_bytes": 1e9, "device": "cpu",
+    }  # fmt: skip
+    write_cell(root / suite / env / agent, frame, manifest)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    root = tmp_path_factory.mktemp("results")
+    seeds = [0, 1, 2, 3]
+    write(root, "recall", "good", seeds, 3.0, levels=LEVELS)
+    write(root, "recall", "bad", seeds, 1.0, levels=LEVELS)
+    write(root, "maze", "good", seeds, 5.0)
+    write(root, "maze", "bad", seeds[:2], 5.0)  # partial: fewer seeds, same level
+    write(root, "solo", "good", seeds, 2.0)  # one agent only
+    return root / "toy"
+
+
+@pytest.fixture(scope="module")
+def report(results, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "toy"
+    page = build_report([results], out, reps=300)
+    return out, page
+
+
+def test_report_folder_has_pages_figures_and_tables(report):
+    out, page = report
+    assert page == out / "index.html"
+    for name in ("index.html", "report.md", "final_scores.csv", "aggregate.csv",
+                 "probability_of_improvement.csv", "throughput.csv", "marl_eval.json"):  # fmt: skip
+        assert (out / name).is_file(), name
+    for fig in ("final_scores", "aggregate", "profiles", "improvement", "throughput", "curve_00"):
+        assert (out / f"{fig}.png").stat().st_size > 1000 and (out / f"{fig}.svg").is_file()
+    html = (out / "index.html").read_text()
+    assert '<img src="final_scores.png"' in html and "<table" in html
+
+
+def test_same_tables_give_the_same_report_byte_for_byte(results, report, tmp_path):
+    out, _ = report
+    again = tmp_path / "again"
+    build_report([results], again, reps=300)
+    files = sorted(p.name for p in out.iterdir())
+    assert files == sorted(p.name for p in again.iterdir())
+    for name in files:
+        assert (out / name).read_bytes() == (again / name).read_bytes(), name
+
+
+def test_statements_and_missing_results(report):
+    md = (report[0] / "report.md").read_text()
+    assert "good beats bad on recall: P(improvement) 1 [1, 1]" in md
+    assert "no clear difference between bad and good on maze" in md
+    assert "maze/bad: 2 seeds (others have 4)" in md
+    assert "solo: no results for bad" in md and "solo: only good, nothing to compare" in md
+
+
+def test_scores_are_normalised_by_the_env_levels(results, report):
+    import pandas as pd
+
+    from pmarl_bench.report.data import load, normalised
+
+    agg = pd.read_csv(report[0] / "final_scores.csv")
+    good = agg[(agg.task == "recall") & (agg.agent == "good") & (agg.stat == "mean")].iloc[0]
+    # the last 10% of 20 updates: the last 2 of the ramp to 3.0, plus the seed offsets
+    final = np.linspace(0.0, 3.0, UPDATES)[-2:].mean() + 0.015
+    assert good.value == pytest.approx(final)
+    norm = normalised(load([results]))
+    recall = norm[(norm.task == "recall") & (norm.agent == "good")].score.mean()
+    assert recall == pytest.approx((final - 1.0) / (3.0 - 1.0))  # memoryless 1, optimal 3
+    # maze has no levels: 0 at the first recorded return, 1 at the best agent's mean
+    maze = norm[norm.task == "maze"].groupby("agent").score.mean()
+    assert maze["good"] == pytest.approx(1.0) and 0.9 < maze["bad"] < 1.0
+    md = (report[0] / "report.md").read_text()
+    row = [line for line in md.splitlines() if line.startswith("| recall") and "optimal" in line]
+    assert row and "memoryless" in row[0]
+
+
+def test_marl_eval_layout(report):
+    data = json.loads((report[0] / "marl_eval.json").read_text())
+    run = data["pmarl-bench"]["recall"]["good"]["run_0"]
+    assert run["step_0"] == {"step_count": 100, "episode_return": [0.0]}
+    assert len([k for k in run if k.startswith("step_")]) == UPDATES
+    assert run["absolute_metrics"]["episode_return"][0] == pytest.approx(
+        np.linspace(0.0, 3.0, UPDATES)[-2:].mean()
+    )
+
+
+def test_cli_report_and_its_errors(results, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "r"
+    res = runner.invoke(app, ["report", str(results), "--out", str(out), "--format", "md"])
+    assert res.exit_code == 0, res.output
+    assert (out / "report.md").is_file() and not (out / "index.html").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = runner.invoke(app, ["report", str(empty)])
+    assert res.exit_code == 2
+    assert res.output.strip().count("\n") == 0 and "no finished cells" in res.output
