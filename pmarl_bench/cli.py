@@ -127,6 +127,54 @@ def report(
     err_console.print(f"report written: {page}")
 
 
+@app.command()
+@user_errors
+def enjoy(
+    cell: Annotated[str, typer.Argument(help="suite/env/agent, or a cell's results folder")],
+    seed: Annotated[int | None, typer.Option(help="which seed (default: the first)")] = None,
+    episodes: Annotated[int, typer.Option(min=1, help="episodes to play")] = 1,
+    video_path: Annotated[
+        Path | None, typer.Option(help="write an .mp4 or .gif instead of opening a window")
+    ] = None,
+    pov: Annotated[
+        int | None, typer.Option(help="show this agent's point of view beside the map")
+    ] = None,
+    checkpoint: Annotated[
+        str, typer.Option(help="latest, final, or an update number with a saved checkpoint")
+    ] = "latest",
+    deterministic: Annotated[bool, typer.Option(help="take the most likely action")] = False,
+    fps: Annotated[int, typer.Option(min=1, help="frames per second")] = 12,
+    results_dir: Annotated[Path, typer.Option(help="where results/<suite>/ is")] = Path("results"),
+) -> None:
+    """Watch or record one trained seed of a cell, and print its episode returns.
+
+    Example: pmarl-bench enjoy memory/grid_return/gru --seed 1 --video-path grid_return.mp4
+    """
+    import jax
+
+    from pmarl_bench import video, viewer
+    from pmarl_bench.checkpoints import load_cell
+
+    if video_path is None:
+        viewer.require_display()
+    trained = load_cell(cell, results_dir)
+    seed = trained.seeds[0] if seed is None else seed
+    params = trained.params(seed, checkpoint)
+    with err_console.status(f"playing {episodes} episode(s)…"):
+        rec = video.record(
+            trained.env, trained.env_params, trained.agent, params,
+            jax.random.key(seed), episodes, deterministic, pov,
+        )  # fmt: skip
+        frames = video.annotate(rec)
+    for i, ret in enumerate(rec.episode_returns):
+        per_agent = ", ".join(f"{r:.3g}" for r in ret)
+        print(f"episode {i}: return per agent {per_agent} (mean {ret.mean():.3g})")
+    if video_path is None:
+        viewer.show(frames, fps, title=f"{trained.manifest['cell']} seed {seed}")
+    else:
+        err_console.print(f"video written: {video.write_video(video_path, frames, fps)}")
+
+
 @app.command("list")
 @user_errors
 def list_(

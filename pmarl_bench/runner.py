@@ -7,6 +7,7 @@ import datetime as dt
 import functools
 import importlib.metadata
 import platform
+import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from pmarl_bench import bench
+from pmarl_bench import bench, checkpoints
 from pmarl_bench.envs.multitask import MultiTask
 from pmarl_bench.results import store
 from pmarl_bench.suites.loader import Cell, LoadedSuite
@@ -91,10 +92,46 @@ def run_cell(cell: Cell, path: Path, progress: Progress | None = None) -> dict:
             f"{_human(p.agent_steps_per_second)} agent-steps/s · return {ret}",
         )
 
-    result = loop.train_seeds(train, seeds, name=cell.name, on_progress=on_progress)
-    if progress is not None and evaluate.evaluations(env, env_params, agent):
-        progress.update(task, info=f"{len(seeds)} seeds · evaluating…")
-    evals = evaluate.evaluate_seeds(env, env_params, agent, result.state.params, seeds)
+    stage = store.stage_dir(path)  # checkpoints land here; the cell appears when complete
+    try:
+        saved = []
+        every = cell.checkpoint_every
+
+        def on_chunk(state, updates: int) -> None:
+            steps = updates * train.env_steps_per_update
+            previous = (updates - train.updates_per_chunk) * train.env_steps_per_update
+            if every and steps // every > previous // every and updates < train.num_updates:
+                checkpoints.save(stage, checkpoints.update_label(updates), state.params)
+                saved.append({"label": checkpoints.update_label(updates), "update": updates,
+                              "env_steps": steps})  # fmt: skip
+
+        result = loop.train_seeds(
+            train, seeds, name=cell.name, on_progress=on_progress, on_chunk=on_chunk
+        )
+        checkpoints.save(stage, checkpoints.FINAL, result.state.params)
+        saved.append({"label": checkpoints.FINAL, "update": train.num_updates, "env_steps": total})
+        if progress is not None and evaluate.evaluations(env, env_params, agent):
+            progress.update(task, info=f"{len(seeds)} seeds · evaluating…")
+        evals = evaluate.evaluate_seeds(env, env_params, agent, result.state.params, seeds)
+        manifest = _write(
+            cell, path, stage, env, env_params, agent, train, result, evals, saved, total
+        )
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    if progress is not None:
+        progress.update(
+            task,
+            completed=total,
+            info=f"{len(seeds)} seeds · {_human(total)} env steps · "
+            f"{_human(result.agent_steps_per_second)} steps/s · "
+            f"compile {result.compile_seconds:.0f}s, run {result.run_seconds:.0f}s",
+        )
+    return manifest
+
+
+def _write(cell, path, stage, env, env_params, agent, train, result, evals, saved, total):
+    seeds = list(cell.seeds)
     params0 = jax.tree.map(lambda x: x[0], result.state.params)
     manifest = {
         "suite": cell.suite,
@@ -123,6 +160,7 @@ def run_cell(cell: Cell, path: Path, progress: Progress | None = None) -> dict:
         }
         if evals
         else None,
+        "checkpoints": saved,
         "compiled_memory_bytes": result.compiled_memory_bytes,
         "peak_host_memory_bytes": bench.host_peak_bytes(),
         "peak_device_memory_bytes": _device_peak_bytes(),
@@ -137,15 +175,7 @@ def run_cell(cell: Cell, path: Path, progress: Progress | None = None) -> dict:
         seeds=seeds,
         env_steps_per_update=train.env_steps_per_update,
     )
-    store.write_cell(path, frame, manifest)
-    if progress is not None:
-        progress.update(
-            task,
-            completed=total,
-            info=f"{len(seeds)} seeds · {_human(total)} env steps · "
-            f"{_human(result.agent_steps_per_second)} steps/s · "
-            f"compile {result.compile_seconds:.0f}s, run {result.run_seconds:.0f}s",
-        )
+    store.write_cell(path, frame, manifest, stage=stage)
     return manifest
 
 

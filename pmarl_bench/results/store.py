@@ -85,12 +85,23 @@ def metrics_frame(
     return df.astype({"seed": "int64", "update": "int64", "env_steps": "int64"})
 
 
-def write_cell(path: Path, metrics: pd.DataFrame, manifest: dict[str, Any]) -> None:
-    """Atomically (re)place the cell folder ``path`` with these tables."""
+def stage_dir(path: Path) -> Path:
+    """A new temporary folder beside the cell folder ``path``, for files written while the
+    cell runs (checkpoints); ``write_cell(..., stage=...)`` moves it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}{_TMP_MARK}{uuid.uuid4().hex[:8]}")
     tmp.mkdir()
+    return tmp
+
+
+def write_cell(
+    path: Path, metrics: pd.DataFrame, manifest: dict[str, Any], stage: Path | None = None
+) -> None:
+    """Atomically (re)place the cell folder ``path`` with these tables (and what ``stage``,
+    from ``stage_dir``, already holds)."""
+    path = Path(path)
+    tmp = stage or stage_dir(path)
     try:
         metrics.to_parquet(tmp / METRICS_FILE, index=False)
         with open(tmp / MANIFEST_FILE, "w") as f:

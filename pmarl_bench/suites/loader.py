@@ -70,6 +70,7 @@ class Cell:
     network: AgentConfig
     ppo: PPOConfig
     seeds: tuple[int, ...]
+    checkpoint_every: int | None = None  # env steps per seed between saved parameters
 
     @property
     def name(self) -> str:
@@ -92,6 +93,8 @@ class Cell:
             },
             "ppo": self.ppo.model_dump(),
             "seeds": list(self.seeds),
+            # only when set, so cells without it keep their config hash
+            **({"checkpoint_every": self.checkpoint_every} if self.checkpoint_every else {}),
         }
 
     def config_hash(self) -> str:
@@ -320,6 +323,7 @@ def load_suite(
                 network,
                 ppo,
                 tuple(suite.seed_list),
+                suite.checkpoint_every,
             )
             if only and not fnmatch.fnmatch(cell.name, only):
                 continue

@@ -91,6 +91,11 @@ class Suite(_Strict):
     seeds: int | list[int] = Field(4, description="a count (seeds 0..N-1) or a list of seeds")
     steps: int = Field(gt=0, description="env steps per seed and cell (x agents = agent steps)")
     ppo: dict[str, Any] = Field(default_factory=dict, description="PPO overrides for all cells")
+    checkpoint_every: int | None = Field(
+        None,
+        gt=0,
+        description="also save parameters every N env steps per seed (the final ones always)",
+    )
     envs: list[EnvEntry] = Field(min_length=1)
     agents: list[AgentEntry] = Field(min_length=1)
     budgets: dict[str, Budget] = Field(

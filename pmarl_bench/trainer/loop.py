@@ -51,7 +51,11 @@ def train_seeds(
     *,
     name: str = "cell",
     on_progress: Callable[[Progress], None] | None = None,
+    on_chunk: Callable[[Any, int], None] | None = None,
 ) -> TrainResult:
+    """Train all ``seeds`` of a cell. ``on_chunk(state, updates_done)`` runs on the host
+    after every chunk, before the state's buffers are donated to the next one (e.g. to save
+    parameters)."""
     keys = seed_keys(seeds)
     t0 = time.perf_counter()
     init = jax.jit(jax.vmap(train.init)).lower(keys).compile()
@@ -67,6 +71,8 @@ def train_seeds(
         metrics = jax.device_get(metrics)  # also waits for the chunk to finish
         _check_finite(metrics, name, seeds, i * train.updates_per_chunk)
         chunks.append(metrics)
+        if on_chunk is not None:
+            on_chunk(state, (i + 1) * train.updates_per_chunk)
         if on_progress is not None:
             elapsed = time.perf_counter() - t_run
             done = (i + 1) * train.updates_per_chunk

@@ -1,0 +1,119 @@
+"""Saved parameters of a cell's seeds (orbax), and rebuilding a trained cell from its folder.
+
+A cell folder holds ``checkpoints/<label>/``: the parameters of all its seeds stacked on a
+leading axis (in the order of the manifest's ``seeds``). ``final`` is always saved; suites
+with ``checkpoint_every`` add ``update_<N>`` ones. The manifest lists them under
+``checkpoints``. Restoring needs only the cell's folder: the agent is rebuilt from the
+resolved config in its manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+from pmarl_bench import agents, envs
+from pmarl_bench.errors import ConfigError
+from pmarl_bench.results import read_manifest
+
+FOLDER = "checkpoints"
+FINAL = "final"
+
+
+def save(cell_dir: Path, label: str, params: Any) -> None:
+    """Write ``params`` (stacked over seeds) as ``cell_dir/checkpoints/<label>``."""
+    host = jax.device_get(params)  # a copy: the device buffers may be donated next
+    checkpointer = ocp.StandardCheckpointer()
+    checkpointer.save((Path(cell_dir) / FOLDER / label).absolute(), host, force=True)
+    checkpointer.wait_until_finished()
+
+
+def update_label(update: int) -> str:
+    return f"update_{update:06d}"
+
+
+@dataclass
+class TrainedCell:
+    """A finished cell rebuilt from its folder."""
+
+    path: Path
+    manifest: dict
+    env: Any
+    env_params: Any
+    agent: Any
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.manifest["seeds"])
+
+    @property
+    def checkpoints(self) -> list[dict]:
+        return list(self.manifest.get("checkpoints") or [])
+
+    def params(self, seed: int, checkpoint: str = "latest") -> Any:
+        """The parameters of one seed at a checkpoint: ``latest`` (= ``final``), ``final``, an
+        update number, or a label such as ``update_000040``."""
+        if seed not in self.seeds:
+            raise ConfigError(
+                f"no seed {seed} in {self.path}; seeds: {', '.join(map(str, self.seeds))}",
+                "--seed",
+            )
+        label = self._label(checkpoint)
+        abstract = jax.eval_shape(
+            jax.vmap(self.agent.init), jnp.stack([jax.random.key(s) for s in self.seeds])
+        )
+        restored = ocp.StandardCheckpointer().restore(
+            (self.path / FOLDER / label).absolute(), abstract
+        )
+        i = self.seeds.index(seed)
+        return jax.tree.map(lambda x: np.asarray(x)[i], restored)
+
+    def _label(self, checkpoint: str) -> str:
+        labels = [c["label"] for c in self.checkpoints]
+        if not labels:
+            raise ConfigError(f"{self.path} has no saved parameters (trained before checkpoints)")
+        want = FINAL if checkpoint == "latest" else checkpoint
+        if want.isdigit():
+            want = update_label(int(want))
+        if want not in labels:
+            updates = [str(c["update"]) for c in self.checkpoints]
+            raise ConfigError(
+                f"no checkpoint {checkpoint!r} in {self.path}; available: latest, final, "
+                f"updates {', '.join(updates)}",
+                "--checkpoint",
+            )
+        return want
+
+
+def load_cell(cell: str | Path, results_dir: str | Path = "results") -> TrainedCell:
+    """A finished cell from ``suite/env/agent`` (under ``results_dir``) or a cell folder."""
+    path = Path(cell)
+    if not (path / "manifest.json").is_file():
+        path = Path(results_dir) / cell
+    manifest = read_manifest(path)
+    if manifest is None or manifest.get("status") != "complete":
+        raise ConfigError(
+            f"no finished cell here; finished cells: {_available(results_dir)}", str(cell)
+        )
+    cfg = manifest["config"]
+    from pmarl_bench.suites.loader import apply_env_params, network_config
+
+    env = envs.make(cfg["env"]["id"], **cfg["env"]["options"])
+    env_params = apply_env_params(env, cfg["env"].get("params") or {})
+    network = network_config(cfg["agent"]["network"], f"{path}: config.agent.network")
+    agent = agents.make_agent(network, env.observation_space, env.action_space)
+    return TrainedCell(path, manifest, env, env_params, agent)
+
+
+def _available(results_dir: str | Path) -> str:
+    root = Path(results_dir)
+    cells = sorted(
+        str(p.parent.relative_to(root)) for p in root.glob("*/*/*/manifest.json")
+    ) if root.is_dir() else []  # fmt: skip
+    return ", ".join(cells) or f"(none under {root}/)"
