@@ -8,6 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -173,6 +174,59 @@ def enjoy(
         viewer.show(frames, fps, title=f"{trained.manifest['cell']} seed {seed}")
     else:
         err_console.print(f"video written: {video.write_video(video_path, frames, fps)}")
+
+
+@app.command()
+@user_errors
+def play(
+    target: Annotated[
+        str, typer.Argument(help="an env id (grid_return-v0) or a cell (suite/env/agent)")
+    ],
+    agent: Annotated[int, typer.Option(help="the agent you control")] = 0,
+    pov: Annotated[bool, typer.Option(help="show your agent's view beside the map")] = False,
+    video_path: Annotated[
+        Path | None, typer.Option(help="also save what you played as .mp4 or .gif")
+    ] = None,
+    option: Annotated[
+        list[str] | None, typer.Option(help="env option for an env id, e.g. width=13")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="the cell's seed for the others")] = None,
+    results_dir: Annotated[Path, typer.Option(help="where results/<suite>/ is")] = Path("results"),
+) -> None:
+    """Play one agent yourself: arrows/WASD move, space attacks, E digs, . stays, R restarts,
+    Esc quits. The others follow a trained policy (given a cell) or act at random.
+
+    Example: pmarl-bench play king_of_the_hill-v0 --option width=13 --option height=13 --pov
+    """
+    from pmarl_bench import envs, video
+    from pmarl_bench.checkpoints import load_cell
+    from pmarl_bench.play import Game, run_window
+    from pmarl_bench.viewer import require_display
+
+    require_display()
+    if target in envs.registered():
+        options = dict(_option(o) for o in option or [])
+        env = envs.make(target, **options)
+        game = Game(env, env.default_params, agent, pov=pov, seed=seed or 0)
+    else:
+        trained = load_cell(target, results_dir)
+        seed = trained.seeds[0] if seed is None else seed
+        game = Game(trained.env, trained.env_params, agent, trained.agent,
+                    trained.params(seed), seed=seed, pov=pov)  # fmt: skip
+    run_window(game)
+    err_console.print(f"your return this episode: {game.episode_return:.3g}")
+    if video_path is not None:
+        frames = np.stack(game.frames)
+        err_console.print(f"video written: {video.write_video(video_path, frames)}")
+
+
+def _option(text: str) -> tuple[str, object]:
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"expected key=value, got {text!r}", "--option")
+    return key, yaml.safe_load(value)
 
 
 @app.command("list")

@@ -112,9 +112,11 @@ def _abstract_state(env, env_params):
     return jax.eval_shape(lambda k: env.reset(k, env_params)[0], jax.random.key(0))
 
 
-def annotate(rec: Recording, cell_px: int = CELL_PX) -> np.ndarray:
-    """Frames with a header (step, each agent's reward so far), agent ids on the map, and the
-    point-of-view panel beside it: ``uint8 [N, H', W', 3]``."""
+def annotate(
+    rec: Recording, cell_px: int = CELL_PX, headers: list[str] | None = None
+) -> np.ndarray:
+    """Frames with a header (step, each agent's reward so far, or ``headers``), agent ids on
+    the map, and the point-of-view panel beside it: ``uint8 [N, H', W', 3]``."""
     font = ImageFont.load_default()
     out = []
     for i, img in enumerate(rec.frames):
@@ -128,9 +130,8 @@ def annotate(rec: Recording, cell_px: int = CELL_PX) -> np.ndarray:
             canvas.paste(Image.fromarray(pov), (w + 4, HEADER_PX))
         draw = ImageDraw.Draw(canvas)
         rewards = " ".join(f"{a}:{r:.2f}" for a, r in enumerate(rec.reward_so_far[i]))
-        draw.text(
-            (2, 2), f"t={int(rec.step[i])}  reward {rewards}", fill=(240, 240, 240), font=font
-        )
+        header = headers[i] if headers else f"t={int(rec.step[i])}  reward {rewards}"
+        draw.text((2, 2), header, fill=(240, 240, 240), font=font)
         if rec.positions is not None:
             for a, (row, col) in enumerate(rec.positions[i]):
                 draw.text((col * cell_px + 1, HEADER_PX + row * cell_px - 3), str(a),

@@ -1,0 +1,160 @@
+"""``play``: a person controls one agent with the keyboard; the others follow a trained
+policy (when a cell is given) or act at random. One env step per key press.
+
+Keys: arrows or WASD move, space attacks, E digs, ``.`` stays (where the env has the action),
+R starts a new episode, Esc or Q quits.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from pmarl_bench import video, viewer
+from pmarl_bench.errors import ConfigError
+from pmarl_bench.trainer.losses import masked_logits
+from pmarl_bench.types import AgentInput
+
+#: pygame key name -> action name
+KEYS = {
+    "up": "up", "w": "up", "right": "right", "d": "right", "down": "down", "s": "down",
+    "left": "left", "a": "left", "space": "attack", "e": "dig", ".": "stay",
+}  # fmt: skip
+
+
+@dataclass
+class Game:
+    """The host side of play: one env, the person's agent and everyone else's policy."""
+
+    env: object
+    env_params: object
+    player: int
+    agent: object = None  # the others' policy (None: uniform random actions)
+    params: object = None
+    seed: int = 0
+    pov: bool = False
+    frames: list = field(default_factory=list)
+    episode_return: float = 0.0
+
+    def __post_init__(self):
+        env = self.env
+        if not hasattr(env, "positions"):
+            raise ConfigError(f"{env!r} cannot be played (only grid tasks have a map to show)")
+        if not 0 <= self.player < env.num_agents:
+            raise ConfigError(
+                f"agent {self.player} does not exist; agents: 0..{env.num_agents - 1}", "--agent"
+            )
+        self._key = jax.random.key(self.seed)
+        self._step = jax.jit(self._step_fn)
+        self._reset = jax.jit(lambda k: env.reset(k, self.env_params))
+        self.new_episode()
+
+    def action_index(self, key_name: str) -> int | None:
+        name = KEYS.get(key_name)
+        names = list(self.env.action_names)
+        return names.index(name) if name in names else None
+
+    def new_episode(self) -> None:
+        self._key, k = jax.random.split(self._key)
+        self.state, self.ts = self._reset(k)
+        A = self.env.num_agents
+        self.memory = self.agent.initial_carry(A) if self.agent is not None else None
+        self.start = jnp.ones((A,), bool)
+        self.t, self.episode_return, self.last_return = 0, 0.0, None
+        self.frames.append(self.frame())
+
+    def act(self, action: int) -> float:
+        """One env step with the person's ``action``; returns the person's reward."""
+        self._key, k = jax.random.split(self._key)
+        self.state, self.ts, self.memory, self.start = self._step(
+            self.state, self.ts, self.memory, self.start, k, jnp.int32(action)
+        )
+        reward = float(self.ts.reward[self.player])
+        self.episode_return += reward
+        self.t += 1
+        if bool(self.ts.terminated | self.ts.truncated):  # the env already began the next one
+            self.last_return, self.t, self.episode_return = self.episode_return, 0, 0.0
+        self.frames.append(self.frame())
+        return reward
+
+    def _step_fn(self, state, ts, memory, start, key, action):
+        env, A = self.env, self.env.num_agents
+        key_act, key_env = jax.random.split(key)
+        if self.agent is not None:
+            inputs = AgentInput(ts.obs, ts.prev_action, ts.prev_reward, start)
+            memory, out = self.agent.step(self.params, memory, inputs)
+            logits = masked_logits(out.logits, ts.action_mask)
+        else:
+            logits = jnp.where(ts.action_mask, 0.0, -jnp.inf)
+        others = jax.random.categorical(key_act, logits).astype(jnp.int32)
+        allowed = ts.action_mask[self.player, action]
+        mine = jnp.where(allowed, action, others[self.player])  # a masked action: as the policy
+        actions = others.at[self.player].set(mine)
+        state, ts = env.step(key_env, state, actions, self.env_params)
+        return state, ts, memory, jnp.full((A,), ts.terminated | ts.truncated)
+
+    def frame(self) -> np.ndarray:
+        img = np.asarray(self.env.render(self.state, self.env_params, cell_px=video.CELL_PX))
+        pov = (
+            np.asarray(self.env.render_pov(self.state, self.player, cell_px=2 * video.CELL_PX))
+            if self.pov
+            else None
+        )
+        rec = video.Recording(
+            img[None],
+            None if pov is None else pov[None],
+            np.asarray(self.env.positions(self.state))[None],
+            np.zeros((1, self.env.num_agents)),
+            np.array([self.t]),
+            [],
+        )
+        last = "" if self.last_return is None else f"  last episode {self.last_return:.2f}"
+        header = f"t={self.t}  you (agent {self.player}): {self.episode_return:.2f}{last}"
+        return video.annotate(rec, headers=[header])[0]
+
+    @property
+    def position(self) -> tuple[int, int]:
+        return tuple(int(v) for v in np.asarray(self.env.positions(self.state))[self.player])
+
+
+def run_window(game: Game, on_ready: Callable[[], None] | None = None, scale: int = 2) -> None:
+    """Show the game and step it on key presses until Esc, Q or the window closes."""
+    viewer.require_display()
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    import pygame
+
+    pygame.display.init()
+    try:
+        h, w, _ = game.frames[-1].shape
+        screen = pygame.display.set_mode((w * scale, h * scale))
+        pygame.display.set_caption(f"pmarl-bench play: agent {game.player}")
+
+        def draw():
+            surface = pygame.surfarray.make_surface(np.swapaxes(game.frames[-1], 0, 1))
+            screen.blit(pygame.transform.scale(surface, (w * scale, h * scale)), (0, 0))
+            pygame.display.flip()
+
+        draw()
+        if on_ready is not None:
+            on_ready()
+        while True:
+            event = pygame.event.wait()
+            if event.type == pygame.QUIT:
+                return
+            if event.type != pygame.KEYDOWN:
+                continue
+            name = pygame.key.name(event.key)
+            if name in ("escape", "q"):
+                return
+            if name == "r":
+                game.new_episode()
+            elif (action := game.action_index(name)) is not None:
+                game.act(action)
+            draw()
+    finally:
+        pygame.display.quit()
