@@ -108,6 +108,9 @@ def report(
     format: Annotated[
         ReportFormat, typer.Option("--format", help="html (with a Markdown twin) or md")
     ] = ReportFormat.html,
+    videos: Annotated[
+        bool, typer.Option(help="GIFs of the best and median seed of cells with checkpoints")
+    ] = True,
 ) -> None:
     """Turn result tables into a report: learning curves, final scores with bootstrap
     confidence intervals, aggregates, probability of improvement, throughput, CSVs.
@@ -124,7 +127,7 @@ def report(
         )
     out = out or Path("reports") / "+".join(p.resolve().name for p in results)
     with err_console.status("building the report…"):
-        page = build_report(results, out, format.value)
+        page = build_report(results, out, format.value, videos=videos)
     err_console.print(f"report written: {page}")
 
 

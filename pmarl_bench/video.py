@@ -45,8 +45,10 @@ def record(
     deterministic: bool = False,
     pov: int | None = None,
     cell_px: int = CELL_PX,
+    steps: int | None = None,
 ) -> Recording:
-    """Play ``episodes`` episodes with every agent acting from ``params`` and render them."""
+    """Play ``episodes`` episodes with every agent acting from ``params`` and render them
+    (only the first ``steps`` steps, if given)."""
     if not hasattr(env, "render") or env.max_episode_steps is None:
         raise ConfigError(f"{env!r} cannot be recorded (no renderer or no episode length)")
     try:
@@ -90,7 +92,7 @@ def record(
         carry = (state, ts, agent.initial_carry(A), jnp.ones((A,), bool),
                  jnp.zeros((A,), jnp.float32), jnp.int32(0))  # fmt: skip
         carry, (shown, so_far, t, ended) = jax.lax.scan(
-            body, carry, jax.random.split(key_scan, episodes * length)
+            body, carry, jax.random.split(key_scan, steps or episodes * length)
         )
         return shown, so_far, t, ended
 

@@ -31,13 +31,19 @@ class Section:
     text: str = ""
     figures: tuple[str, ...] = ()
     table: pd.DataFrame | None = None
+    gifs: tuple[tuple[str, str], ...] = ()  # (caption, file)
 
 
 def build_report(
-    results_dirs: list[str | Path], out: str | Path, fmt: str = "html", reps: int = stats.REPS
+    results_dirs: list[str | Path],
+    out: str | Path,
+    fmt: str = "html",
+    reps: int = stats.REPS,
+    videos: bool = True,
 ) -> Path:
     """Write the report for ``results_dirs`` into ``out`` (replaced if it exists); returns the
-    main page (``index.html``, or ``report.md`` for ``fmt="md"``)."""
+    main page (``index.html``, or ``report.md`` for ``fmt="md"``). ``videos``: a short GIF of
+    the best and the median seed of every cell with saved parameters and a renderable env."""
     data = load(results_dirs)
     warnings.simplefilter("ignore", DegenerateDataWarning)  # flat samples: the CI is the point
     out = Path(out)
@@ -46,6 +52,8 @@ def build_report(
     tmp.mkdir(parents=True)
     try:
         sections = _sections(data, tmp, reps)
+        if videos and data.cells:
+            sections.append(_rollout_section(data, tmp))
         (tmp / "report.md").write_text(_markdown(data, sections))
         if fmt == "html":
             (tmp / "index.html").write_text(_html(data, sections))
@@ -191,6 +199,48 @@ def _verdict(task: str, x: str, y: str, est: stats.Estimate, seeds: int) -> str:
     )
 
 
+ROLLOUT_STEPS = 64
+
+
+def _rollout_section(data: ReportData, folder: Path) -> Section:
+    """GIFs of the best and the median seed (by final score) of each cell."""
+    import jax
+
+    from pmarl_bench import video
+    from pmarl_bench.checkpoints import load_cell
+    from pmarl_bench.errors import ConfigError
+
+    gifs, skipped = [], []
+    for (task, agent), path in sorted(data.cells.items()):
+        scores = data.final[(data.final.task == task) & (data.final.agent == agent)]
+        ranked = scores.sort_values(["score", "seed"], ascending=[False, True])
+        if ranked.empty:
+            continue
+        picks = {
+            "best": int(ranked.seed.iloc[0]),
+            "median": int(ranked.seed.iloc[len(ranked) // 2]),
+        }
+        try:
+            cell = load_cell(path)
+            for which, seed in picks.items():
+                rec = video.record(
+                    cell.env, cell.env_params, cell.agent, cell.params(seed),
+                    jax.random.key(seed), steps=ROLLOUT_STEPS,
+                )  # fmt: skip
+                name = f"rollout_{task}_{agent}_{which}".replace("/", "-").replace(":", "-")
+                video.write_video(folder / f"{name}.gif", video.annotate(rec), fps=8)
+                gifs.append((f"{task} / {agent}: {which} seed ({seed})", f"{name}.gif"))
+        except ConfigError:
+            skipped.append(f"{task}/{agent}")
+    text = (
+        f"The first {ROLLOUT_STEPS} steps of one episode of the best and the median seed of "
+        "each cell (by final score), from its saved parameters."
+    )
+    if skipped:
+        text += f" No rollout for {', '.join(skipped)} (no renderer)."
+    return Section("Rollouts", text, gifs=tuple(gifs))
+
+
 def _evaluation_section(data: ReportData, reps: int) -> Section:
     rows = []
     for (task, agent, metric), g in data.evaluations.groupby(["task", "agent", "metric"]):
@@ -295,6 +345,8 @@ def _markdown(data: ReportData, sections: list[Section]) -> str:
         parts += [f"![{name}]({name}.png)" for name in s.figures]
         if s.figures:
             parts.append("")
+        for caption, file in s.gifs:
+            parts += [f"{caption}", "", f"![{caption}]({file})", ""]
         if s.table is not None and not s.table.empty:
             parts += [s.table.to_markdown(index=False, floatfmt=".4g"), ""]
     parts += [
@@ -328,6 +380,13 @@ def _html(data: ReportData, sections: list[Section]) -> str:
                 for n in s.figures
             )
             body.append(f'<div class="figs">{imgs}</div>')
+        if s.gifs:
+            cells = "".join(
+                f'<figure><img src="{f}" alt="{html.escape(c)}"><figcaption>{html.escape(c)}'
+                "</figcaption></figure>"
+                for c, f in s.gifs
+            )
+            body.append(f'<div class="figs">{cells}</div>')
         if s.table is not None and not s.table.empty:
             body.append(s.table.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0))
     body.append(

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pmarl_bench.errors import ConfigError
-from pmarl_bench.results import load_manifests, load_results
+from pmarl_bench.results import load_manifests, load_results, read_manifest
 
 RETURN = "episode_return"
 #: final score of a seed: the mean of its last ``FINAL_FRACTION`` of updates (at least one)
@@ -31,6 +31,7 @@ class ReportData:
     throughput: pd.DataFrame  # task, agent, seeds, agent_steps_per_second, compile_seconds, ...
     sources: list[str]
     notes: list[str] = field(default_factory=list)  # what is missing or partial
+    cells: dict[tuple[str, str], Path] = field(default_factory=dict)  # (task, agent) -> folder
 
     @property
     def tasks(self) -> list[str]:
@@ -45,10 +46,14 @@ def load(results_dirs: list[str | Path]) -> ReportData:
     """Read every finished cell under the given folders (suite folders or results roots)."""
     if not results_dirs:
         raise ConfigError("give at least one results folder, e.g. results/memory", "RESULTS_DIR")
-    frames, manifests = [], []
+    frames, manifests, folders = [], [], {}
     for d in results_dirs:
         frames.append(load_results(d))  # a one-line ConfigError for a missing or empty dir
         manifests.extend(load_manifests(d))
+        for path in sorted(Path(d).rglob("manifest.json")):
+            m = manifests_by_path(path)
+            if m is not None:
+                folders[(m["suite"], m["env"], m["agent"])] = path.parent
     df = pd.concat(frames, ignore_index=True).drop_duplicates(
         ["suite", "env", "agent", "seed", "update", "metric"]
     )
@@ -83,9 +88,20 @@ def load(results_dirs: list[str | Path]) -> ReportData:
         evaluations=evals[["task", "agent", "seed", "metric", "value"]].reset_index(drop=True),
         throughput=_throughput(manifests, name),
         sources=[str(d) for d in results_dirs],
+        cells={(name(s, e), a): p for (s, e, a), p in folders.items()},
     )
     data.notes = missing(data)
     return data
+
+
+def manifests_by_path(path: Path) -> dict | None:
+    """The manifest at ``path`` if it belongs to a finished cell with saved parameters."""
+    if ".tmp-" in str(path.parent):
+        return None
+    m = read_manifest(path.parent)
+    if not m or m.get("status") != "complete" or not m.get("checkpoints"):
+        return None
+    return m
 
 
 def final_scores(curves: pd.DataFrame) -> pd.DataFrame:
