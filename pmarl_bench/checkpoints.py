@@ -77,7 +77,10 @@ class TrainedCell:
     def _label(self, checkpoint: str) -> str:
         labels = [c["label"] for c in self.checkpoints]
         if not labels:
-            raise ConfigError(f"{self.path} has no saved parameters (trained before checkpoints)")
+            raise ConfigError(
+                f"{self.path} has no saved parameters (trained before cells saved them); "
+                "train it again with pmarl-bench run SUITE --only ENV/AGENT --force"
+            )
         want = FINAL if checkpoint == "latest" else checkpoint
         if want.isdigit():
             want = update_label(int(want))

@@ -232,6 +232,84 @@ def _option(text: str) -> tuple[str, object]:
     return key, yaml.safe_load(value)
 
 
+@app.command()
+@user_errors
+def bench(
+    suite: Annotated[Path, typer.Argument(help="benchmark matrix file")] = Path(
+        "suites/bench.yaml"
+    ),
+    save: Annotated[Path | None, typer.Option(help="write the results as JSON")] = None,
+    compare: Annotated[
+        Path | None, typer.Option(help="a saved baseline: exit 1 on a regression")
+    ] = None,
+    max_regression: Annotated[
+        float, typer.Option(min=0.0, help="tolerated slowdown of a normalised figure")
+    ] = 0.15,
+    repeats: Annotated[int | None, typer.Option(min=1, help="timed repeats per case")] = None,
+    budget: Annotated[
+        str | None, typer.Option(help="a named profile of the matrix, e.g. gpu")
+    ] = None,
+    only: Annotated[str | None, typer.Option(help="only cases matching this glob")] = None,
+    profile: Annotated[
+        Path | None, typer.Option(help="write a JAX profiler trace of the first case here")
+    ] = None,
+) -> None:
+    """Measure env stepping and training throughput, compile and reset times and memory for
+    a fixed matrix of cases; compare with a saved baseline.
+
+    Figures are medians of timed repeats after a warm-up, also divided by a calibration
+    workload timed in the same process, so a baseline from one machine works on another.
+
+    Example: pmarl-bench bench --compare benchmarks/baseline-cpu.json
+    """
+    from pmarl_bench.bench import compare as cmp
+    from pmarl_bench.bench import matrix
+
+    spec = matrix.load_bench(suite)
+    baseline = matrix.load_result(compare) if compare else None
+    table = Table(title=f"{spec.name} ({budget or 'default'})")
+    for col in ("case", "agent-steps/s", "normalised", "reset", "compile", "peak host RSS"):
+        table.add_column(col, justify="left" if col == "case" else "right")
+
+    def on_case(name: str, r: dict) -> None:
+        f = r["figures"]
+        reset = f.get("reset_seconds")
+        err_console.print(
+            f"{name}: {f['agent_steps_per_second']:.4g} agent-steps/s", highlight=False
+        )
+        table.add_row(
+            name,
+            f"{f['agent_steps_per_second']:.4g}",
+            f"{r['normalised']['agent_steps_per_second']:.4g}",
+            "" if reset is None else f"{reset * 1e3:.2f} ms",
+            f"{f['compile_seconds']:.1f} s",
+            f"{f['peak_host_bytes'] / 1e9:.2f} GB",
+        )
+
+    result = matrix.run_matrix(
+        spec, suite.parent, profile=budget, only=only, repeats=repeats, trace_dir=profile,
+        on_case=on_case,
+    )  # fmt: skip
+    Console(width=max(Console().width, 120)).print(table)
+    if save:
+        matrix.save(result, save)
+        err_console.print(f"saved: {save}")
+    if profile:
+        err_console.print(f"profiler trace of the first case: {profile}")
+    if baseline is not None:
+        changes, missing = cmp.compare(result, baseline)
+        for c in changes:
+            err_console.print(f"  {c}", highlight=False)
+        if missing:
+            err_console.print(f"not measured here: {', '.join(missing)}")
+        bad = cmp.regressions(changes, max_regression)
+        if bad:
+            for c in bad:
+                err_console.print(f"[red]regression:[/] {c} (tolerance {max_regression:.0%})")
+            raise typer.Exit(1)
+        err_console.print(f"no regression beyond {max_regression:.0%} against {compare}")
+
+
 @app.command("list")
 @user_errors
 def list_(

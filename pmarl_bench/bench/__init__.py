@@ -1,0 +1,20 @@
+"""Throughput: measurements (``measure``), the benchmark matrix (``schema``, ``matrix``) and
+the regression check (``compare``) behind ``pmarl-bench bench``."""
+
+from pmarl_bench.bench.measure import (
+    EnvThroughput,
+    TrainThroughput,
+    env_throughput,
+    host_peak_bytes,
+    reset_host_peak,
+    train_throughput,
+)
+
+__all__ = [
+    "EnvThroughput",
+    "TrainThroughput",
+    "env_throughput",
+    "host_peak_bytes",
+    "reset_host_peak",
+    "train_throughput",
+]

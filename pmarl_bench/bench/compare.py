@@ -1,0 +1,47 @@
+"""The regression check: normalised figures of a run against a saved baseline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pmarl_bench.bench.matrix import GATED, RATES
+
+
+@dataclass(frozen=True)
+class Change:
+    case: str
+    figure: str
+    baseline: float
+    current: float
+
+    @property
+    def slower(self) -> float:
+        """How much slower than the baseline (0.2 = 20% slower; negative = faster)."""
+        if self.figure in RATES:
+            return 1.0 - self.current / self.baseline
+        return self.current / self.baseline - 1.0
+
+    def __str__(self) -> str:
+        verb = "slower" if self.slower >= 0 else "faster"
+        return f"{self.case} {self.figure}: {abs(self.slower):.0%} {verb} than the baseline"
+
+
+def compare(current: dict, baseline: dict) -> tuple[list[Change], list[str]]:
+    """Changes of every gated figure of the cases both runs have, and the baseline's cases
+    that this run did not measure."""
+    changes, missing = [], []
+    for case, base in sorted(baseline["cases"].items()):
+        now = current["cases"].get(case)
+        if now is None:
+            missing.append(case)
+            continue
+        for figure in GATED:
+            if figure in base["normalised"] and figure in now["normalised"]:
+                changes.append(
+                    Change(case, figure, base["normalised"][figure], now["normalised"][figure])
+                )
+    return changes, missing
+
+
+def regressions(changes: list[Change], tolerance: float) -> list[Change]:
+    return [c for c in changes if c.slower > tolerance]

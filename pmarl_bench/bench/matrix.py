@@ -1,0 +1,208 @@
+"""Run the benchmark matrix: each case's figures as the median of timed repeats after a
+warm-up, raw and divided by a calibration workload timed in the same process (so figures from
+one machine compare with another's)."""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import json
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+from pydantic import ValidationError
+
+from pmarl_bench import agents, envs
+from pmarl_bench.bench.measure import env_throughput, host_peak_bytes, reset_host_peak
+from pmarl_bench.bench.schema import BenchSuite, Cases, EnvCase, TrainCase
+from pmarl_bench.errors import ConfigError, from_validation
+from pmarl_bench.suites.loader import find_baseline, load_baseline, network_config, read_yaml
+from pmarl_bench.trainer.config import PPOConfig
+from pmarl_bench.trainer.ppo import Train
+
+#: figures where higher is better; every other figure is a time or a size (lower is better)
+RATES = ("agent_steps_per_second",)
+#: figures that ``compare`` checks; compile times and memory are reported only (their
+#: run-to-run spread on a shared 2-core machine is far above any useful tolerance)
+GATED = ("agent_steps_per_second", "reset_seconds")
+
+
+def load_bench(path: str | Path) -> BenchSuite:
+    path = Path(path)
+    data = read_yaml(path)
+    try:
+        return BenchSuite(**(data or {}))
+    except ValidationError as err:
+        raise from_validation(err, f"{path}: ", list(BenchSuite.model_fields)) from None
+
+
+def select(suite: BenchSuite, profile: str | None, only: str | None) -> Cases:
+    if profile is None:
+        cases = Cases(env_cases=suite.env_cases, train_cases=suite.train_cases)
+    elif profile not in suite.profiles:
+        have = ", ".join(suite.profiles) or "(none)"
+        raise ConfigError(f"unknown profile {profile!r}; this file has: {have}", "--budget")
+    else:
+        cases = suite.profiles[profile]
+    if only:
+        pick = lambda cs: [c for c in cs if fnmatch.fnmatch(c.case, only)]
+        cases = Cases(env_cases=pick(cases.env_cases), train_cases=pick(cases.train_cases))
+        if not cases.env_cases and not cases.train_cases:
+            raise ConfigError(f"no case matches {only!r}", "--only")
+    return cases
+
+
+def calibration_seconds(repeats: int = 7) -> float:
+    """Median time of a fixed jitted workload (matmuls and element-wise work on the scale of
+    a small network's), the unit that normalised figures are expressed in."""
+
+    def work(x, w):
+        def body(x, _):
+            return jnp.tanh(x @ w) * 0.5 + x * 0.5, None
+
+        return jax.lax.scan(body, x, None, length=32)[0].sum()
+
+    x = jax.random.normal(jax.random.key(0), (256, 256))
+    w = jax.random.normal(jax.random.key(1), (256, 256)) / 16
+    fn = jax.jit(work).lower(x, w).compile()
+    jax.block_until_ready(fn(x, w))
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(fn(x, w))
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def run_env_case(case: EnvCase, repeats: int) -> dict[str, float]:
+    env = envs.make(case.id, **case.options)
+    reset_host_peak()
+    r = env_throughput(env, case.num_envs, case.steps, repeats)
+    return {
+        "agent_steps_per_second": r.agent_steps_per_second,
+        "reset_seconds": r.reset_seconds,
+        "compile_seconds": r.compile_seconds,
+        "peak_host_bytes": float(host_peak_bytes()),
+    }
+
+
+def build_train(case: TrainCase, suite_dir: Path) -> Train:
+    env = envs.make(case.env, **case.options)
+    _, network, base_ppo = load_baseline(find_baseline(case.agent, suite_dir))
+    if case.network:
+        network = network_config({**network.model_dump(), **case.network}, f"{case.case}.network")
+    agent = agents.make_agent(network, env.observation_space, env.action_space)
+    ppo = {**base_ppo, **case.ppo}
+    per_update = ppo.get("num_envs", 64) * ppo.get("rollout_length", 64)
+    cfg = PPOConfig(
+        **ppo, total_env_steps=case.updates * per_update, updates_per_chunk=case.updates
+    )
+    return Train(env, agent, cfg)
+
+
+def run_train_case(case: TrainCase, repeats: int, suite_dir: Path) -> dict[str, float]:
+    train = build_train(case, suite_dir)
+    keys = jnp.stack([jax.random.key(s) for s in range(case.seeds)])
+    reset_host_peak()
+    t0 = time.perf_counter()
+    init = jax.jit(jax.vmap(train.init)).lower(keys).compile()
+    state = init(keys)
+    chunk = jax.jit(jax.vmap(train.chunk), donate_argnums=0).lower(state).compile()
+    compile_seconds = time.perf_counter() - t0
+    state, _ = jax.block_until_ready(chunk(state))  # warm-up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        state, _ = jax.block_until_ready(chunk(state))
+        times.append(time.perf_counter() - t)
+    steps = case.seeds * case.updates * train.agent_steps_per_update
+    return {
+        "agent_steps_per_second": steps / statistics.median(times),
+        "compile_seconds": compile_seconds,
+        "peak_host_bytes": float(host_peak_bytes()),
+    }
+
+
+def normalise(figures: dict[str, float], unit: float) -> dict[str, float]:
+    """Rates times the calibration time (work per calibration unit); times divided by it;
+    sizes unchanged."""
+    out = {}
+    for name, value in figures.items():
+        if name in RATES:
+            out[name] = value * unit
+        elif name.endswith("_seconds"):
+            out[name] = value / unit
+        else:
+            out[name] = value
+    return out
+
+
+def run_matrix(
+    suite: BenchSuite,
+    suite_dir: Path,
+    *,
+    profile: str | None = None,
+    only: str | None = None,
+    repeats: int | None = None,
+    trace_dir: Path | None = None,
+    on_case: Callable[[str, dict], None] | None = None,
+) -> dict:
+    """Every selected case -> the JSON-able result (``trace_dir``: a JAX profiler trace of
+    the first case)."""
+    from pmarl_bench.runner import environment_info
+
+    cases = select(suite, profile, only)
+    repeats = repeats or suite.repeats
+    unit = calibration_seconds()
+    results = {}
+    jobs = [(c.case, "env", c) for c in cases.env_cases]
+    jobs += [(c.case, "train", c) for c in cases.train_cases]
+    for i, (name, kind, case) in enumerate(jobs):
+        tracing = jax.profiler.trace(str(trace_dir)) if trace_dir and i == 0 else None
+        with tracing or contextlib.nullcontext():
+            try:
+                if kind == "env":
+                    figures = run_env_case(case, repeats)
+                else:
+                    figures = run_train_case(case, repeats, suite_dir)
+            except ValidationError as err:
+                raise from_validation(err, f"{name}: ") from None
+        results[name] = {
+            "kind": kind,
+            "config": case.model_dump(),
+            "figures": figures,
+            "normalised": normalise(figures, unit),
+        }
+        if on_case is not None:
+            on_case(name, results[name])
+    info = environment_info()
+    return {
+        "suite": suite.name,
+        "profile": profile or "default",
+        "repeats": repeats,
+        "calibration_seconds": unit,
+        "machine": {k: info[k] for k in ("host", "device", "backend", "jax_version")},
+        "cases": results,
+    }
+
+
+def save(result: dict, path: Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+
+
+def load_result(path: Path) -> dict:
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError:
+        raise ConfigError("no such baseline file", str(path)) from None
+    except ValueError as err:
+        raise ConfigError(f"not a benchmark result (JSON): {err}", str(path)) from None
+    if not isinstance(data, dict) or "cases" not in data:
+        raise ConfigError("not a benchmark result (no 'cases')", str(path))
+    return data

@@ -1,0 +1,118 @@
+"""``pmarl-bench bench``: the matrix file, normalised figures, saving, and the regression
+check against a baseline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pmarl_bench.bench import compare as cmp
+from pmarl_bench.bench import matrix
+from pmarl_bench.cli import app
+from pmarl_bench.errors import ConfigError
+
+TINY = """\
+name: tiny
+repeats: 2
+env_cases:
+  - {id: n_back-v0, num_envs: 16, steps: 8}
+train_cases:
+  - {env: n_back-v0, agent: mlp, network: {width: 8}, seeds: 1, updates: 1,
+     ppo: {num_envs: 8, rollout_length: 8, num_minibatches: 1, num_epochs: 1}}
+profiles:
+  big:
+    env_cases:
+      - {id: n_back-v0, num_envs: 64, steps: 8}
+"""
+
+
+def result(rate: float, reset: float = 0.001, case: str = "env:x") -> dict:
+    return {
+        "cases": {
+            case: {
+                "normalised": {
+                    "agent_steps_per_second": rate,
+                    "reset_seconds": reset,
+                    "compile_seconds": 99.0,
+                },
+            }
+        }
+    }
+
+
+def test_compare_flags_slower_rates_and_times_beyond_the_tolerance():
+    base = result(100.0)
+    changes, _ = cmp.compare(result(70.0), base)
+    (bad,) = cmp.regressions(changes, 0.15)
+    assert bad.case == "env:x" and bad.figure == "agent_steps_per_second"
+    assert bad.slower == pytest.approx(0.3) and "30% slower" in str(bad)
+    assert not cmp.regressions(cmp.compare(result(90.0), base)[0], 0.15)
+    assert not cmp.regressions(cmp.compare(result(300.0), base)[0], 0.15)  # faster
+    (slow_reset,) = cmp.regressions(cmp.compare(result(100.0, reset=0.002), base)[0], 0.15)
+    assert slow_reset.figure == "reset_seconds" and slow_reset.slower == pytest.approx(1.0)
+    # compile times are reported, not gated; cases the run did not measure are listed
+    assert all(c.figure != "compile_seconds" for c in changes)
+    assert cmp.compare(result(1.0, case="env:y"), base)[1] == ["env:x"]
+
+
+def test_normalised_figures_are_in_calibration_units():
+    figures = {"agent_steps_per_second": 1000.0, "reset_seconds": 0.5, "peak_host_bytes": 7.0}
+    assert matrix.normalise(figures, 0.01) == {
+        "agent_steps_per_second": 10.0,
+        "reset_seconds": 50.0,
+        "peak_host_bytes": 7.0,
+    }
+
+
+def test_profiles_and_case_selection(tmp_path):
+    path = tmp_path / "b.yaml"
+    path.write_text(TINY)
+    spec = matrix.load_bench(path)
+    assert [c.case for c in matrix.select(spec, "big", None).env_cases] == ["env:n_back"]
+    with pytest.raises(ConfigError, match="--budget: unknown profile 'gpu'; this file has: big"):
+        matrix.select(spec, "gpu", None)
+    with pytest.raises(ConfigError, match="--only: no case matches 'env:nope'"):
+        matrix.select(spec, None, "env:nope")
+    path.write_text(TINY.replace("steps: 8}\ntrain", "stpes: 8}\ntrain"))
+    with pytest.raises(ConfigError, match=r"env_cases\[0\].stpes: unknown key"):
+        matrix.load_bench(path)
+
+
+def test_bench_saves_json_and_compare_fails_on_a_regression_naming_it(tmp_path):
+    (tmp_path / "suites").mkdir()
+    suite = tmp_path / "suites" / "tiny.yaml"
+    suite.write_text(TINY)
+    (tmp_path / "baselines").mkdir()
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "baselines" / "mlp.yaml").write_text((root / "baselines/mlp.yaml").read_text())
+    runner = CliRunner()
+    saved = tmp_path / "run.json"
+    res = runner.invoke(app, ["bench", str(suite), "--save", str(saved)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(saved.read_text())
+    assert set(data["cases"]) == {"env:n_back", "train:n_back/mlp"}
+    assert data["calibration_seconds"] > 0 and data["repeats"] == 2
+    for case in data["cases"].values():
+        assert case["figures"]["agent_steps_per_second"] > 0
+        assert case["normalised"]["agent_steps_per_second"] == pytest.approx(
+            case["figures"]["agent_steps_per_second"] * data["calibration_seconds"]
+        )
+    # a baseline a hundred times faster than this machine: a regression, named
+    fast = json.loads(saved.read_text())
+    fast["cases"]["train:n_back/mlp"]["normalised"]["agent_steps_per_second"] *= 100
+    (tmp_path / "fast.json").write_text(json.dumps(fast))
+    res = runner.invoke(app, ["bench", str(suite), "--compare", str(tmp_path / "fast.json")])
+    assert res.exit_code == 1
+    assert "regression: train:n_back/mlp agent_steps_per_second" in res.output
+    # a baseline far slower: passes
+    slow = json.loads(saved.read_text())
+    for case in slow["cases"].values():
+        case["normalised"]["agent_steps_per_second"] /= 100
+        case["normalised"].pop("reset_seconds", None)
+    (tmp_path / "slow.json").write_text(json.dumps(slow))
+    res = runner.invoke(app, ["bench", str(suite), "--compare", str(tmp_path / "slow.json")])
+    assert res.exit_code == 0, res.output
+    assert "no regression beyond 15%" in res.output
