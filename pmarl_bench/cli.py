@@ -268,7 +268,7 @@ def bench(
     spec = matrix.load_bench(suite)
     baseline = matrix.load_result(compare) if compare else None
     table = Table(title=f"{spec.name} ({budget or 'default'})")
-    for col in ("case", "agent-steps/s", "normalised", "reset", "compile", "peak host RSS"):
+    for col in ("case", "agent-steps/s", "reset", "compile", "peak host RSS"):
         table.add_column(col, justify="left" if col == "case" else "right")
 
     def on_case(name: str, r: dict) -> None:
@@ -280,7 +280,6 @@ def bench(
         table.add_row(
             name,
             f"{f['agent_steps_per_second']:.4g}",
-            f"{r['normalised']['agent_steps_per_second']:.4g}",
             "" if reset is None else f"{reset * 1e3:.2f} ms",
             f"{f['compile_seconds']:.1f} s",
             f"{f['peak_host_bytes'] / 1e9:.2f} GB",

@@ -99,9 +99,10 @@ class Game:
         return state, ts, memory, jnp.full((A,), ts.terminated | ts.truncated)
 
     def frame(self) -> np.ndarray:
-        img = np.asarray(self.env.render(self.state, self.env_params, cell_px=video.CELL_PX))
+        px = video.cell_size(self.env)
+        img = np.asarray(self.env.render(self.state, self.env_params, cell_px=px))
         pov = (
-            np.asarray(self.env.render_pov(self.state, self.player, cell_px=2 * video.CELL_PX))
+            np.asarray(self.env.render_pov(self.state, self.player, cell_px=2 * px))
             if self.pov
             else None
         )
@@ -112,6 +113,7 @@ class Game:
             np.zeros((1, self.env.num_agents)),
             np.array([self.t]),
             [],
+            px,
         )
         last = "" if self.last_return is None else f"  last episode {self.last_return:.2f}"
         header = f"t={self.t}  you (agent {self.player}): {self.episode_return:.2f}{last}"

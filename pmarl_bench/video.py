@@ -20,7 +20,15 @@ from pmarl_bench.errors import ConfigError
 from pmarl_bench.trainer.losses import masked_logits
 from pmarl_bench.types import AgentInput
 
-CELL_PX = 8
+CELL_PX = 8  # the smallest map cell, in pixels
+
+
+def cell_size(env) -> int:
+    """Pixels per map cell: about 320 pixels across the map, 8 to 24 per cell."""
+    o = env.options
+    return int(min(24, max(CELL_PX, 320 // max(o.height, o.width))))
+
+
 HEADER_PX = 16
 FORMATS = (".mp4", ".gif")
 
@@ -33,6 +41,7 @@ class Recording:
     reward_so_far: np.ndarray  # float [N, A] within the current episode
     step: np.ndarray  # int [N] step within the current episode
     episode_returns: list[np.ndarray]  # per episode: [A] return of each agent
+    cell_px: int = CELL_PX  # pixels per map cell in ``frames``
 
 
 def record(
@@ -44,7 +53,7 @@ def record(
     episodes: int = 1,
     deterministic: bool = False,
     pov: int | None = None,
-    cell_px: int = CELL_PX,
+    cell_px: int | None = None,
     steps: int | None = None,
 ) -> Recording:
     """Play ``episodes`` episodes with every agent acting from ``params`` and render them
@@ -59,6 +68,7 @@ def record(
         raise ConfigError(f"agent {pov} does not exist; agents: 0..{env.num_agents - 1}", "--pov")
     length = env.max_episode_steps
     A = env.num_agents
+    cell_px = cell_px or cell_size(env)
 
     def frame(state):
         img = env.render(state, env_params, cell_px=cell_px)
@@ -107,6 +117,7 @@ def record(
         np.asarray(so_far),
         np.asarray(t),
         returns,
+        cell_px,
     )
 
 
@@ -114,12 +125,11 @@ def _abstract_state(env, env_params):
     return jax.eval_shape(lambda k: env.reset(k, env_params)[0], jax.random.key(0))
 
 
-def annotate(
-    rec: Recording, cell_px: int = CELL_PX, headers: list[str] | None = None
-) -> np.ndarray:
+def annotate(rec: Recording, headers: list[str] | None = None) -> np.ndarray:
     """Frames with a header (step, each agent's reward so far, or ``headers``), agent ids on
     the map, and the point-of-view panel beside it: ``uint8 [N, H', W', 3]``."""
     font = ImageFont.load_default()
+    cell_px = rec.cell_px
     out = []
     for i, img in enumerate(rec.frames):
         h, w, _ = img.shape

@@ -28,7 +28,8 @@ agents:
   - baseline: mlp
     network: {width: 16}
 """
-LENGTH, MAP_PX, POV_PX = 16, 7 * video.CELL_PX, 5 * 2 * video.CELL_PX
+LENGTH, PX = 16, 24  # a 7x7 map gets the largest cells (about 320 pixels across, at most 24)
+MAP_PX, POV_PX = 7 * PX, 5 * 2 * PX
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,8 @@ def test_record_counts_episode_returns_and_resets_the_running_reward():
     env = envs.make("grid_return-v0", width=7, height=7, episode_length=8, num_agents=2)
     agent = agents.make_agent(MLPConfig(width=8), env.observation_space, env.action_space)
     rec = video.record(env, None, agent, agent.init(jax.random.key(0)), jax.random.key(1), 3)
-    assert rec.frames.shape == (24, 56, 56, 3) and rec.positions.shape == (24, 2, 2)
+    assert video.cell_size(env) == PX
+    assert rec.frames.shape == (24, 7 * PX, 7 * PX, 3) and rec.positions.shape == (24, 2, 2)
     assert len(rec.episode_returns) == 3
     np.testing.assert_array_equal(rec.step, np.tile(np.arange(8), 3))
     assert (rec.reward_so_far[::8] == 0).all()  # each episode starts from zero

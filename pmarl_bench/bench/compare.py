@@ -16,9 +16,10 @@ class Change:
 
     @property
     def slower(self) -> float:
-        """How much slower than the baseline (0.2 = 20% slower; negative = faster)."""
+        """How much more time the same work takes than in the baseline (0.3 = 30% slower:
+        1.3x the time, i.e. a rate of 1/1.3; negative = faster)."""
         if self.figure in RATES:
-            return 1.0 - self.current / self.baseline
+            return self.baseline / self.current - 1.0
         return self.current / self.baseline - 1.0
 
     def __str__(self) -> str:

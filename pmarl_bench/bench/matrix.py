@@ -56,15 +56,15 @@ def select(suite: BenchSuite, profile: str | None, only: str | None) -> Cases:
     return cases
 
 
-def calibration_seconds(repeats: int = 7) -> float:
+def calibration_seconds(repeats: int = 11) -> float:
     """Median time of a fixed jitted workload (matmuls and element-wise work on the scale of
-    a small network's), the unit that normalised figures are expressed in."""
+    a small network's, about 50 ms on a 2-core CPU), the unit of normalised figures."""
 
     def work(x, w):
         def body(x, _):
             return jnp.tanh(x @ w) * 0.5 + x * 0.5, None
 
-        return jax.lax.scan(body, x, None, length=32)[0].sum()
+        return jax.lax.scan(body, x, None, length=320)[0].sum()
 
     x = jax.random.normal(jax.random.key(0), (256, 256))
     w = jax.random.normal(jax.random.key(1), (256, 256)) / 16
@@ -157,7 +157,7 @@ def run_matrix(
 
     cases = select(suite, profile, only)
     repeats = repeats or suite.repeats
-    unit = calibration_seconds()
+    before = calibration_seconds()
     results = {}
     jobs = [(c.case, "env", c) for c in cases.env_cases]
     jobs += [(c.case, "train", c) for c in cases.train_cases]
@@ -171,14 +171,13 @@ def run_matrix(
                     figures = run_train_case(case, repeats, suite_dir)
             except ValidationError as err:
                 raise from_validation(err, f"{name}: ") from None
-        results[name] = {
-            "kind": kind,
-            "config": case.model_dump(),
-            "figures": figures,
-            "normalised": normalise(figures, unit),
-        }
+        results[name] = {"kind": kind, "config": case.model_dump(), "figures": figures}
         if on_case is not None:
             on_case(name, results[name])
+    # the unit: calibrated before and after the cases, so a drift in between averages out
+    unit = (before + calibration_seconds()) / 2
+    for r in results.values():
+        r["normalised"] = normalise(r["figures"], unit)
     info = environment_info()
     return {
         "suite": suite.name,

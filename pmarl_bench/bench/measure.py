@@ -90,12 +90,18 @@ def env_throughput(
     compile_seconds = time.perf_counter() - t0
 
     jax.block_until_ready(rollout_c(state, key))  # warm-up
+    # a reset can take well under a millisecond: time enough of them for a steady figure
+    t = time.perf_counter()
+    jax.block_until_ready(reset_c(key))
+    per_call = max(time.perf_counter() - t, 1e-6)
+    calls = max(1, min(100, int(0.02 / per_call)))
     reset_times, step_times = [], []
     for i in range(repeats):
         k = jax.random.fold_in(key, i)
         t = time.perf_counter()
-        state, _ = jax.block_until_ready(reset_c(k))
-        reset_times.append(time.perf_counter() - t)
+        for _ in range(calls):
+            state, _ = jax.block_until_ready(reset_c(k))
+        reset_times.append((time.perf_counter() - t) / calls)
         t = time.perf_counter()
         jax.block_until_ready(rollout_c(state, k))
         step_times.append(time.perf_counter() - t)

@@ -215,7 +215,7 @@ def _rollout_section(data: ReportData, folder: Path) -> Section:
             for which, seed in picks.items():
                 rec = video.record(
                     cell.env, cell.env_params, cell.agent, cell.params(seed),
-                    jax.random.key(seed), steps=ROLLOUT_STEPS,
+                    jax.random.key(seed), steps=ROLLOUT_STEPS, cell_px=video.CELL_PX,
                 )  # fmt: skip
                 name = f"rollout_{task}_{agent}_{which}".replace("/", "-").replace(":", "-")
                 video.write_video(folder / f"{name}.gif", video.annotate(rec), fps=8)
