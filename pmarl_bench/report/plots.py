@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.ticker import EngFormatter
 
 from pmarl_bench.report.stats import Estimate
 
@@ -31,9 +32,11 @@ def learning_curve(
         ax.plot(steps, mean, color=colors[agent], label=agent, lw=1.6)
         ax.fill_between(steps, low, high, color=colors[agent], alpha=0.2, lw=0)
     for name, style in LEVEL_STYLES.items():
-        if levels.get(name) is not None:
-            ax.axhline(levels[name], color="0.3", ls=style, lw=1, label=name)
+        level = levels.get(name)
+        if level is not None and np.isfinite(level):
+            ax.axhline(level, color="0.3", ls=style, lw=1, label=name)
     ax.set(title=task, xlabel="env steps (per seed)", ylabel="episode return")
+    ax.xaxis.set_major_formatter(EngFormatter())
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, frameon=False)
     return fig
@@ -129,6 +132,6 @@ def throughput(table: pd.DataFrame, colors: dict[str, tuple]) -> Figure:
         ax.invert_yaxis()
         ax.set_xlabel(label)
         ax.grid(axis="x", alpha=0.3)
-    axes[0].set_xscale("log")
+    axes[0].xaxis.set_major_formatter(EngFormatter())
     axes[1].legend(fontsize=8, frameon=False)
     return fig
