@@ -90,8 +90,10 @@ def test_bench_saves_json_and_compare_fails_on_a_regression_naming_it(tmp_path):
     (tmp_path / "baselines" / "mlp.yaml").write_text((root / "baselines/mlp.yaml").read_text())
     runner = CliRunner()
     saved = tmp_path / "run.json"
-    res = runner.invoke(app, ["bench", str(suite), "--save", str(saved)])
+    trace = tmp_path / "trace"
+    res = runner.invoke(app, ["bench", str(suite), "--save", str(saved), "--profile", str(trace)])
     assert res.exit_code == 0, res.output
+    assert list(trace.rglob("*.xplane.pb")), "a JAX profiler trace of the first case"
     data = json.loads(saved.read_text())
     assert set(data["cases"]) == {"env:n_back", "train:n_back/mlp"}
     assert data["calibration_seconds"] > 0 and data["repeats"] == 2
