@@ -3,6 +3,7 @@ seeds (vmapped), report progress and stop on NaN between chunks."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from pmarl_bench.errors import TrainingDivergedError
 from pmarl_bench.trainer.ppo import LOSS_METRICS, Train
@@ -45,6 +47,17 @@ def seed_keys(seeds: list[int]) -> jax.Array:
     return jnp.stack([jax.random.key(s) for s in seeds])
 
 
+def seed_sharding(num_seeds: int) -> NamedSharding | None:
+    """Seeds spread over the local devices (as many as divide the seed count evenly), or
+    None on one device. Inputs placed so, the compiled program runs each device's seeds there
+    with no communication."""
+    devices = jax.local_devices()
+    n = math.gcd(num_seeds, len(devices))
+    if n <= 1:
+        return None
+    return NamedSharding(Mesh(np.array(devices[:n]), ("seed",)), PartitionSpec("seed"))
+
+
 def train_seeds(
     train: Train,
     seeds: list[int],
@@ -57,10 +70,16 @@ def train_seeds(
     after every chunk, before the state's buffers are donated to the next one (e.g. to save
     parameters)."""
     keys = seed_keys(seeds)
+    # every array leads with the seed axis; with several devices it is split over them (the
+    # seeds' programs are independent, so each device runs its own with no communication)
+    sharding = seed_sharding(len(seeds))
+    spread = {} if sharding is None else {"in_shardings": sharding, "out_shardings": sharding}
+    if sharding is not None:
+        keys = jax.device_put(keys, sharding)
     t0 = time.perf_counter()
-    init = jax.jit(jax.vmap(train.init)).lower(keys).compile()
+    init = jax.jit(jax.vmap(train.init), **spread).lower(keys).compile()
     state = init(keys)
-    chunk = jax.jit(jax.vmap(train.chunk), donate_argnums=0).lower(state).compile()
+    chunk = jax.jit(jax.vmap(train.chunk), donate_argnums=0, **spread).lower(state).compile()
     compile_seconds = time.perf_counter() - t0
 
     chunks: list[dict[str, np.ndarray]] = []
