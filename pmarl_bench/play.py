@@ -51,6 +51,7 @@ class Game:
             )
         self._key = jax.random.key(self.seed)
         self._step = jax.jit(self._step_fn)
+        self._draw = jax.jit(self._draw_fn)
         self._reset = jax.jit(lambda k: env.reset(k, self.env_params))
         self.new_episode()
 
@@ -98,22 +99,22 @@ class Game:
         state, ts = env.step(key_env, state, actions, self.env_params)
         return state, ts, memory, jnp.full((A,), ts.terminated | ts.truncated)
 
-    def frame(self) -> np.ndarray:
+    def _draw_fn(self, state):
         px = video.cell_size(self.env)
-        img = np.asarray(self.env.render(self.state, self.env_params, cell_px=px))
-        pov = (
-            np.asarray(self.env.render_pov(self.state, self.player, cell_px=2 * px))
-            if self.pov
-            else None
-        )
+        img = self.env.render(state, self.env_params, cell_px=px)
+        pov = self.env.render_pov(state, self.player, cell_px=2 * px) if self.pov else None
+        return img, pov, self.env.positions(state)
+
+    def frame(self) -> np.ndarray:
+        img, pov, positions = jax.device_get(self._draw(self.state))  # one compiled program
         rec = video.Recording(
             img[None],
             None if pov is None else pov[None],
-            np.asarray(self.env.positions(self.state))[None],
+            positions[None],
             np.zeros((1, self.env.num_agents)),
             np.array([self.t]),
             [],
-            px,
+            video.cell_size(self.env),
         )
         last = "" if self.last_return is None else f"  last episode {self.last_return:.2f}"
         header = f"t={self.t}  you (agent {self.player}): {self.episode_return:.2f}{last}"

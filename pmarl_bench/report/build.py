@@ -17,7 +17,7 @@ from scipy import stats as sps
 from scipy.stats import DegenerateDataWarning
 
 from pmarl_bench.report import plots, stats
-from pmarl_bench.report.data import ReportData, load, normalised
+from pmarl_bench.report.data import FINAL_FRACTION, ReportData, load, normalised
 from pmarl_bench.report.pages import Section, html_page, markdown_page
 
 FIGURE_DPI = 110
@@ -91,7 +91,7 @@ def _sections(data: ReportData, folder: Path, reps: int) -> list[Section]:
     fig = plots.interval_estimates(per_task, colors, "Final return per task", "episode return")
     sections.append(Section(
         "Final performance per task",
-        f"Each seed's score is its mean return over the last {_final_pct()} of updates. "
+        f"Each seed's score is its mean return over the last {FINAL_FRACTION:.0%} of updates. "
         "IQM (interquartile mean) and mean across seeds, with 95% stratified bootstrap "
         "confidence intervals.",
         (_save(fig, folder, "final_scores"),),
@@ -280,12 +280,6 @@ def _est(e: stats.Estimate) -> dict:
 
 def _flip(e: stats.Estimate) -> stats.Estimate:
     return stats.Estimate(1 - e.value, 1 - e.high, 1 - e.low)
-
-
-def _final_pct() -> str:
-    from pmarl_bench.report.data import FINAL_FRACTION
-
-    return f"{FINAL_FRACTION:.0%}"
 
 
 def _score_table(per_task: pd.DataFrame) -> pd.DataFrame:
