@@ -29,9 +29,19 @@ FINAL = "final"
 def save(cell_dir: Path, label: str, params: Any) -> None:
     """Write ``params`` (stacked over seeds) as ``cell_dir/checkpoints/<label>``."""
     host = jax.device_get(params)  # a copy: the device buffers may be donated next
-    checkpointer = ocp.StandardCheckpointer()
+    checkpointer = _checkpointer()
     checkpointer.save((Path(cell_dir) / FOLDER / label).absolute(), host, force=True)
     checkpointer.wait_until_finished()
+
+
+def _checkpointer() -> ocp.StandardCheckpointer:
+    if jax.process_count() == 1:
+        return ocp.StandardCheckpointer()
+    # in a distributed job only process 0 saves (host copies it gathered): it must not wait
+    # for the other processes at orbax's barriers
+    me = jax.process_index()
+    only_me = ocp.options.MultiprocessingOptions(primary_host=me, active_processes={me})
+    return ocp.StandardCheckpointer(multiprocessing_options=only_me)
 
 
 def update_label(update: int) -> str:

@@ -18,6 +18,10 @@ class TrainingDivergedError(RuntimeError):
     """A loss or metric became NaN/inf during training."""
 
 
+class CellLostError(RuntimeError):
+    """A cell's cluster workers kept dying (retries exhausted); run again to retry it."""
+
+
 def format_loc(loc: tuple) -> str:
     """('envs', 0, 'id') -> 'envs[0].id'"""
     out = ""

@@ -9,8 +9,10 @@ import importlib.metadata
 import platform
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jax
 import numpy as np
@@ -20,8 +22,12 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from pmarl_bench import bench, checkpoints
 from pmarl_bench.envs.multitask import MultiTask
 from pmarl_bench.results import store
+from pmarl_bench.scale import distributed
 from pmarl_bench.suites.loader import Cell, LoadedSuite
 from pmarl_bench.trainer import evaluate, loop
+
+#: ``report(env_steps_done, info, total_env_steps)``: a cell's progress, for a progress bar
+Report = Callable[[int, str, int], None]
 
 
 @dataclass
@@ -36,103 +42,163 @@ def run_suite(
     *,
     force: bool = False,
     console: Console | None = None,
+    memory_limit: int | str | None = loop.DEVICE,
+    executor=None,
 ) -> SuiteRun:
+    """Train every cell of ``loaded`` not already finished in ``results_dir`` (all with
+    ``force``). ``memory_limit``: bytes per device a cell's seeds must fit in (see
+    ``trainer.loop.train_seeds``). ``executor``: where cells run (default: here, one after
+    the other; ``scale.ray_executor.RayExecutor`` spreads them over a cluster).
+
+    In a ``jax.distributed`` job every process calls this; process 0 decides which cells are
+    finished and alone writes results."""
     console = console or Console(stderr=True)
     results_dir = Path(results_dir)
-    suite = loaded.suite
-    stale = store.remove_stale_tmp(results_dir, suite.name)
-    if stale:
-        console.print(f"removed {stale} unfinished cell folder(s) left by an interrupted run")
     summary = SuiteRun()
-    todo = []
-    for cell in loaded.cells:
-        path = store.cell_dir(results_dir, suite.name, cell.env_name, cell.agent_name)
-        if not force and store.is_finished(path, cell.config_hash()):
-            summary.skipped.append(cell.name)
-            console.print(f"[dim]skip[/] {cell.name}: finished ({path})")
-        else:
-            todo.append((cell, path))
+    todo = pending_cells(loaded, results_dir, force, console)
+    summary.skipped = [c.name for c in loaded.cells if c.name not in {t.name for t, _ in todo}]
     if not todo:
         return summary
-    columns = (
+    if executor is not None:
+        executor.run(todo, console=console, memory_limit=memory_limit)
+    else:
+        with progress_bars(console, visible=distributed.is_primary()) as bars:
+            for cell, path in todo:
+                run_cell(cell, path, bars.reporter(cell), memory_limit=memory_limit)
+    summary.ran = [cell.name for cell, _ in todo]
+    return summary
+
+
+def pending_cells(
+    loaded: LoadedSuite, results_dir: Path, force: bool, console: Console
+) -> list[tuple[Cell, Path]]:
+    """The cells to train and their folders: all with ``force``, else those without a
+    finished result for their config (process 0's view, in a distributed job)."""
+    primary = distributed.is_primary()
+    suite = loaded.suite
+    if primary:
+        stale = store.remove_stale_tmp(results_dir, suite.name)
+        if stale:
+            console.print(f"removed {stale} unfinished cell folder(s) left by an interrupted run")
+    paths = [
+        store.cell_dir(results_dir, suite.name, c.env_name, c.agent_name) for c in loaded.cells
+    ]
+    finished = np.array(
+        [
+            primary and not force and store.is_finished(path, cell.config_hash())
+            for cell, path in zip(loaded.cells, paths, strict=True)
+        ]
+    )
+    finished = distributed.broadcast(finished)
+    for cell, path, done in zip(loaded.cells, paths, finished, strict=True):
+        if done and primary:
+            console.print(f"[dim]skip[/] {cell.name}: finished ({path})")
+    return [(c, p) for c, p, done in zip(loaded.cells, paths, finished, strict=True) if not done]
+
+
+class progress_bars:
+    """A rich progress display with one bar per cell (hidden with ``visible=False``)."""
+
+    COLUMNS = (
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
         BarColumn(bar_width=20),
         TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=False) as progress:
-        for cell, path in todo:
-            run_cell(cell, path, progress)
-            summary.ran.append(cell.name)
-    return summary
+
+    def __init__(self, console: Console, visible: bool = True):
+        self.progress = Progress(*self.COLUMNS, console=console, disable=not visible)
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> progress_bars:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    def reporter(self, cell: Cell, info: str = "") -> Report:
+        task = self.progress.add_task(cell.name, total=None, info=info)
+        self.tasks[cell.name] = task
+
+        def report(env_steps: int, info: str, total: int) -> None:
+            self.progress.update(task, completed=env_steps, total=total, info=info)
+
+        return report
 
 
-def run_cell(cell: Cell, path: Path, progress: Progress | None = None) -> dict:
+def run_cell(
+    cell: Cell,
+    path: Path,
+    report: Report | None = None,
+    *,
+    memory_limit: int | str | None = loop.DEVICE,
+) -> dict | None:
+    """Train one cell and write its folder (only process 0 of a distributed job writes;
+    the others return None)."""
     bench.reset_host_peak()  # so the manifest's peak covers this cell, not earlier ones
     env, env_params, agent, train = cell.build()
     seeds = list(cell.seeds)
     total = train.num_updates * train.env_steps_per_update
-    task = None
-    if progress is not None:
-        task = progress.add_task(
-            cell.name,
-            total=total,
-            info=f"{len(seeds)} seeds · compiling…",
-        )
+    primary = distributed.is_primary()
+
+    def say(env_steps: int, info: str) -> None:
+        if report is not None:
+            report(env_steps, f"{len(seeds)} seeds · {info}", total)
 
     def on_progress(p: loop.Progress) -> None:
-        if progress is None:
-            return
         ret = "–" if np.isnan(p.latest_return) else f"{p.latest_return:.3g}"
-        progress.update(
-            task,
-            completed=p.env_steps,
-            info=f"{len(seeds)} seeds · {_human(p.env_steps)}/{_human(total)} env steps · "
-            f"{_human(p.agent_steps_per_second)} agent-steps/s · return {ret}",
-        )
+        say(p.env_steps, f"{_human(p.env_steps)}/{_human(total)} env steps · "
+            f"{_human(p.agent_steps_per_second)} agent-steps/s · return {ret}")  # fmt: skip
 
-    stage = store.stage_dir(path)  # checkpoints land here; the cell appears when complete
+    say(0, "compiling…")
+    # checkpoints land in the stage folder; the cell appears when complete
+    stage = store.stage_dir(path) if primary else None
     try:
         saved = []
         every = cell.checkpoint_every
 
-        def on_chunk(state, updates: int) -> None:
+        def on_chunk(params, updates: int) -> None:
             steps = updates * train.env_steps_per_update
             previous = (updates - train.updates_per_chunk) * train.env_steps_per_update
             if every and steps // every > previous // every and updates < train.num_updates:
-                checkpoints.save(stage, checkpoints.update_label(updates), state.params)
+                if primary:
+                    checkpoints.save(stage, checkpoints.update_label(updates), params)
                 saved.append({"label": checkpoints.update_label(updates), "update": updates,
                               "env_steps": steps})  # fmt: skip
 
         result = loop.train_seeds(
-            train, seeds, name=cell.name, on_progress=on_progress, on_chunk=on_chunk
+            train,
+            seeds,
+            name=cell.name,
+            on_progress=on_progress,
+            on_chunk=on_chunk if every else None,
+            memory_limit=memory_limit,
         )
-        checkpoints.save(stage, checkpoints.FINAL, result.state.params)
+        params = result.params  # gathered from every process in a distributed job
+        if not primary:
+            return None
+        checkpoints.save(stage, checkpoints.FINAL, params)
         saved.append({"label": checkpoints.FINAL, "update": train.num_updates, "env_steps": total})
-        if progress is not None and evaluate.evaluations(env, env_params, agent):
-            progress.update(task, info=f"{len(seeds)} seeds · evaluating…")
-        evals = evaluate.evaluate_seeds(env, env_params, agent, result.state.params, seeds)
+        if evaluate.evaluations(env, env_params, agent):
+            say(total, "evaluating…")
+        evals = evaluate.evaluate_seeds(env, env_params, agent, params, seeds)
         manifest = _write(
             cell, path, stage, env, env_params, agent, train, result, evals, saved, total
         )
     except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
         raise
-    if progress is not None:
-        progress.update(
-            task,
-            completed=total,
-            info=f"{len(seeds)} seeds · {_human(total)} env steps · "
-            f"{_human(result.agent_steps_per_second)} steps/s · "
-            f"compile {result.compile_seconds:.0f}s, run {result.run_seconds:.0f}s",
-        )
+    say(total, f"{_human(total)} env steps · {_human(result.agent_steps_per_second)} steps/s · "
+        f"compile {result.compile_seconds:.0f}s, run {result.run_seconds:.0f}s")  # fmt: skip
     return manifest
 
 
 def _write(cell, path, stage, env, env_params, agent, train, result, evals, saved, total):
     seeds = list(cell.seeds)
-    params0 = jax.tree.map(lambda x: x[0], result.state.params)
+    params0 = jax.tree.map(lambda x: x[0], result.params)
     manifest = {
         "suite": cell.suite,
         "env": cell.env_name,
@@ -162,6 +228,9 @@ def _write(cell, path, stage, env, env_params, agent, train, result, evals, save
         else None,
         "checkpoints": saved,
         "compiled_memory_bytes": result.compiled_memory_bytes,
+        "mesh": {"seed": result.devices[0], "data": result.devices[1]},
+        "processes": jax.process_count(),
+        "seed_groups": result.groups,
         "peak_host_memory_bytes": bench.host_peak_bytes(),
         "peak_device_memory_bytes": _device_peak_bytes(),
         **environment_info(),

@@ -55,7 +55,7 @@ def test_restored_parameters_are_the_trained_ones_and_act_identically(trained):
     restored = cell.params(5)
     _, _, agent, train = loaded.cells[0].build()
     again = loop.train_seeds(train, [3, 5])  # the same program: the same parameters
-    expected = jax.tree.map(lambda x: np.asarray(x)[1], again.state.params)
+    expected = jax.tree.map(lambda x: np.asarray(x)[1], again.params)
     for a, b in zip(jax.tree.leaves(expected), jax.tree.leaves(restored), strict=True):
         np.testing.assert_array_equal(a, b)
     inputs = AgentInput(

@@ -141,3 +141,27 @@ def test_nan_losses_stop_training_with_a_clear_error():
         r"seed 7 at update 32",
     ):
         _check_finite(metrics, "n_back/mlp", [4, 7], 30)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--device-memory", "lots"], "--device-memory: not a size: 'lots'"),
+        (["--device-memory", "0GiB"], "--device-memory: must be positive"),
+        (["--address", "auto"], "--address/--gpus-per-cell: only applies with --executor ray"),
+        (["--distributed", "--executor", "ray"], "use one of --distributed and --executor ray"),
+    ],
+)
+def test_bad_scale_out_options_are_one_line_errors(tmp_path, args, message):
+    result = invoke("run", SMOKE, "--results-dir", str(tmp_path / "res"), *args)
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split()), result.output
+    assert not (tmp_path / "res").exists()
+
+
+def test_sizes_parse_in_decimal_and_binary_units():
+    from pmarl_bench.cli import parse_bytes
+
+    assert parse_bytes("20GiB", "x") == 20 * 2**30
+    assert parse_bytes("512 MB", "x") == 512 * 10**6
+    assert parse_bytes("1e9", "x") == 10**9

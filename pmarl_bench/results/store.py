@@ -8,9 +8,11 @@ temporary name and renamed into place, so an interrupted run never leaves a half
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
+import tarfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -108,13 +110,42 @@ def write_cell(
             json.dump({**manifest, "status": "complete"}, f, indent=2, sort_keys=True, default=str)
             f.flush()
             os.fsync(f.fileno())
-        if path.exists():
-            old = path.with_name(f"{path.name}{_TMP_MARK}old-{uuid.uuid4().hex[:8]}")
-            path.rename(old)
-            tmp.rename(path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(path)
+        _install(path, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _install(path: Path, tmp: Path) -> None:
+    """Move the complete folder ``tmp`` to ``path``, replacing what is there."""
+    if path.exists():
+        old = path.with_name(f"{path.name}{_TMP_MARK}old-{uuid.uuid4().hex[:8]}")
+        path.rename(old)
+        tmp.rename(path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(path)
+
+
+def pack_cell(path: Path) -> bytes:
+    """A finished cell folder as one archive (to send it from a worker to the results
+    folder's host)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.add(path, arcname=".")
+    return buffer.getvalue()
+
+
+def unpack_cell(path: Path, archive: bytes) -> None:
+    """Atomically (re)place the cell folder ``path`` with the contents of ``pack_cell``."""
+    path = Path(path)
+    tmp = stage_dir(path)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tmp, filter="data")
+        if not is_complete(tmp):
+            raise ValueError(f"the archive for {path} holds no complete cell")
+        _install(path, tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

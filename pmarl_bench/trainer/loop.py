@@ -1,21 +1,29 @@
 """The host side of training one cell: compile once, run jitted chunks of updates over all
-seeds (vmapped), report progress and stop on NaN between chunks."""
+seeds (vmapped, spread over the devices), report progress and stop on NaN between chunks."""
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from pmarl_bench.errors import TrainingDivergedError
+from pmarl_bench.scale.distributed import to_host
 from pmarl_bench.trainer.ppo import LOSS_METRICS, Train
+from pmarl_bench.trainer.programs import (
+    ProgramCache,
+    cell_mesh,
+    device_memory_limit,
+    seed_groups,
+    seed_keys,
+)
+
+#: ``memory_limit`` default: what the device reports (none on the CPU)
+DEVICE = "device"
 
 
 @dataclass
@@ -32,30 +40,23 @@ class Progress:
 @dataclass
 class TrainResult:
     metrics: dict[str, np.ndarray]  # name -> [seeds, num_updates]
-    state: Any  # final RunnerState (stacked over seeds, on device)
+    states: list[Any]  # final RunnerState of each seed group (stacked over its seeds, on device)
+    groups: list[list[int]]  # the seeds trained together (one group unless memory is short)
+    devices: tuple[int, int]  # (seed devices, data devices) of the first group's program
     compile_seconds: float
     run_seconds: float
     agent_steps: int  # all seeds together
-    compiled_memory_bytes: int | None
+    compiled_memory_bytes: int | None  # per device, while the largest group's chunk runs
+
+    @property
+    def params(self) -> Any:
+        """Final parameters stacked over all seeds, in seed order (on the host when they span
+        several processes or groups)."""
+        return _stack([s.params for s in self.states])
 
     @property
     def agent_steps_per_second(self) -> float:
         return self.agent_steps / self.run_seconds if self.run_seconds > 0 else float("nan")
-
-
-def seed_keys(seeds: list[int]) -> jax.Array:
-    return jnp.stack([jax.random.key(s) for s in seeds])
-
-
-def seed_sharding(num_seeds: int) -> NamedSharding | None:
-    """Seeds spread over the local devices (as many as divide the seed count evenly), or
-    None on one device. Inputs placed so, the compiled program runs each device's seeds there
-    with no communication."""
-    devices = jax.local_devices()
-    n = math.gcd(num_seeds, len(devices))
-    if n <= 1:
-        return None
-    return NamedSharding(Mesh(np.array(devices[:n]), ("seed",)), PartitionSpec("seed"))
 
 
 def train_seeds(
@@ -65,33 +66,34 @@ def train_seeds(
     name: str = "cell",
     on_progress: Callable[[Progress], None] | None = None,
     on_chunk: Callable[[Any, int], None] | None = None,
+    memory_limit: int | str | None = DEVICE,
+    programs: ProgramCache | None = None,
 ) -> TrainResult:
-    """Train all ``seeds`` of a cell. ``on_chunk(state, updates_done)`` runs on the host
-    after every chunk, before the state's buffers are donated to the next one (e.g. to save
-    parameters)."""
-    keys = seed_keys(seeds)
-    # every array leads with the seed axis; with several devices it is split over them (the
-    # seeds' programs are independent, so each device runs its own with no communication)
-    sharding = seed_sharding(len(seeds))
-    spread = {} if sharding is None else {"in_shardings": sharding, "out_shardings": sharding}
-    if sharding is not None:
-        keys = jax.device_put(keys, sharding)
+    """Train all ``seeds`` of a cell. ``on_chunk(params, updates_done)`` runs on the host
+    after every chunk with the parameters of all seeds (e.g. to save them).
+    ``memory_limit``: bytes per device the seeds must fit in (``"device"``: what the device
+    reports; None: no limit); seeds that do not fit together train in groups.
+    ``programs``: compiled programs to reuse (of this ``train``)."""
     t0 = time.perf_counter()
-    init = jax.jit(jax.vmap(train.init), **spread).lower(keys).compile()
-    state = init(keys)
-    chunk = jax.jit(jax.vmap(train.chunk), donate_argnums=0, **spread).lower(state).compile()
+    program = programs or ProgramCache(train)
+
+    limit = device_memory_limit() if memory_limit == DEVICE else memory_limit
+    groups = seed_groups(seeds, program, limit, name)
+    states = [program(len(g)).init(g) for g in groups]
     compile_seconds = time.perf_counter() - t0
 
     chunks: list[dict[str, np.ndarray]] = []
     agent_steps_per_chunk = len(seeds) * train.updates_per_chunk * train.agent_steps_per_update
     t_run = time.perf_counter()
     for i in range(train.num_chunks):
-        state, metrics = chunk(state)
-        metrics = jax.device_get(metrics)  # also waits for the chunk to finish
+        # groups take turns on the device; their metrics join in seed order
+        outs = [program(len(g)).chunk(s) for g, s in zip(groups, states, strict=True)]
+        states = [state for state, _ in outs]
+        metrics = _concat(to_host([m for _, m in outs]))  # waits for the chunk
         _check_finite(metrics, name, seeds, i * train.updates_per_chunk)
         chunks.append(metrics)
         if on_chunk is not None:
-            on_chunk(state, (i + 1) * train.updates_per_chunk)
+            on_chunk(_stack([s.params for s in states]), (i + 1) * train.updates_per_chunk)
         if on_progress is not None:
             elapsed = time.perf_counter() - t_run
             done = (i + 1) * train.updates_per_chunk
@@ -107,14 +109,31 @@ def train_seeds(
             )
     run_seconds = time.perf_counter() - t_run
     merged = {k: np.concatenate([c[k] for c in chunks], axis=1) for k in chunks[0]}
+    memories = [program(len(g)).memory() for g in groups]
     return TrainResult(
         metrics=merged,
-        state=state,
+        states=states,
+        groups=groups,
+        devices=program(len(groups[0])).devices,
         compile_seconds=compile_seconds,
         run_seconds=run_seconds,
         agent_steps=len(seeds) * train.num_updates * train.agent_steps_per_update,
-        compiled_memory_bytes=_compiled_bytes(chunk),
+        compiled_memory_bytes=None
+        if None in memories
+        else sum(m.state for m in memories) + max(m.temp + m.extra_out for m in memories),
     )
+
+
+def _stack(trees: list[Any]) -> Any:
+    if len(trees) == 1 and jax.process_count() == 1:
+        return trees[0]
+    return jax.tree.map(lambda *xs: np.concatenate(xs), *to_host(trees))
+
+
+def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    if len(parts) == 1:
+        return parts[0]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def _check_finite(metrics: dict[str, np.ndarray], name: str, seeds: list[int], first: int):
@@ -129,14 +148,4 @@ def _check_finite(metrics: dict[str, np.ndarray], name: str, seeds: list[int], f
             )
 
 
-def _compiled_bytes(compiled) -> int | None:
-    try:
-        m = compiled.memory_analysis()
-        return int(
-            m.temp_size_in_bytes
-            + m.argument_size_in_bytes
-            + m.output_size_in_bytes
-            - m.alias_size_in_bytes
-        )
-    except Exception:  # not every backend reports it
-        return None
+__all__ = ["DEVICE", "Progress", "TrainResult", "cell_mesh", "seed_keys", "train_seeds"]

@@ -19,6 +19,7 @@ from pmarl_bench.errors import ConfigError
 from pmarl_bench.trainer.config import PPOConfig
 from pmarl_bench.trainer.gae import gae
 from pmarl_bench.trainer.losses import Batch, ppo_loss
+from pmarl_bench.trainer.mesh import shard_rows
 from pmarl_bench.trainer.rollout import EnvBatch, RolloutState, Transition, collect, env_groups
 
 #: Per-update metrics, each a scalar per seed. Episode metrics are NaN in an update in which
@@ -214,7 +215,8 @@ class Train:
 
             carry = jax.tree.map(lambda x: take(x, 0), data.carry)
             rest = jax.tree.map(lambda x: take(x, 1), data._replace(carry=None))
-            return rest._replace(carry=carry)
+            # with a data axis, each device learns on its slice of every minibatch
+            return shard_rows(rest, 2)._replace(carry=shard_rows(carry, 1))
 
         def sgd_step(carry, minibatch):
             params, opt_state = carry

@@ -91,3 +91,26 @@ def test_loading_nothing_is_a_one_line_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="no finished cells"):
         store.load_results(tmp_path / "empty")
+
+
+def test_a_packed_cell_unpacks_elsewhere_atomically(tmp_path):
+    """How a cluster worker's cell reaches the results folder."""
+    worker = store.cell_dir(tmp_path / "worker", "s", "e", "a")
+    store.write_cell(worker, frame(), {"config_hash": "new"})
+    (worker / "checkpoints" / "final").mkdir(parents=True)
+    (worker / "checkpoints" / "final" / "params").write_bytes(b"\x00\x01")
+    archive = store.pack_cell(worker)
+
+    path = store.cell_dir(tmp_path / "results", "s", "e", "a")
+    store.write_cell(path, frame(seeds=(7, 8)), {"config_hash": "old"})
+    store.unpack_cell(path, archive)
+    assert store.is_finished(path, "new")
+    assert (path / "checkpoints" / "final" / "params").read_bytes() == b"\x00\x01"
+    pd.testing.assert_frame_equal(pd.read_parquet(path / store.METRICS_FILE), frame())
+    assert [p.name for p in path.parent.iterdir()] == ["a"]
+
+    # an archive without a complete cell changes nothing
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no complete cell"):
+        store.unpack_cell(path, store.pack_cell(tmp_path / "empty"))
+    assert store.is_finished(path, "new") and [p.name for p in path.parent.iterdir()] == ["a"]

@@ -1,0 +1,152 @@
+"""A suite's cells over a Ray cluster: one Ray task per cell.
+
+Each task trains its cell on a worker (in a scratch folder there), packs the finished cell
+folder and returns it; the driver unpacks it into the results folder atomically, so the
+results layout and the cell cache are those of a local run and the workers need no shared
+filesystem. A worker that dies (its node lost, the process killed) has its cell retried by
+Ray; a cell that fails by itself (bad config, diverged) is not retried, and the other cells
+still finish. Progress comes back through a Ray queue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from pmarl_bench.errors import CellLostError, ConfigError
+from pmarl_bench.results import store
+
+#: Ray retries a cell whose worker died this many times
+MAX_RETRIES = 3
+#: the task's name: ``ray::train_cell`` is its worker's process title while it runs
+TASK_NAME = "train_cell"
+
+
+@dataclass
+class RayExecutor:
+    """``address``: a running cluster (``auto``, ``ray://host:10001``, ``host:6379``); None
+    starts a local one on this machine. ``gpus_per_cell``: None gives each cell one GPU when
+    the cluster has any, else none."""
+
+    address: str | None = None
+    cpus_per_cell: float = 1.0
+    gpus_per_cell: float | None = None
+
+    def run(self, todo, *, console: Console, memory_limit) -> None:
+        ray = _import_ray()
+        from pmarl_bench.runner import progress_bars
+
+        _connect(ray, self.address, console)
+        try:
+            gpus = self.gpus_per_cell
+            if gpus is None:
+                gpus = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+            queue = _progress_queue(ray)
+            task = ray.remote(_train_cell).options(
+                name=TASK_NAME,
+                num_cpus=self.cpus_per_cell,
+                num_gpus=gpus,
+                max_retries=MAX_RETRIES,
+                retry_exceptions=False,
+            )
+            with progress_bars(console) as bars:
+                reports = {cell.name: bars.reporter(cell, "queued") for cell, _ in todo}
+                running = {
+                    task.remote(cell, queue, memory_limit): (cell, path) for cell, path in todo
+                }
+                errors = self._collect(ray, running, queue, reports, console)
+        finally:
+            ray.shutdown()
+        if errors:
+            raise errors[0]
+
+    def _collect(self, ray, running: dict, queue, reports: dict, console: Console) -> list:
+        """Install each cell as its task finishes, showing progress meanwhile; returns the
+        errors of failed cells (after every other cell has finished)."""
+        errors = []
+        while running:
+            done, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
+            for name, args in _drain(queue):
+                reports[name](*args)
+            for ref in done:
+                cell, path = running.pop(ref)
+                try:
+                    store.unpack_cell(path, ray.get(ref))
+                except ray.exceptions.RayTaskError as err:  # the cell itself failed
+                    cause = err.cause if isinstance(err.cause, Exception) else err
+                    console.print(f"[red]failed[/] {cell.name}: {cause}", highlight=False)
+                    errors.append(cause)
+                except ray.exceptions.RayError as err:  # its workers kept dying
+                    first = str(err).splitlines()[0]
+                    console.print(f"[red]lost[/] {cell.name}: {first}", highlight=False)
+                    errors.append(
+                        CellLostError(f"{cell.name}: lost after {MAX_RETRIES} retries ({first})")
+                    )
+        return errors
+
+
+def _import_ray():
+    # The workers run this same interpreter (its environment has pmarl-bench); without this,
+    # Ray under `uv run` would package the working directory and `uv run` it on every worker.
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    try:
+        import ray
+    except ImportError:  # pragma: no cover - ray is a dependency
+        raise ConfigError("Ray is not installed (pip install ray)", "--executor ray") from None
+    return ray
+
+
+def _connect(ray, address: str | None, console: Console) -> None:
+    quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
+    try:
+        if address is None:
+            ray.init(include_dashboard=False, **quiet)
+        else:
+            ray.init(address=address, **quiet)
+    except (ConnectionError, RuntimeError, ValueError) as err:
+        raise ConfigError(
+            f"could not connect to Ray at {address!r} ({str(err).splitlines()[0]})",
+            "--address",
+        ) from None
+    resources = ray.cluster_resources()
+    console.print(
+        f"Ray cluster: {len(ray.nodes())} node(s), {resources.get('CPU', 0):g} CPUs, "
+        f"{resources.get('GPU', 0):g} GPUs"
+    )
+
+
+def _progress_queue(ray):
+    from ray.util.queue import Queue
+
+    return Queue(actor_options={"num_cpus": 0})
+
+
+def _drain(queue) -> list:
+    try:
+        return queue.get_nowait_batch(queue.qsize())
+    except Exception:  # the queue is best effort; a lost message only delays a bar
+        return []
+
+
+def _train_cell(cell, queue, memory_limit) -> bytes:
+    """On a worker: train ``cell`` in a scratch folder and return the packed cell folder."""
+    from pmarl_bench.runner import run_cell
+
+    def report(env_steps: int, info: str, total: int) -> None:
+        with contextlib.suppress(Exception):  # a full or lost queue must not fail the cell
+            queue.put_nowait((cell.name, (env_steps, info, total)))
+
+    scratch = Path(tempfile.mkdtemp(prefix="pmarl-bench-"))
+    try:
+        path = scratch / cell.env_name / cell.agent_name
+        run_cell(cell, path, report, memory_limit=memory_limit)
+        return store.pack_cell(path)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -1,0 +1,187 @@
+"""Compiled training programs of one cell, per seed-group size, and the seed groups that fit
+in device memory.
+
+``SeedProgram(train, n)`` compiles the vmapped init and chunk of ``n`` seeds for their device
+layout (``trainer.mesh``). Before training, ``seed_groups`` asks the compiled chunk how much
+memory it needs per device; when all seeds do not fit, they train in the largest groups that
+do, side by side: every group's state stays on the device, one group's chunk runs at a time,
+so only the temporaries are shared.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from pmarl_bench.trainer import mesh
+from pmarl_bench.trainer.ppo import Train
+
+
+def seed_keys(seeds: list[int]) -> jax.Array:
+    return jnp.stack([jax.random.key(s) for s in seeds])
+
+
+def cell_mesh(train: Train, num_seeds: int) -> mesh.CellMesh | None:
+    """The device layout of ``num_seeds`` seeds of a cell: seeds over devices, then each
+    seed's envs (see ``trainer.mesh``); None on one device."""
+    rows = [g.num_envs for g in train.envs.groups]
+    return mesh.plan(num_seeds, [*rows, train.envs.batch // train.cfg.num_minibatches])
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Per-device bytes of a compiled chunk (XLA's memory analysis)."""
+
+    state: int  # the RunnerState of its seeds (arguments)
+    temp: int  # temporaries while it runs
+    extra_out: int  # outputs not written over the donated state (metrics)
+
+
+class SeedProgram:
+    """The vmapped init and chunk programs of ``num_seeds`` seeds, compiled for their layout."""
+
+    def __init__(self, train: Train, num_seeds: int):
+        self.num_seeds = num_seeds
+        self.layout = cell_mesh(train, num_seeds)
+
+        def init(seed: jax.Array):  # from the integer seed, so inputs are plain host arrays
+            return train.init(jax.random.key(seed))
+
+        seeds = jax.ShapeDtypeStruct((num_seeds,), jnp.int32)
+        state = jax.eval_shape(jax.vmap(init), seeds)
+        if self.layout is None:
+            self.seeds_sharding = None
+            self._init = jax.jit(jax.vmap(init)).lower(seeds).compile()
+            self._chunk = jax.jit(jax.vmap(train.chunk), donate_argnums=0).lower(state).compile()
+            return
+        layout = self.layout
+        vmap = functools.partial(jax.vmap, spmd_axis_name=mesh.SEED)
+        with jax.set_mesh(layout.mesh):  # ``mesh.shard_rows`` inside the trainer reads it
+            states = layout.state(state)
+            self.seeds_sharding = layout.seeds()
+            self._init = (
+                jax.jit(vmap(init), in_shardings=self.seeds_sharding, out_shardings=states)
+                .lower(seeds)
+                .compile()
+            )
+            chunk = jax.jit(
+                vmap(train.chunk),
+                in_shardings=(states,),
+                out_shardings=(states, layout.seeds()),
+                donate_argnums=0,
+            )
+            self._chunk = chunk.lower(state).compile()
+
+    def init(self, seeds: list[int]):
+        """The initial state of ``seeds`` (every process passes the same ones)."""
+        seeds = np.asarray(seeds, np.int32)
+        if self.seeds_sharding is not None:  # a host array may go to other processes' devices
+            seeds = jax.device_put(seeds, self.seeds_sharding)
+        return self._init(seeds)
+
+    def chunk(self, state):
+        return self._chunk(state)
+
+    @property
+    def devices(self) -> tuple[int, int]:
+        """(seed devices, data devices)"""
+        layout = self.layout
+        return (1, 1) if layout is None else (layout.seed_devices, layout.data_devices)
+
+    def memory(self) -> Memory | None:
+        try:
+            m = self._chunk.memory_analysis()
+            return Memory(
+                state=int(m.argument_size_in_bytes),
+                temp=int(m.temp_size_in_bytes),
+                extra_out=max(0, int(m.output_size_in_bytes - m.alias_size_in_bytes)),
+            )
+        except Exception:  # not every backend reports it
+            return None
+
+
+class ProgramCache:
+    """``cache(n)``: the ``SeedProgram`` of ``n`` seeds of ``train``, compiled on first use."""
+
+    def __init__(self, train: Train):
+        self.train = train
+        self._programs: dict[int, SeedProgram] = {}
+
+    def __call__(self, num_seeds: int) -> SeedProgram:
+        if num_seeds not in self._programs:
+            self._programs[num_seeds] = SeedProgram(self.train, num_seeds)
+        return self._programs[num_seeds]
+
+
+def device_memory_limit() -> int | None:
+    """Bytes a local device can hold (the smallest, if they differ); None where the backend
+    does not say (the CPU)."""
+    limits = []
+    for device in jax.local_devices():
+        stats = device.memory_stats()
+        if not stats or "bytes_limit" not in stats:
+            return None
+        limits.append(int(stats["bytes_limit"]))
+    return min(limits)
+
+
+class DoesNotFitError(RuntimeError):
+    """Even one seed of a cell needs more device memory than there is."""
+
+
+def seed_groups(
+    seeds: list[int], program, limit: int | None, name: str = "cell"
+) -> list[list[int]]:
+    """``seeds`` cut into consecutive groups, as few as fit in ``limit`` bytes per device
+    (all in one group when ``limit`` is None or the backend reports no memory).
+    ``program``: a ``ProgramCache``."""
+    if limit is None:
+        return [seeds]
+    full = _peak([seeds], program)
+    if full is None or full <= limit:
+        return [seeds]
+    n = len(seeds)
+    # Temporaries grow about linearly in the seeds: interpolate between one seed and all of
+    # them for a first size, then let the compiled programs correct it (each size compiles
+    # once).
+    one, every = program(1).memory(), program(n).memory()
+    slope = (every.temp + every.extra_out - one.temp - one.extra_out) / max(n - 1, 1)
+    base = n * one.state + one.temp + one.extra_out
+    size = int((limit - base) // slope) + 1 if slope > 0 else 1
+    size = min(max(size, 1), max(n - 1, 1))
+
+    def fits(size: int) -> bool:
+        return _peak(_split(seeds, size), program) <= limit
+
+    while size > 1 and not fits(size):
+        size -= 1
+    while size < n - 1 and fits(size + 1):
+        size += 1
+    if fits(size):
+        return _split(seeds, size)
+    raise DoesNotFitError(
+        f"{name}: even one seed at a time needs about {_gib(_peak(_split(seeds, 1), program))} "
+        f"per device (every seed's state plus one seed's temporaries), more than the "
+        f"{_gib(limit)} available; lower ppo.num_envs or ppo.rollout_length, or run fewer seeds"
+    )
+
+
+def _split(seeds: list[int], size: int) -> list[list[int]]:
+    return [seeds[i : i + size] for i in range(0, len(seeds), size)]
+
+
+def _peak(groups: list[list[int]], program) -> int | None:
+    """Per-device bytes while training ``groups`` side by side (the largest group's chunk)."""
+    memories = [program(len(g)).memory() for g in groups]
+    if any(m is None for m in memories):
+        return None
+    states = sum(m.state for m in memories)
+    return max(states + m.temp + m.extra_out for m in memories)
+
+
+def _gib(n: int | None) -> str:
+    return "?" if n is None else f"{n / 2**30:.2f} GiB"
