@@ -12,7 +12,6 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import jax
 import numpy as np
@@ -109,7 +108,6 @@ class progress_bars:
 
     def __init__(self, console: Console, visible: bool = True):
         self.progress = Progress(*self.COLUMNS, console=console, disable=not visible)
-        self.tasks: dict[str, Any] = {}
 
     def __enter__(self) -> progress_bars:
         self.progress.__enter__()
@@ -120,7 +118,6 @@ class progress_bars:
 
     def reporter(self, cell: Cell, info: str = "") -> Report:
         task = self.progress.add_task(cell.name, total=None, info=info)
-        self.tasks[cell.name] = task
 
         def report(env_steps: int, info: str, total: int) -> None:
             self.progress.update(task, completed=env_steps, total=total, info=info)

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from pmarl_bench.errors import ConfigError
 from pmarl_bench.trainer import mesh
 from pmarl_bench.trainer.ppo import Train
 
@@ -53,21 +54,23 @@ class SeedProgram:
 
         seeds = jax.ShapeDtypeStruct((num_seeds,), jnp.int32)
         state = jax.eval_shape(jax.vmap(init), seeds)
+        self.seeds_sharding = None if self.layout is None else self.layout.seeds()
+        # init compiles on first use: sizes compiled only to ask their memory never run it
         if self.layout is None:
-            self.seeds_sharding = None
-            self._init = jax.jit(jax.vmap(init)).lower(seeds).compile()
+            self._lower_init = lambda: jax.jit(jax.vmap(init)).lower(seeds)
             self._chunk = jax.jit(jax.vmap(train.chunk), donate_argnums=0).lower(state).compile()
             return
         layout = self.layout
         vmap = functools.partial(jax.vmap, spmd_axis_name=mesh.SEED)
+        states = layout.state(state)
+
+        def lower_init():
+            with jax.set_mesh(layout.mesh):
+                spread = {"in_shardings": layout.seeds(), "out_shardings": states}
+                return jax.jit(vmap(init), **spread).lower(seeds)
+
+        self._lower_init = lower_init
         with jax.set_mesh(layout.mesh):  # ``mesh.shard_rows`` inside the trainer reads it
-            states = layout.state(state)
-            self.seeds_sharding = layout.seeds()
-            self._init = (
-                jax.jit(vmap(init), in_shardings=self.seeds_sharding, out_shardings=states)
-                .lower(seeds)
-                .compile()
-            )
             chunk = jax.jit(
                 vmap(train.chunk),
                 in_shardings=(states,),
@@ -75,6 +78,10 @@ class SeedProgram:
                 donate_argnums=0,
             )
             self._chunk = chunk.lower(state).compile()
+
+    @functools.cached_property
+    def _init(self):
+        return self._lower_init().compile()
 
     def init(self, seeds: list[int]):
         """The initial state of ``seeds`` (every process passes the same ones)."""
@@ -129,8 +136,8 @@ def device_memory_limit() -> int | None:
     return min(limits)
 
 
-class DoesNotFitError(RuntimeError):
-    """Even one seed of a cell needs more device memory than there is."""
+class DoesNotFitError(ConfigError):
+    """Even one seed at a time needs more device memory than there is."""
 
 
 def seed_groups(
@@ -164,9 +171,10 @@ def seed_groups(
     if fits(size):
         return _split(seeds, size)
     raise DoesNotFitError(
-        f"{name}: even one seed at a time needs about {_gib(_peak(_split(seeds, 1), program))} "
+        f"even one seed at a time needs about {_gib(_peak(_split(seeds, 1), program))} "
         f"per device (every seed's state plus one seed's temporaries), more than the "
-        f"{_gib(limit)} available; lower ppo.num_envs or ppo.rollout_length, or run fewer seeds"
+        f"{_gib(limit)} available; lower ppo.num_envs or ppo.rollout_length, or run fewer seeds",
+        name,
     )
 
 
