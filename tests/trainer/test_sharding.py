@@ -22,12 +22,14 @@ from pmarl_bench.agents.gru import GRUConfig
 from pmarl_bench.trainer.config import PPOConfig
 from pmarl_bench.trainer.loop import train_seeds
 from pmarl_bench.trainer.ppo import Train
+from pmarl_bench.trainer.programs import SeedProgram
 env = envs.make("n_back-v0", episode_length=16, max_n=2)
 agent = agents.make_agent(GRUConfig(width=16), env.observation_space, env.action_space)
 cfg = PPOConfig(num_envs=16, rollout_length=16, num_minibatches=2, num_epochs=2,
                 total_env_steps=16 * 16 * 4)
 train = Train(env, agent, cfg)
-out = {"devices": jax.device_count(), "runs": {}}
+# temporaries per device of one seed's program (split over the data axis on 4 devices)
+out = {"devices": jax.device_count(), "runs": {}, "temp": SeedProgram(train, 1).memory().temp}
 for seeds in SEEDS:
     result = train_seeds(train, seeds)
     params = jax.tree.leaves(result.params)[0].addressable_shards
@@ -84,6 +86,8 @@ def test_data_sharded_training_matches_one_device(one_device, four_devices, seed
     the shards, so learning follows the single-device run."""
     run4 = four_devices["runs"][seeds]
     quarter = 16 // env_shards
+    if env_shards == 4:  # the rollout and the learning are split, not repeated on each device
+        assert four_devices["temp"] < 0.5 * one_device["temp"]
     assert run4["env_shards"] == [[i * quarter, (i + 1) * quarter] for i in range(env_shards)]
     n = len(json.loads(seeds))
     for name, values in rows(one_device, n).items():
