@@ -155,15 +155,19 @@ def run_cell(
     try:
         saved = []
         every = cell.checkpoint_every
+        evaluated = bool(evaluate.evaluations(env, env_params, agent))
+        kept = {}  # label -> parameters of the checkpoints the final policy plays against
 
         def on_chunk(params, updates: int) -> None:
             steps = updates * train.env_steps_per_update
             previous = (updates - train.updates_per_chunk) * train.env_steps_per_update
             if every and steps // every > previous // every and updates < train.num_updates:
+                label = checkpoints.update_label(updates)
                 if primary:
-                    checkpoints.save(stage, checkpoints.update_label(updates), params)
-                saved.append({"label": checkpoints.update_label(updates), "update": updates,
-                              "env_steps": steps})  # fmt: skip
+                    checkpoints.save(stage, label, params)
+                    if evaluated:
+                        kept[label] = distributed.to_host(params)
+                saved.append({"label": label, "update": updates, "env_steps": steps})
 
         result = loop.train_seeds(
             train,
@@ -178,9 +182,9 @@ def run_cell(
             return None
         checkpoints.save(stage, checkpoints.FINAL, params)
         saved.append({"label": checkpoints.FINAL, "update": train.num_updates, "env_steps": total})
-        if evaluate.evaluations(env, env_params, agent):
-            say(total, "evaluating…")
-        evals = evaluate.evaluate_seeds(env, env_params, agent, params, seeds)
+        if evaluated:
+            say(total, f"evaluating (against random agents and {len(kept)} checkpoint(s))…")
+        evals = evaluate.evaluate_seeds(env, env_params, agent, params, seeds, kept)
         manifest = _write(
             cell, path, stage, env, env_params, agent, train, result, evals, saved, total
         )
@@ -217,12 +221,7 @@ def _write(cell, path, stage, env, env_params, agent, train, result, evals, save
         "env_steps_per_second": result.agent_steps_per_second
         * train.env_steps_per_update
         / train.agent_steps_per_update,
-        "evaluation": {
-            **{name: values.tolist() for name, values in evals.items()},
-            "episodes_per_seed": evaluate.EVAL_EPISODES,
-        }
-        if evals
-        else None,
+        "evaluation": _evaluation(*evals),
         "checkpoints": saved,
         "compiled_memory_bytes": result.compiled_memory_bytes,
         "mesh": {"seed": result.devices[0], "data": result.devices[1]},
@@ -234,7 +233,7 @@ def _write(cell, path, stage, env, env_params, agent, train, result, evals, save
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     frame = store.metrics_frame(
-        result.metrics | _at_last_update(evals, train.num_updates),
+        result.metrics | _at_updates(*evals, saved, train.num_updates, len(seeds)),
         suite=cell.suite,
         env=cell.env_name,
         agent=cell.agent_name,
@@ -245,13 +244,30 @@ def _write(cell, path, stage, env, env_params, agent, train, result, evals, save
     return manifest
 
 
-def _at_last_update(values: dict[str, np.ndarray], num_updates: int) -> dict[str, np.ndarray]:
-    """Per-seed values as ``[seeds, updates]`` metrics observed at the last update only."""
+def _evaluation(vs_random: dict, vs_checkpoints: dict) -> dict | None:
+    if not vs_random:
+        return None
+    return {
+        **{name: values.tolist() for name, values in vs_random.items()},
+        "against_checkpoints": {
+            label: {name: values.tolist() for name, values in metrics.items()}
+            for label, metrics in vs_checkpoints.items()
+        },
+        "episodes_per_seed": evaluate.EVAL_EPISODES,
+    }
+
+
+def _at_updates(
+    vs_random: dict, vs_checkpoints: dict, saved: list[dict], num_updates: int, num_seeds: int
+) -> dict[str, np.ndarray]:
+    """Evaluations as ``[seeds, updates]`` metrics: against random agents at the last update,
+    against a checkpoint at that checkpoint's update (NaN elsewhere)."""
+    at = {c["label"]: c["update"] for c in saved}
+    points = [(vs_random, num_updates)] + [(m, at[label]) for label, m in vs_checkpoints.items()]
     out = {}
-    for name, v in values.items():
-        full = np.full((len(v), num_updates), np.nan)
-        full[:, -1] = v
-        out[name] = full
+    for metrics, update in points:
+        for name, v in metrics.items():
+            out.setdefault(name, np.full((num_seeds, num_updates), np.nan))[:, update - 1] = v
     return out
 
 

@@ -233,14 +233,19 @@ def _rollout_section(data: ReportData, folder: Path) -> Section:
 
 def _evaluation_section(data: ReportData, reps: int) -> Section:
     rows = []
-    for (task, agent, metric), g in data.evaluations.groupby(["task", "agent", "metric"]):
+    keys = ["task", "agent", "metric", "env_steps"]
+    for (task, agent, metric, steps), g in data.evaluations.groupby(keys):
         est = stats.aggregate([g.value.to_numpy()], "mean", reps=reps)
-        rows.append({"task": task, "agent": agent, "metric": metric, "mean [95% CI]": str(est),
-                     "seeds": len(g)})  # fmt: skip
+        rows.append({"task": task, "agent": agent, "metric": metric, "env steps": int(steps),
+                     "mean [95% CI]": str(est), "seeds": len(g)})  # fmt: skip
     return Section(
         "Evaluations",
         "Measured after training. King of the Hill: the share of point-steps the trained "
-        "team holds against a team of random agents (point_share) and the random team's share.",
+        "team holds against a team of random agents (point_share) and the random team's share "
+        "(random_point_share), at the final checkpoint; and, for each earlier checkpoint "
+        "(suites with checkpoint_every), the final policy's share against that checkpoint's "
+        "policy (final_vs_checkpoint) and the checkpoint's share (checkpoint_vs_final). "
+        "env steps: per seed, when the evaluated (checkpoint) policy was saved.",
         table=pd.DataFrame(rows),
     )
 

@@ -27,7 +27,7 @@ class ReportData:
     curves: pd.DataFrame  # task, agent, seed, env_steps, value (episode return)
     final: pd.DataFrame  # task, agent, seed, score
     levels: pd.DataFrame  # task, chance, memoryless, optimal, low, low_source, high, high_source
-    evaluations: pd.DataFrame  # task, agent, seed, metric, value
+    evaluations: pd.DataFrame  # task, agent, seed, env_steps (when measured), metric, value
     throughput: pd.DataFrame  # task, agent, seeds, agent_steps_per_second, compile_seconds, ...
     sources: list[str]
     notes: list[str] = field(default_factory=list)  # what is missing or partial
@@ -85,7 +85,9 @@ def load(results_dirs: list[str | Path]) -> ReportData:
         curves=curves,
         final=final,
         levels=reference_levels(curves, final, manifests, name),
-        evaluations=evals[["task", "agent", "seed", "metric", "value"]].reset_index(drop=True),
+        evaluations=evals[["task", "agent", "seed", "env_steps", "metric", "value"]].reset_index(
+            drop=True
+        ),
         throughput=_throughput(manifests, name),
         sources=[str(d) for d in results_dirs],
         cells={(name(s, e), a): p for (s, e, a), p in folders.items()},

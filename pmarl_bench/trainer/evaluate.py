@@ -1,8 +1,9 @@
 """Evaluations run after training, beside the training returns.
 
 King of the Hill: the trained policy plays one team against a team of uniformly random
-agents; a cell records the share of point-steps (points x steps) each team holds. Half the
-episodes give the policy team 0 and half team 1, so neither side's spawn edge favours it.
+agents, and against each of its own earlier checkpoints; a cell records the share of
+point-steps (points x steps) each team holds. Half the episodes give the policy team 0 and
+half team 1, so neither side's spawn edge favours it.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from pmarl_bench.trainer.rollout import EnvBatch, env_groups
 EVAL_EPISODES = 64
 
 
-def point_share_vs_random(
-    agent: Agent, envs: EnvBatch, params, key: jax.Array
+def point_shares(
+    agent: Agent, envs: EnvBatch, params, opponent, key: jax.Array
 ) -> dict[str, jax.Array]:
     """One episode per env of a King of the Hill batch (one group): the share of point-steps
-    held by the policy's team and by the random team (the rest is neutral)."""
+    held by the policy's team and by the other team (the rest is neutral). The other team
+    plays ``opponent`` (parameters of the same agent), or uniformly random actions when it is
+    None."""
     (group,) = envs.groups
     env: KingOfTheHill = group.env
     E, A = group.num_envs, env.num_agents
@@ -36,13 +39,19 @@ def point_share_vs_random(
     key_reset, key_scan = jax.random.split(key)
     rs = envs.fresh(key_reset, agent)
 
-    def act(rs, key):
-        key_policy, key_random, key_env = jax.random.split(key, 3)
+    def act(carry, key):
+        rs, opponent_memory = carry
+        key_policy, key_other, key_env = jax.random.split(key, 3)
         mask = envs.action_mask(rs.timestep)
-        carry, out = agent.step(params, rs.carry, envs.agent_input(rs.timestep, rs.start))
+        inputs = envs.agent_input(rs.timestep, rs.start)
+        memory, out = agent.step(params, rs.carry, inputs)
         policy = jax.random.categorical(key_policy, masked_logits(out.logits, mask))
-        uniform = jax.random.categorical(key_random, jnp.where(mask, 0.0, -jnp.inf))
-        action = jnp.where(is_policy, policy, uniform)
+        if opponent is None:
+            other = jax.random.categorical(key_other, jnp.where(mask, 0.0, -jnp.inf))
+        else:  # both policies act for every row; each team keeps its own's actions
+            opponent_memory, out = agent.step(opponent, opponent_memory, inputs)
+            other = jax.random.categorical(key_other, masked_logits(out.logits, mask))
+        action = jnp.where(is_policy, policy, other)
         env_state, ts = envs.step(key_env, rs.env_state, action)
         owner = env_state[0].owner  # [E, P]
         held = (
@@ -50,18 +59,19 @@ def point_share_vs_random(
             (owner == 1 - policy_team[:, None]).mean(-1),
         )
         new = rs._replace(
-            env_state=env_state, timestep=ts, carry=carry, start=jnp.zeros_like(rs.start)
+            env_state=env_state, timestep=ts, carry=memory, start=jnp.zeros_like(rs.start)
         )
-        return new, held
+        return (new, opponent_memory), held
 
     steps = jax.random.split(key_scan, env.options.episode_length)
-    _, (policy_held, random_held) = jax.lax.scan(act, rs, steps)
-    return {"point_share": policy_held.mean(), "random_point_share": random_held.mean()}
+    _, (policy_held, other_held) = jax.lax.scan(act, (rs, rs.carry), steps)
+    return {"policy": policy_held.mean(), "other": other_held.mean()}
 
 
 def evaluations(env, env_params, agent: Agent) -> dict[str, Callable]:
-    """``{metric prefix: fn(params, key) -> {name: scalar}}`` for a cell's env: one per King
-    of the Hill task (``eval/`` for a single env, ``eval/<task>/`` within a multi-task env)."""
+    """``{metric prefix: fn(params, opponent, key) -> {"policy", "other": scalar}}`` for a
+    cell's env: one per King of the Hill task (``eval/`` for a single env, ``eval/<task>/``
+    within a multi-task env)."""
     out = {}
     for g in env_groups(env, env_params, EVAL_EPISODES):
         if isinstance(g.env, KingOfTheHill):
@@ -69,20 +79,35 @@ def evaluations(env, env_params, agent: Agent) -> dict[str, Callable]:
             # episodes are exactly episode_length long: no auto-reset needed
             batch = EnvBatch(env, env_params, EVAL_EPISODES, auto_reset=False, groups=[group])
             prefix = "eval/" if g.name is None else f"eval/{g.name}/"
-            out[prefix] = lambda params, key, batch=batch: point_share_vs_random(
-                agent, batch, params, key
+            out[prefix] = lambda params, opponent, key, batch=batch: point_shares(
+                agent, batch, params, opponent, key
             )
     return out
 
 
+#: metric names: against random agents (after training), and final policy against an
+#: earlier checkpoint (recorded at the checkpoint's update)
+VS_RANDOM = {"policy": "point_share", "other": "random_point_share"}
+VS_CHECKPOINT = {"policy": "final_vs_checkpoint", "other": "checkpoint_vs_final"}
+
+
 def evaluate_seeds(
-    env, env_params, agent: Agent, params, seeds: list[int]
-) -> dict[str, np.ndarray]:
-    """Run a cell's evaluations for every seed (params stacked over seeds, vmapped):
-    ``{metric: [seeds]}``; empty when the env has none."""
-    results = {}
+    env, env_params, agent: Agent, params, seeds: list[int], checkpoints: dict | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+    """Run a cell's evaluations for every seed (params stacked over seeds, vmapped; each seed
+    against its own checkpoints). Returns ``{metric: [seeds]}`` against random agents and
+    ``{checkpoint label: {metric: [seeds]}}`` for each of ``checkpoints`` (label: params
+    stacked over seeds); both empty when the env has no evaluation."""
+    vs_random, vs_checkpoints = {}, {}
     keys = jnp.stack([jax.random.fold_in(jax.random.key(s), 1) for s in seeds])
     for prefix, fn in evaluations(env, env_params, agent).items():
-        values = jax.device_get(jax.jit(jax.vmap(fn))(params, keys))
-        results |= {prefix + name: np.asarray(v) for name, v in values.items()}
-    return results
+        random_play = jax.jit(jax.vmap(lambda p, k, fn=fn: fn(p, None, k)))
+        values = jax.device_get(random_play(params, keys))
+        vs_random |= {prefix + VS_RANDOM[k]: np.asarray(v) for k, v in values.items()}
+        self_play = jax.jit(jax.vmap(fn))  # compiled once for every checkpoint
+        for label, opponent in (checkpoints or {}).items():
+            values = jax.device_get(self_play(params, opponent, keys))
+            vs_checkpoints.setdefault(label, {}).update(
+                {prefix + VS_CHECKPOINT[k]: np.asarray(v) for k, v in values.items()}
+            )
+    return vs_random, vs_checkpoints

@@ -125,3 +125,24 @@ def test_cli_report_and_its_errors(results, tmp_path):
     res = runner.invoke(app, ["report", str(empty)])
     assert res.exit_code == 2
     assert res.output.strip().count("\n") == 0 and "no finished cells" in res.output
+
+
+def test_evaluations_are_listed_per_checkpoint(tmp_path):
+    """Evaluations measured at different checkpoints are separate rows, not pooled."""
+    seeds = [0, 1]
+    at = np.full((2, UPDATES), np.nan)
+    last, middle = at.copy(), at.copy()
+    last[:, -1] = [0.7, 0.9]
+    middle[:, 9] = [0.2, 0.4]
+    middle[:, 4] = [0.0, 0.2]  # a second, earlier checkpoint
+    write(tmp_path, "koth", "gru", seeds, 1.0,
+          extra={"eval/point_share": last, "eval/checkpoint_vs_final": middle})  # fmt: skip
+    build_report([tmp_path / "toy"], tmp_path / "out", "md", reps=100, videos=False)
+    rows = [line for line in (tmp_path / "out" / "report.md").read_text().splitlines()
+            if line.startswith("| koth") and ("point_share" in line or "_vs_" in line)]  # fmt: skip
+    cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows]
+    assert [(c[2], c[3], c[4].split()[0]) for c in cells] == [
+        ("checkpoint_vs_final", "500", "0.1"),
+        ("checkpoint_vs_final", "1000", "0.3"),  # the checkpoint after 10 updates of 100 steps
+        ("point_share", "2000", "0.8"),
+    ]

@@ -1,4 +1,5 @@
-"""King of the Hill evaluation against a random team, and how a cell records it."""
+"""King of the Hill evaluation against a random team and against earlier checkpoints, and how
+a cell records them."""
 
 from __future__ import annotations
 
@@ -36,10 +37,26 @@ def test_a_policy_that_never_moves_holds_no_point():
     (fn,) = evaluate.evaluations(env, None, agent).values()
     keys = jax.random.split(jax.random.key(0), 2)
     params = jax.vmap(lambda k: staying_policy(agent, k))(keys)
-    out = jax.device_get(jax.jit(jax.vmap(fn))(params, keys))
-    assert (out["point_share"] == 0.0).all()
-    assert (out["random_point_share"] > 0.02).all()
-    assert (out["random_point_share"] <= 1.0).all()
+    out = jax.device_get(jax.jit(jax.vmap(lambda p, k: fn(p, None, k)))(params, keys))
+    assert (out["policy"] == 0.0).all()
+    assert (out["other"] > 0.02).all()
+    assert (out["other"] <= 1.0).all()
+
+
+def test_against_a_checkpoint_each_team_plays_its_own_parameters():
+    """A staying policy against a moving one (a fresh network: near-uniform moves), and the
+    other way round: the team that moves holds the points."""
+    env = envs.make("king_of_the_hill-v0", **KOTH)
+    agent = agents.make_agent(MLPConfig(width=8), env.observation_space, env.action_space)
+    (fn,) = evaluate.evaluations(env, None, agent).values()
+    keys = jax.random.split(jax.random.key(0), 2)
+    staying = jax.vmap(lambda k: staying_policy(agent, k))(keys)
+    moving = jax.vmap(agent.init)(keys)
+    play = jax.jit(jax.vmap(fn))
+    out = jax.device_get(play(staying, moving, keys))
+    assert (out["policy"] == 0.0).all() and (out["other"] > 0.02).all()
+    out = jax.device_get(play(moving, staying, keys))
+    assert (out["policy"] > 0.02).all() and (out["other"] == 0.0).all()
 
 
 def test_envs_without_an_evaluation_have_none():
@@ -57,6 +74,7 @@ def multitask_cell(tmp_path_factory):
 name: mt
 seeds: 2
 steps: 256
+checkpoint_every: 128
 envs:
   - id: multitask-v0
     name: mixed
@@ -101,3 +119,16 @@ def test_cell_records_the_koth_evaluation_at_the_last_update(multitask_cell):
         assert ((rows.value >= 0) & (rows.value <= 1)).all()
         assert manifest["evaluation"][name] == pytest.approx(list(rows.sort_values("seed").value))
     assert manifest["evaluation"]["episodes_per_seed"] == evaluate.EVAL_EPISODES
+
+
+def test_cell_records_the_final_policy_against_each_checkpoint(multitask_cell):
+    df, manifest = multitask_cell
+    (checkpoint,) = [c for c in manifest["checkpoints"] if c["label"] != "final"]
+    against = manifest["evaluation"]["against_checkpoints"][checkpoint["label"]]
+    for name in ("eval/koth/final_vs_checkpoint", "eval/koth/checkpoint_vs_final"):
+        rows = df[df.metric == name]
+        # recorded at the checkpoint's update, not the last one
+        assert sorted(rows.seed) == [0, 1] and (rows["update"] == checkpoint["update"] - 1).all()
+        assert (rows.env_steps == checkpoint["env_steps"]).all()
+        assert ((rows.value >= 0) & (rows.value <= 1)).all()
+        assert against[name] == pytest.approx(list(rows.sort_values("seed").value))
