@@ -1,0 +1,152 @@
+"""``bench`` (throughput and the regression check) and ``list`` (what is registered)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pmarl_bench.cli import app, err_console, user_errors
+from pmarl_bench.errors import ConfigError
+
+
+@app.command()
+@user_errors
+def bench(
+    suite: Annotated[Path, typer.Argument(help="benchmark matrix file")] = Path(
+        "suites/bench.yaml"
+    ),
+    save: Annotated[Path | None, typer.Option(help="write the results as JSON")] = None,
+    compare: Annotated[
+        Path | None, typer.Option(help="a saved baseline: exit 1 on a regression")
+    ] = None,
+    max_regression: Annotated[
+        float, typer.Option(min=0.0, help="tolerated slowdown of a normalised figure")
+    ] = 0.15,
+    repeats: Annotated[int | None, typer.Option(min=1, help="timed repeats per case")] = None,
+    budget: Annotated[
+        str | None, typer.Option(help="a named profile of the matrix, e.g. gpu")
+    ] = None,
+    only: Annotated[str | None, typer.Option(help="only cases matching this glob")] = None,
+    profile: Annotated[
+        Path | None, typer.Option(help="write a JAX profiler trace of the first case here")
+    ] = None,
+) -> None:
+    """Measure env stepping and training throughput, compile and reset times and memory for
+    a fixed matrix of cases; compare with a saved baseline.
+
+    Figures are medians of timed repeats after a warm-up, also divided by a calibration
+    workload timed in the same process, so a baseline from one machine works on another.
+
+    Example: pmarl-bench bench --compare benchmarks/baseline-cpu.json
+    """
+    from pmarl_bench.bench import compare as cmp
+    from pmarl_bench.bench import matrix
+
+    spec = matrix.load_bench(suite)
+    baseline = matrix.load_result(compare) if compare else None
+    table = Table(title=f"{spec.name} ({budget or 'default'})")
+    for col in ("case", "agent-steps/s", "reset", "compile", "peak host RSS"):
+        table.add_column(col, justify="left" if col == "case" else "right")
+
+    def on_case(name: str, r: dict) -> None:
+        f = r["figures"]
+        reset = f.get("reset_seconds")
+        err_console.print(
+            f"{name}: {f['agent_steps_per_second']:.4g} agent-steps/s", highlight=False
+        )
+        table.add_row(
+            name,
+            f"{f['agent_steps_per_second']:.4g}",
+            "" if reset is None else f"{reset * 1e3:.2f} ms",
+            f"{f['compile_seconds']:.1f} s",
+            f"{f['peak_host_bytes'] / 1e9:.2f} GB",
+        )
+
+    result = matrix.run_matrix(
+        spec, suite.parent, profile=budget, only=only, repeats=repeats, trace_dir=profile,
+        on_case=on_case,
+    )  # fmt: skip
+    Console(width=max(Console().width, 120)).print(table)
+    if save:
+        matrix.save(result, save)
+        err_console.print(f"saved: {save}")
+    if profile:
+        err_console.print(f"profiler trace of the first case: {profile}")
+    if baseline is not None:
+        changes, missing = cmp.compare(result, baseline)
+        for c in changes:
+            err_console.print(f"  {c}", highlight=False)
+        if missing:
+            err_console.print(f"not measured here: {', '.join(missing)}")
+        bad = cmp.regressions(changes, max_regression)
+        if bad:
+            for c in bad:
+                err_console.print(f"[red]regression:[/] {c} (tolerance {max_regression:.0%})")
+            raise typer.Exit(1)
+        err_console.print(f"no regression beyond {max_regression:.0%} against {compare}")
+
+
+@app.command("list")
+@user_errors
+def list_(
+    baselines_dir: Annotated[Path, typer.Option(help="folder of baseline files")] = Path(
+        "baselines"
+    ),
+    suites_dir: Annotated[Path, typer.Option(help="folder of suite files")] = Path("suites"),
+) -> None:
+    """List registered environments, agent baselines and suites.
+
+    Example: pmarl-bench list
+    """
+    from pmarl_bench import envs
+    from pmarl_bench.envs.spaces import Dict
+    from pmarl_bench.suites.loader import load_baseline, read_yaml
+
+    console = Console()
+    table = Table(title="environments (or gymnax:<EnvName>)")
+    for col in ("id", "agents", "observation", "actions", "chance / memoryless / optimal"):
+        table.add_column(col)
+    for env_id in envs.registered():
+        env = envs.make(env_id)
+        lv = env.score_levels()
+        levels = " / ".join(
+            "–" if v is None else f"{v:g}" for v in (lv.chance, lv.memoryless, lv.optimal)
+        )
+        space = env.observation_space
+        parts = space.spaces if isinstance(space, Dict) else (("", space),)
+        table.add_row(
+            env_id,
+            "per task" if env.num_agents is None else str(env.num_agents),
+            " ".join(f"{k}{':' if k else ''}{b.dtype}{list(b.shape)}" for k, b in parts),
+            ", ".join(env.action_names),
+            levels,
+        )
+    console.print(table)
+
+    table = Table(title=f"baselines ({baselines_dir}/)")
+    table.add_column("name")
+    table.add_column("kind")
+    table.add_column("description")
+    for path in sorted(baselines_dir.glob("*.yaml")):
+        try:
+            baseline, network, _ = load_baseline(path)
+            table.add_row(path.stem, network.kind, baseline.description)
+        except ConfigError as err:
+            table.add_row(path.stem, "[red]invalid[/]", str(err))
+    console.print(table)
+
+    table = Table(title=f"suites ({suites_dir}/)")
+    table.add_column("file")
+    table.add_column("description")
+    for path in sorted(suites_dir.glob("*.yaml")):
+        try:
+            data = read_yaml(path)
+            desc = data.get("description", "") if isinstance(data, dict) else ""
+        except ConfigError as err:
+            desc = f"[red]{err}[/]"
+        table.add_row(str(path), desc)
+    console.print(table)

@@ -1,0 +1,129 @@
+"""``pmarl-bench run``: train a suite's cells, here or spread out."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pmarl_bench.cli import app, err_console, user_errors
+from pmarl_bench.errors import ConfigError
+
+
+class Executor(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
+@app.command()
+@user_errors
+def run(
+    suite: Annotated[Path, typer.Argument(help="suite file, e.g. suites/memory.yaml")],
+    seeds: Annotated[int | None, typer.Option(help="number of seeds (0..N-1)")] = None,
+    steps: Annotated[int | None, typer.Option(help="env steps per seed and cell")] = None,
+    only: Annotated[
+        str | None, typer.Option(help="only cells whose env/agent matches this glob")
+    ] = None,
+    budget: Annotated[
+        str | None,
+        typer.Option(
+            help="a named size profile of the suite, e.g. full (GPU size); results go to "
+            "results/<suite>-<budget>/"
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="rerun cells that already finished")] = False,
+    results_dir: Annotated[Path, typer.Option(help="where results/<suite>/ goes")] = Path(
+        "results"
+    ),
+    executor: Annotated[
+        Executor,
+        typer.Option(help="local: cells one after the other here; ray: one Ray task per cell"),
+    ] = Executor.local,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster to use with --executor ray (e.g. auto, ray://head:10001); "
+            "default: start a local one"
+        ),
+    ] = None,
+    gpus_per_cell: Annotated[
+        float | None,
+        typer.Option(min=0, help="GPUs a Ray task asks for (default: 1 if the cluster has GPUs)"),
+    ] = None,
+    distributed: Annotated[
+        bool,
+        typer.Option(
+            help="join a multi-host jax.distributed job (JAX_COORDINATOR_ADDRESS, "
+            "JAX_NUM_PROCESSES, JAX_PROCESS_ID; or SLURM/Open MPI): each cell spans every "
+            "process's devices, process 0 writes results"
+        ),
+    ] = False,
+    device_memory: Annotated[
+        str | None,
+        typer.Option(
+            help="memory per device to fit a cell's seeds in, e.g. 20GiB (default: what the "
+            "device reports; none on the CPU); seeds that do not fit train in groups"
+        ),
+    ] = None,
+) -> None:
+    """Train every (env, agent) cell of a suite over its seeds and store tidy results.
+
+    Finished cells whose config is unchanged are skipped; an interrupted run continues where
+    it stopped. A cell's seeds spread over all local devices (then each seed's envs).
+
+    Examples: pmarl-bench run suites/memory.yaml --only 'n_back/*' --seeds 2
+
+              pmarl-bench run suites/coordination.yaml --budget full   (on a GPU)
+
+              pmarl-bench run suites/memory.yaml --executor ray --address auto
+    """
+    if distributed and executor is Executor.ray:
+        raise ConfigError("use one of --distributed and --executor ray", "--distributed")
+    if distributed:  # first: importing the envs already creates arrays on a device
+        from pmarl_bench.scale import distributed as multihost
+
+        multihost.initialize()
+    from pmarl_bench.runner import run_suite
+    from pmarl_bench.suites import load_suite
+
+    pool = None
+    if executor is Executor.ray:
+        from pmarl_bench.scale.ray_executor import RayExecutor
+
+        pool = RayExecutor(address=address, gpus_per_cell=gpus_per_cell)
+    elif address is not None or gpus_per_cell is not None:
+        raise ConfigError("only applies with --executor ray", "--address/--gpus-per-cell")
+    limit = "device" if device_memory is None else parse_bytes(device_memory, "--device-memory")
+    loaded = load_suite(suite, seeds=seeds, steps=steps, only=only, budget=budget)
+    summary = run_suite(
+        loaded, results_dir, force=force, console=err_console, memory_limit=limit, executor=pool
+    )
+    out = results_dir / loaded.suite.name
+    where = f"results in {out}"
+    if distributed:
+        import jax
+
+        if jax.process_index() > 0:
+            where = f"process {jax.process_index()} of {jax.process_count()}: process 0 writes"
+    err_console.print(
+        f"{len(summary.ran)} cell(s) trained, {len(summary.skipped)} skipped; {where}"
+    )
+
+
+def parse_bytes(text: str, where: str) -> int:
+    """'20GiB', '512MB', '1e9' -> bytes."""
+    units = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+             "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
+    match = re.fullmatch(r"\s*([0-9.e+]+)\s*([a-zA-Z]*)\s*", text)
+    try:
+        value = float(match.group(1)) * units[match.group(2).lower()]
+    except (AttributeError, KeyError, ValueError):
+        raise ConfigError(
+            f"not a size: {text!r}; e.g. 20GiB, 512MB or a number of bytes", where
+        ) from None
+    if value <= 0:
+        raise ConfigError(f"must be positive (got {text!r})", where)
+    return int(value)
