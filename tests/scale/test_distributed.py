@@ -62,3 +62,18 @@ def test_two_processes_form_one_job_and_only_process_0_writes(tmp_path):
     alone, joint = alone.sort_values(key), joint.sort_values(key)
     assert list(joint["metric"]) == list(alone["metric"])
     np.testing.assert_allclose(joint["value"], alone["value"], rtol=1e-4, atol=1e-5)
+
+
+def test_without_a_job_to_join_it_is_a_one_line_error(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_COORDINATOR")}
+    code = "from pmarl_bench.cli import main; main()"
+    out = subprocess.run(
+        [sys.executable, "-c", code, "run", SMOKE, "--distributed",
+         "--results-dir", str(tmp_path / "res")],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--distributed: could not join the job" in lines[0], out.stderr
+    assert "JAX_COORDINATOR_ADDRESS" in lines[0]
+    assert not (tmp_path / "res").exists()
