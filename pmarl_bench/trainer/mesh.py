@@ -1,8 +1,8 @@
 """Where a cell's arrays live: a ``("seed", "data")`` device mesh.
 
-Seeds are spread over the ``seed`` axis (each device runs its own seeds, no communication).
-Devices left over once every seed has one split each seed's env batch over the ``data``
-axis: the rollout state is sharded on its env/row axis, and XLA's partitioner turns the
+Seeds are spread over the ``seed`` axis (as many devices as divide the seed count; each runs
+its own seeds, no communication). The other devices split each seed's env batch over the
+``data`` axis: the rollout state is sharded on its env/row axis, and XLA's partitioner turns the
 losses' batch means into partial sums plus an all-reduce, so the gradient is averaged across
 the data axis and the program computes what it computes on one device (up to the order of
 floating-point sums). One device means no mesh and the unchanged single-device program.
