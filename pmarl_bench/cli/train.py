@@ -82,7 +82,10 @@ def run(
     """
     if distributed and executor is Executor.ray:
         raise ConfigError("use one of --distributed and --executor ray", "--distributed")
-    if distributed:  # first: importing the envs already creates arrays on a device
+    if executor is not Executor.ray and (address is not None or gpus_per_cell is not None):
+        raise ConfigError("only applies with --executor ray", "--address/--gpus-per-cell")
+    limit = "device" if device_memory is None else parse_bytes(device_memory, "--device-memory")
+    if distributed:  # before the imports below: importing the envs creates device arrays
         from pmarl_bench.scale import distributed as multihost
 
         multihost.initialize()
@@ -94,9 +97,6 @@ def run(
         from pmarl_bench.scale.ray_executor import RayExecutor
 
         pool = RayExecutor(address=address, gpus_per_cell=gpus_per_cell)
-    elif address is not None or gpus_per_cell is not None:
-        raise ConfigError("only applies with --executor ray", "--address/--gpus-per-cell")
-    limit = "device" if device_memory is None else parse_bytes(device_memory, "--device-memory")
     loaded = load_suite(suite, seeds=seeds, steps=steps, only=only, budget=budget)
     summary = run_suite(
         loaded, results_dir, force=force, console=err_console, memory_limit=limit, executor=pool
