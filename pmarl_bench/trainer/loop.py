@@ -3,6 +3,7 @@ seeds (vmapped, spread over the devices), report progress and stop on NaN betwee
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,10 +49,11 @@ class TrainResult:
     agent_steps: int  # all seeds together
     compiled_memory_bytes: int | None  # per device, while the largest group's chunk runs
 
-    @property
+    @functools.cached_property
     def params(self) -> Any:
         """Final parameters stacked over all seeds, in seed order (on the host when they span
-        several processes or groups)."""
+        several processes or groups). In a distributed job every process must ask for them
+        (they are gathered from all); later calls reuse the first."""
         return _stack([s.params for s in self.states])
 
     @property
