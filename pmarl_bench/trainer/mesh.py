@@ -50,9 +50,6 @@ class CellMesh:
             update=seeds,
         )
 
-    def describe(self) -> str:
-        return f"{self.seed_devices} seed x {self.data_devices} data devices"
-
 
 def plan(num_seeds: int, row_counts: list[int], devices: list | None = None) -> CellMesh | None:
     """The mesh for ``num_seeds`` seeds over ``devices`` (default: all of them; the local ones
