@@ -166,3 +166,30 @@ def test_sizes_parse_in_decimal_and_binary_units():
     assert parse_bytes("20GiB", "x") == 20 * 2**30
     assert parse_bytes("512 MB", "x") == 512 * 10**6
     assert parse_bytes("1e9", "x") == 10**9
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_compiling_exits_130_promptly_and_leaves_no_cell(tmp_path):
+    # Interrupt while the transformer cell compiles, as an impatient user (and uv, which
+    # forwards the signal) does: SIGINT repeated until the process ends.
+    import signal
+    import time
+
+    res = tmp_path / "res"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pmarl_bench.cli", "run", str(ROOT / "suites" / "memory.yaml"),
+         "--only", "n_back/transformer", "--seeds", "1", "--results-dir", str(res)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    time.sleep(7)  # imports and suite loading take a few seconds; compiling takes longer
+    assert proc.poll() is None, proc.communicate()
+    t0 = time.monotonic()
+    while proc.poll() is None and time.monotonic() - t0 < 30:
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+    elapsed = time.monotonic() - t0
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert elapsed < 5, elapsed
+    assert "interrupted" in err and "Traceback" not in err
+    assert not [p for p in res.rglob("*") if p.is_file()]

@@ -6,6 +6,9 @@ modules: ``train`` (run), ``inspection`` (report, enjoy, play), ``tools`` (bench
 from __future__ import annotations
 
 import functools
+import os
+import signal
+import sys
 
 import typer
 from rich.console import Console
@@ -44,13 +47,23 @@ def user_errors(fn):
             )
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
-            err_console.print(
-                "interrupted: finished cells are kept, the unfinished one is "
-                "discarded; run the same command to continue"
-            )
-            raise typer.Exit(130) from None
+            interrupted()
 
     return wrapper
+
+
+def interrupted() -> None:
+    """Say what was kept and exit 130 at once. Skipping the interpreter's teardown matters:
+    JAX's exit hook clears its backends while XLA may still be compiling, and a second
+    Ctrl-C (uv forwards one too) there crashes the process (exit 139)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    err_console.print(
+        "interrupted: finished cells are kept, the unfinished one is "
+        "discarded; run the same command to continue"
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
 
 
 def main() -> None:

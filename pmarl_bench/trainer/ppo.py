@@ -147,9 +147,10 @@ class Train:
         metrics = {
             **self._episode_metrics(traj),
             **learn_metrics,
-            "learning_rate": self.schedule(
-                state.update * cfg.num_epochs * cfg.num_minibatches
-            ).astype(jnp.float32),
+            # a constant schedule returns a Python float, the others an array
+            "learning_rate": jnp.asarray(
+                self.schedule(state.update * cfg.num_epochs * cfg.num_minibatches), jnp.float32
+            ),
             "explained_variance": _explained_variance(traj.value, data.target),
         }
         return RunnerState(params, opt_state, rollout, key, state.update + 1), metrics
