@@ -1,8 +1,8 @@
 """``play``: a person controls one agent with the keyboard; the others follow a trained
 policy (when a cell is given) or act at random. One env step per key press.
 
-Keys: arrows or WASD move, space attacks, E digs, ``.`` stays (where the env has the action),
-R starts a new episode, Esc or Q quits.
+Keys: arrows or WASD move, space attacks, E digs, ``.`` stays (where the env has the action);
+in n-back M answers match and N no match; R starts a new episode, Esc or Q quits.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pmarl_bench.types import AgentInput
 KEYS = {
     "up": "up", "w": "up", "right": "right", "d": "right", "down": "down", "s": "down",
     "left": "left", "a": "left", "space": "attack", "e": "dig", ".": "stay",
+    "m": "match", "n": "no_match",
 }  # fmt: skip
 
 
@@ -43,8 +44,7 @@ class Game:
 
     def __post_init__(self):
         env = self.env
-        if not hasattr(env, "positions"):
-            raise ConfigError(f"{env!r} cannot be played (only grid tasks have a map to show)")
+        video.require_renderer(env, self.env_params)
         if not 0 <= self.player < env.num_agents:
             raise ConfigError(
                 f"agent {self.player} does not exist; agents: 0..{env.num_agents - 1}", "--agent"
@@ -103,14 +103,15 @@ class Game:
         px = video.cell_size(self.env)
         img = self.env.render(state, self.env_params, cell_px=px)
         pov = self.env.render_pov(state, self.player, cell_px=2 * px) if self.pov else None
-        return img, pov, self.env.positions(state)
+        positions = self.env.positions(state) if hasattr(self.env, "positions") else None
+        return img, pov, positions
 
     def frame(self) -> np.ndarray:
         img, pov, positions = jax.device_get(self._draw(self.state))  # one compiled program
         rec = video.Recording(
             img[None],
             None if pov is None else pov[None],
-            positions[None],
+            None if positions is None else positions[None],
             np.zeros((1, self.env.num_agents)),
             np.array([self.t]),
             [],
@@ -121,13 +122,13 @@ class Game:
         return video.annotate(rec, headers=[header])[0]
 
     @property
-    def position(self) -> tuple[int, int]:
+    def position(self) -> tuple[int, int]:  # grid tasks
         return tuple(int(v) for v in np.asarray(self.env.positions(self.state))[self.player])
 
 
 def run_window(game: Game, on_ready: Callable[[], None] | None = None, scale: int = 2) -> None:
     """Show the game and step it on key presses until Esc, Q or the window closes."""
-    viewer.require_display()
+    viewer.require_display("play")
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     import pygame
 

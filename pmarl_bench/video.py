@@ -24,9 +24,11 @@ CELL_PX = 8  # the smallest map cell, in pixels
 
 
 def cell_size(env) -> int:
-    """Pixels per map cell: about 320 pixels across the map, 8 to 24 per cell."""
+    """Pixels per map cell: about 320 pixels across the map, 8 to 24 per cell (16 for an env
+    without a map, such as n-back)."""
     o = env.options
-    return int(min(24, max(CELL_PX, 320 // max(o.height, o.width))))
+    side = max(getattr(o, "height", 0), getattr(o, "width", 0))
+    return int(min(24, max(CELL_PX, 320 // side))) if side else 16
 
 
 HEADER_PX = 16
@@ -58,12 +60,9 @@ def record(
 ) -> Recording:
     """Play ``episodes`` episodes with every agent acting from ``params`` and render them
     (only the first ``steps`` steps, if given)."""
-    if not hasattr(env, "render") or env.max_episode_steps is None:
-        raise ConfigError(f"{env!r} cannot be recorded (no renderer or no episode length)")
-    try:
-        jax.eval_shape(lambda s: env.render(s, env_params), _abstract_state(env, env_params))
-    except NotImplementedError as err:
-        raise ConfigError(str(err)) from None
+    require_renderer(env, env_params)
+    if env.max_episode_steps is None:
+        raise ConfigError(f"{env!r} cannot be recorded (episodes have no fixed length)")
     if pov is not None and not 0 <= pov < env.num_agents:
         raise ConfigError(f"agent {pov} does not exist; agents: 0..{env.num_agents - 1}", "--pov")
     length = env.max_episode_steps
@@ -119,6 +118,16 @@ def record(
         returns,
         cell_px,
     )
+
+
+def require_renderer(env, env_params) -> None:
+    """A one-line error unless ``env`` renders (traced only, nothing is compiled)."""
+    if not hasattr(env, "render"):
+        raise ConfigError(f"{env!r} has no renderer")
+    try:
+        jax.eval_shape(lambda s: env.render(s, env_params), _abstract_state(env, env_params))
+    except NotImplementedError as err:
+        raise ConfigError(str(err)) from None
 
 
 def _abstract_state(env, env_params):

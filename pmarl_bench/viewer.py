@@ -19,12 +19,22 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def require_display() -> None:
+#: what to do without a display, by command
+NO_DISPLAY_HINTS = {
+    "enjoy": ("write a file instead with --video-path out.mp4", "--video-path"),
+    "play": (
+        "play needs a window for your key presses (--video-path only saves a copy of what you "
+        "played); run it in a desktop session, or record a trained cell with "
+        "`pmarl-bench enjoy SUITE/ENV/AGENT --video-path out.mp4`",
+        None,
+    ),
+}
+
+
+def require_display(command: str = "enjoy") -> None:
     if not has_display():
-        raise ConfigError(
-            "no display to open a window on; write a file instead with --video-path out.mp4",
-            "--video-path",
-        )
+        hint, where = NO_DISPLAY_HINTS[command]
+        raise ConfigError(f"no display to open a window on; {hint}", where)
 
 
 def show(frames: np.ndarray, fps: int = 12, title: str = "pmarl-bench", scale: int = 2) -> None:

@@ -193,3 +193,14 @@ def test_ctrl_c_while_compiling_exits_130_promptly_and_leaves_no_cell(tmp_path):
     assert elapsed < 5, elapsed
     assert "interrupted" in err and "Traceback" not in err
     assert not [p for p in res.rglob("*") if p.is_file()]
+
+
+def test_enjoy_records_an_n_back_cell(smoke_results, tmp_path):
+    import imageio.v3 as iio
+
+    out = tmp_path / "n_back.gif"
+    result = invoke("enjoy", "smoke/n_back/mlp", "--results-dir", str(smoke_results),
+                    "--video-path", str(out))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    frames = iio.imread(out, index=None)
+    assert frames.shape[0] == 16  # one frame per step of the 16-step episode

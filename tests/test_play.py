@@ -51,8 +51,37 @@ def test_score_counts_the_players_reward_and_masked_keys_are_ignored(dummy_displ
     assert game.t == 1 and game.episode_return == 1.0  # entered the goal
 
 
-def test_playing_needs_a_grid_task_and_an_existing_agent():
-    with pytest.raises(ConfigError, match="cannot be played"):
-        Game(envs.make("n_back-v0"), None, player=0)
+def test_n_back_is_played_with_m_and_n(dummy_display):
+    env = envs.make("n_back-v0", max_n=2, episode_length=8)
+    game = Game(env, None, player=0, seed=1)
+    # one right answer, then one wrong one, through the keys' actions
+    game.act(game.action_index("m" if bool(game.state.label) else "n"))
+    game.act(game.action_index("n" if bool(game.state.label) else "m"))
+    assert game.t == 2 and game.episode_return == 1.0
+    run_window(game, on_ready=press("m", "escape"))
+    assert game.t == 3
+    assert game.frames[-1].ndim == 3 and game.frames[-1].dtype == np.uint8
+
+
+def test_playing_needs_a_renderer_and_an_existing_agent():
+    with pytest.raises(ConfigError, match="has no renderer"):
+        Game(envs.make("gymnax:CartPole-v1"), None, player=0)
     with pytest.raises(ConfigError, match=r"--agent: agent 5 does not exist; agents: 0..1"):
         Game(envs.make("scouts-v0", width=7, height=7), None, player=5)
+
+
+def test_without_a_display_play_explains_that_it_needs_one(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from pmarl_bench.cli import app
+
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"):
+        monkeypatch.delenv(var, raising=False)
+    res = CliRunner().invoke(
+        app, ["play", "n_back-v0", "--video-path", str(tmp_path / "out.mp4")]
+    )
+    assert res.exit_code == 2
+    line = " ".join(res.output.split())
+    assert "play needs a window" in line and "enjoy" in line
+    assert "instead with --video-path" not in line  # the old hint contradicted the command
+    assert not (tmp_path / "out.mp4").exists()

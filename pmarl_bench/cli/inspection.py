@@ -129,7 +129,7 @@ def play(
     from pmarl_bench.play import Game, run_window
     from pmarl_bench.viewer import require_display
 
-    require_display()
+    require_display("play")
     if target in envs.registered():
         options = dict(_option(o) for o in option or [])
         env = envs.make(target, **options)

@@ -282,3 +282,15 @@ def test_fixed_length_episodes_truncate_exactly_at_the_limit(env_id):
     assert not np.asarray(terminated).any()
     np.testing.assert_array_equal(np.asarray(truncated), np.arange(1, limit + 1) == limit)
     assert jax.tree.structure(obs) == jax.tree.structure(ts.obs)
+
+
+@pytest.mark.parametrize("env_id", [i for i in ENV_IDS if i != GYMNAX_ID])
+def test_every_shipped_env_renders_the_map_and_an_agents_view(env_id):
+    # traced only (no compile): shapes and dtypes of the jittable renders
+    env = make_env(env_id)
+    state = jax.eval_shape(lambda k: env.reset(k)[0], jax.random.key(0))
+    img = jax.eval_shape(env.render, state)
+    pov = jax.eval_shape(lambda s: env.render_pov(s, 0), state)
+    for out in (img, pov):
+        assert out.dtype == jnp.uint8 and len(out.shape) == 3 and out.shape[-1] == 3
+        assert min(out.shape[:2]) >= 8

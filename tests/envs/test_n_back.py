@@ -17,6 +17,7 @@ from pmarl_bench.errors import ConfigError
 from pmarl_bench.types import NO_ACTION
 
 ENV = envs.make("n_back-v0")
+RING = ENV.ring  # the history ring buffer's length
 K, MAX_N, L = 8, 4, 64
 NUM_EPISODES = 256
 
@@ -32,14 +33,15 @@ def test_defaults():
 
 
 def hand_state(label: bool, t: int = 3, n: int = 2):
-    """A mid-episode state: the symbol of step s sits in history[s % MAX_N]."""
-    history = [3, 5, 3, 1]
+    """A mid-episode state: the symbol of step s sits in history[s % RING]."""
+    history = [3, 5, 3, 1, 6, 2, 7, 0, 4, 2, 5, 1][:RING]
     return NBackState(
-        history=jnp.array(history, jnp.int32),
-        symbol=jnp.int32(history[t % MAX_N]),
+        history=jnp.array(history, ENV.symbol_dtype),
+        symbol=jnp.int32(history[t % RING]),
         label=jnp.array(label),
         n=jnp.int32(n),
         t=jnp.int32(t),
+        answers=jnp.full((RING,), -1, jnp.int8),
     )
 
 
@@ -61,11 +63,12 @@ def test_reward_is_one_exactly_for_the_correct_answer(label, action):
         assert not terminated and not truncated
         assert int(new.t) == 4 and int(new.n) == 2
         # the new symbol lands in the ring buffer and is shown one-hot
-        assert int(new.history[4 % MAX_N]) == int(new.symbol)
-        np.testing.assert_array_equal(new.history[1:], state.history[1:])
+        assert int(new.history[4 % RING]) == int(new.symbol)
+        others = np.arange(RING) != 4 % RING
+        np.testing.assert_array_equal(new.history[others], state.history[others])
         np.testing.assert_array_equal(obs[0], jax.nn.one_hot(new.symbol, K))
         # t = 4 >= n = 2: the answer is `match` iff the symbol repeats the one of step 2
-        assert bool(new.label) == (int(new.symbol) == int(state.history[2 % MAX_N]))
+        assert bool(new.label) == (int(new.symbol) == int(state.history[2 % RING]))
         _, ts = step(key, state, actions, params)
         assert float(ts.reward[0]) == expected
 
@@ -192,9 +195,9 @@ def test_fused_step_and_reset():
     )
     assert np.all(reward == 0.0) and not terminated.any() and not truncated.any()
     assert np.all(stepped.t == 6) and np.all(stepped.n == 2)
-    earlier = int(state.history[4 % MAX_N])
+    earlier = int(state.history[4 % RING])
     np.testing.assert_array_equal(stepped.label, stepped.symbol == earlier)
-    np.testing.assert_array_equal(stepped.history[:, 6 % MAX_N], stepped.symbol)
+    np.testing.assert_array_equal(stepped.history[:, 6 % RING], stepped.symbol)
     np.testing.assert_array_equal(obs[:, 0], np.eye(K)[stepped.symbol])
     rate, sigma = stepped.label.mean(), np.sqrt(0.3 * 0.7 / count)
     assert abs(rate - 0.3) < 5 * sigma, rate
@@ -274,3 +277,32 @@ def test_options_validation():
         envs.make("n_back-v0", num_symbols=1)
     with pytest.raises(ConfigError, match="episode_length"):
         envs.make("n_back-v0", episode_length=0)
+
+
+def test_render_shows_symbols_answers_and_the_hidden_n():
+    env = envs.make("n_back-v0", max_n=3, episode_length=32)
+    ring, px, k = env.ring, 16, env.options.num_symbols
+    state, _ = env.reset(jax.random.key(0))
+    answers = []
+    for i in range(ring + 2):  # enough steps to fill every column
+        action = jnp.array([i % 2], jnp.int32)
+        answers.append((i % 2, i % 2 == int(state.label)))
+        state, _ = env.step(jax.random.key(i), state, action)
+    img = np.asarray(jax.jit(lambda s: env.render(s, cell_px=px))(state))
+    assert img.shape == ((k + 3) * px, ring * px, 3) and img.dtype == np.uint8
+    centre = lambda row, col: img[row * px + px // 2, col * px + px // 2]
+    t, n = int(state.t), int(state.n)
+    history = np.asarray(state.history)
+    for col in range(ring):  # each column lights exactly its step's symbol row
+        symbol = history[(t - (ring - 1) + col) % ring]
+        lit = [np.ptp(centre(r, col).astype(int)) > 60 for r in range(k)]  # coloured
+        assert lit == [r == symbol for r in range(k)], (col, lit)
+    for col in range(ring - 1):  # answered steps: green when right, red when wrong
+        action, right = answers[len(answers) - (ring - 1) + col]
+        r, g, _ = img[(k + 1) * px + px - 1, col * px + px // 2].astype(int)
+        assert (g > r) == right, col
+    gold = np.array([236, 178, 28])
+    framed = [(img[1, c * px + 1] == gold).all() for c in range(ring)]
+    assert framed == [c == ring - 1 - n for c in range(ring)]  # the column n steps back
+    n_row = [(centre(k + 2, c) == gold).all() for c in range(ring)]
+    assert n_row == [c < n for c in range(ring)]
