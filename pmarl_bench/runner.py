@@ -4,29 +4,22 @@ atomically; finished cells with the same config hash are skipped."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import importlib.metadata
-import platform
 import shutil
-import subprocess
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import jax
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from pmarl_bench import bench, checkpoints
+from pmarl_bench import checkpoints, provenance
 from pmarl_bench.envs.multitask import MultiTask
+from pmarl_bench.executor import CellJob, Executor, MemoryLimit
+from pmarl_bench.progress import ProgressDisplay, Report, human
 from pmarl_bench.results import store
 from pmarl_bench.scale import distributed
 from pmarl_bench.suites.loader import Cell, LoadedSuite
 from pmarl_bench.trainer import evaluate, loop
-
-#: ``report(env_steps_done, info, total_env_steps)``: a cell's progress, for a progress bar
-Report = Callable[[int, str, int], None]
 
 
 @dataclass
@@ -41,13 +34,13 @@ def run_suite(
     *,
     force: bool = False,
     console: Console | None = None,
-    memory_limit: int | str | None = loop.DEVICE,
-    executor=None,
+    memory_limit: MemoryLimit = loop.DEVICE,
+    executor: Executor | None = None,
 ) -> SuiteRun:
     """Train every cell of ``loaded`` not already finished in ``results_dir`` (all with
     ``force``). ``memory_limit``: bytes per device a cell's seeds must fit in (see
     ``trainer.loop.train_seeds``). ``executor``: where cells run (default: here, one after
-    the other; ``scale.ray_executor.RayExecutor`` spreads them over a cluster).
+    the other; ``executors.ray.RayExecutor`` spreads them over a cluster).
 
     In a ``jax.distributed`` job every process calls this; process 0 decides which cells are
     finished and alone writes results."""
@@ -55,22 +48,25 @@ def run_suite(
     results_dir = Path(results_dir)
     summary = SuiteRun()
     todo = pending_cells(loaded, results_dir, force, console)
-    summary.skipped = [c.name for c in loaded.cells if c.name not in {t.name for t, _ in todo}]
+    names = {job.cell.name for job in todo}
+    summary.skipped = [c.name for c in loaded.cells if c.name not in names]
     if not todo:
         return summary
     if executor is not None:
-        executor.run(todo, console=console, memory_limit=memory_limit)
+        executor.run(todo, run_cell, console=console, memory_limit=memory_limit)
     else:
-        with progress_bars(console, visible=distributed.is_primary()) as bars:
-            for cell, path in todo:
-                run_cell(cell, path, bars.reporter(cell), memory_limit=memory_limit)
-    summary.ran = [cell.name for cell, _ in todo]
+        visible = distributed.is_primary()
+        with ProgressDisplay(console, names, visible=visible) as bars:
+            for job in todo:
+                run_cell(job.cell, job.path, bars.reporter(job.cell.name),
+                         memory_limit=memory_limit)  # fmt: skip
+    summary.ran = [job.cell.name for job in todo]
     return summary
 
 
 def pending_cells(
     loaded: LoadedSuite, results_dir: Path, force: bool, console: Console
-) -> list[tuple[Cell, Path]]:
+) -> list[CellJob]:
     """The cells to train and their folders: all with ``force``, else those without a
     finished result for their config (process 0's view, in a distributed job)."""
     primary = distributed.is_primary()
@@ -92,37 +88,9 @@ def pending_cells(
     for cell, path, done in zip(loaded.cells, paths, finished, strict=True):
         if done and primary:
             console.print(f"[dim]skip[/] {cell.name}: finished ({path})")
-    return [(c, p) for c, p, done in zip(loaded.cells, paths, finished, strict=True) if not done]
-
-
-class progress_bars:
-    """A rich progress display with one bar per cell (hidden with ``visible=False``)."""
-
-    COLUMNS = (
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(bar_width=20),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-    )
-
-    def __init__(self, console: Console, visible: bool = True):
-        self.progress = Progress(*self.COLUMNS, console=console, disable=not visible)
-
-    def __enter__(self) -> progress_bars:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.progress.__exit__(*exc)
-
-    def reporter(self, cell: Cell, info: str = "") -> Report:
-        task = self.progress.add_task(cell.name, total=None, info=info)
-
-        def report(env_steps: int, info: str, total: int) -> None:
-            self.progress.update(task, completed=env_steps, total=total, info=info)
-
-        return report
+    return [
+        CellJob(c, p) for c, p, done in zip(loaded.cells, paths, finished, strict=True) if not done
+    ]
 
 
 def run_cell(
@@ -130,11 +98,11 @@ def run_cell(
     path: Path,
     report: Report | None = None,
     *,
-    memory_limit: int | str | None = loop.DEVICE,
+    memory_limit: MemoryLimit = loop.DEVICE,
 ) -> dict | None:
     """Train one cell and write its folder (only process 0 of a distributed job writes;
     the others return None)."""
-    bench.reset_host_peak()  # so the manifest's peak covers this cell, not earlier ones
+    provenance.reset_host_peak()  # so the manifest's peak covers this cell, not earlier ones
     env, env_params, agent, train = cell.build()
     seeds = list(cell.seeds)
     total = train.num_updates * train.env_steps_per_update
@@ -146,10 +114,10 @@ def run_cell(
 
     def on_progress(p: loop.Progress) -> None:
         ret = "–" if np.isnan(p.latest_return) else f"{p.latest_return:.3g}"
-        say(p.env_steps, f"{_human(p.env_steps)}/{_human(total)} env steps · "
-            f"{_human(p.agent_steps_per_second)} agent-steps/s · return {ret}")  # fmt: skip
+        say(p.env_steps, f"{human(p.env_steps)}/{human(total)} env steps · "
+            f"{human(p.agent_steps_per_second)} agent-steps/s · return {ret}")  # fmt: skip
 
-    say(0, "compiling…")
+    say(0, f"compiling… ({budget_note(train)})")
     # checkpoints land in the stage folder; the cell appears when complete
     stage = store.stage_dir(path) if primary else None
     try:
@@ -192,7 +160,7 @@ def run_cell(
         if stage is not None:
             shutil.rmtree(stage, ignore_errors=True)
         raise
-    say(total, f"{_human(total)} env steps · {_human(result.agent_steps_per_second)} steps/s · "
+    say(total, f"{human(total)} env steps · {human(result.agent_steps_per_second)} steps/s · "
         f"compile {result.compile_seconds:.0f}s, run {result.run_seconds:.0f}s")  # fmt: skip
     return manifest
 
@@ -210,6 +178,8 @@ def _write(cell, path, stage, env, env_params, agent, train, result, evals, save
         "seeds": seeds,
         "num_updates": train.num_updates,
         "env_steps_per_seed": total,
+        "env_steps_requested": train.cfg.total_env_steps,
+        "env_steps_note": budget_note(train),
         "num_agents": env.num_agents,  # None for a multi-task env: see "tasks"
         **_tasks(env, env_params, train),
         "num_params": agent.num_params(params0),
@@ -227,9 +197,9 @@ def _write(cell, path, stage, env, env_params, agent, train, result, evals, save
         "mesh": {"seed": result.devices[0], "data": result.devices[1]},
         "processes": jax.process_count(),
         "seed_groups": result.groups,
-        "peak_host_memory_bytes": bench.host_peak_bytes(),
-        "peak_device_memory_bytes": _device_peak_bytes(),
-        **environment_info(),
+        "peak_host_memory_bytes": provenance.host_peak_bytes(),
+        "peak_device_memory_bytes": provenance.device_peak_bytes(),
+        **provenance.environment_info(),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     frame = store.metrics_frame(
@@ -242,6 +212,17 @@ def _write(cell, path, stage, env, env_params, agent, train, result, evals, save
     )
     store.write_cell(path, frame, manifest, stage=stage)
     return manifest
+
+
+def budget_note(train) -> str:
+    """How the requested env steps became whole updates (rounded down when they do not
+    divide), e.g. '97 updates x 8.19k = 795k env steps (800,000 asked; rounded down ...)'."""
+    per, n = train.env_steps_per_update, train.num_updates
+    note = f"{n} updates x {human(per)} = {human(n * per)} env steps"
+    asked = train.cfg.total_env_steps
+    if n * per != asked:
+        note += f" ({asked:,} asked; rounded down to whole updates)"
+    return note
 
 
 def _evaluation(vs_random: dict, vs_checkpoints: dict) -> dict | None:
@@ -287,53 +268,3 @@ def _tasks(env, env_params, train) -> dict:
             for g in train.envs.groups
         }
     }
-
-
-@functools.cache
-def environment_info() -> dict:
-    device = jax.devices()[0]
-    return {
-        "package_version": importlib.metadata.version("pmarl-bench"),
-        "git_commit": _git_commit(),
-        "jax_version": jax.__version__,
-        "jaxlib_version": importlib.metadata.version("jaxlib"),
-        "python_version": platform.python_version(),
-        "backend": jax.default_backend(),
-        "device": f"{device.platform}: {device.device_kind} x{jax.device_count()}",
-        "host": f"{platform.machine()} {platform.processor() or ''}".strip(),
-    }
-
-
-def _git_commit() -> str | None:
-    repo = Path(__file__).resolve().parent.parent
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout
-        return sha + ("-dirty" if dirty.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def _device_peak_bytes() -> int | None:
-    stats = jax.devices()[0].memory_stats()  # None on the CPU backend
-    return int(stats["peak_bytes_in_use"]) if stats and "peak_bytes_in_use" in stats else None
-
-
-def _human(x: float) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= size:
-            return f"{x / size:.3g}{unit}"
-    return f"{x:.3g}"

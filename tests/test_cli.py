@@ -2,7 +2,6 @@
 determinism across runs, and one-line errors (exit 2, nothing written) for bad input."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +33,26 @@ def smoke_results(tmp_path_factory):
     result = invoke("run", SMOKE, "--results-dir", str(out))
     assert result.exit_code == 0, result.output
     return out
+
+
+def test_progress_lines_in_a_log_name_every_cell_whole_and_the_rounding(tmp_path):
+    # output piped to a file, as a batch job does: plain lines, whole cell names
+    log = tmp_path / "run.log"
+    with log.open("w") as f:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pmarl_bench.cli", "run", SMOKE, "--steps", "1000",
+             "--only", "*/mlp_tanh", "--results-dir", str(tmp_path / "res")],
+            stdout=f, stderr=subprocess.STDOUT, cwd=ROOT, timeout=300,
+        )  # fmt: skip
+    text = log.read_text()
+    assert proc.returncode == 0, text
+    lines = text.splitlines()
+    assert all(line.startswith("n_back/mlp_tanh: ") for line in lines[:-1]), text
+    assert "1,000 asked; rounded down to whole updates" in lines[0]  # 3 x 256 = 768
+    assert "768/768 env steps" in text and "\x1b" not in text  # no terminal codes
+    manifest = json.loads((tmp_path / "res/smoke/n_back/mlp_tanh/manifest.json").read_text())
+    assert manifest["env_steps_requested"] == 1000 and manifest["env_steps_per_seed"] == 768
+    assert "rounded down" in manifest["env_steps_note"]
 
 
 def test_run_writes_tidy_tables_and_manifest(smoke_results):
@@ -90,16 +109,58 @@ def test_force_reruns_and_same_seed_gives_identical_metrics(smoke_results, tmp_p
     pd.testing.assert_frame_equal(pd.read_parquet(cell / "metrics.parquet"), before)
 
 
-def test_list_shows_envs_baselines_and_suites():
-    old = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        result = invoke("list")
-    finally:
-        os.chdir(old)
+def test_list_shows_envs_baselines_suites_and_bench_matrices_apart(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    result = invoke("list")  # not a terminal: plain rows, nothing cut
     assert result.exit_code == 0
-    for name in ("n_back-v0", "mlp", "suites/memory.yaml", "suites/smoke.yaml"):
-        assert name in result.output
+    lines = result.output.splitlines()
+    for env_id in ("traveling_salesman-v0", "king_of_the_hill-v0", "n_back-v0"):
+        assert any(line.startswith(env_id + " ") for line in lines), env_id
+    suites, matrices = result.output.split("# benchmark matrices")
+    assert "suites/memory.yaml" in suites and "suites/smoke.yaml" in suites
+    assert "bench.yaml" not in suites and "benchmarks/bench.yaml" in matrices
+
+
+def test_list_on_a_narrow_terminal_wraps_other_columns_not_ids():
+    from io import StringIO
+
+    from rich.console import Console
+
+    from pmarl_bench.cli.tools import print_table
+
+    out = StringIO()
+    console = Console(file=out, width=60, force_terminal=True, color_system=None)
+    rows = [("traveling_salesman-v0", "2", "a long description " * 4)]
+    print_table(console, "environments", ("id", "agents", "description"), rows)
+    assert "traveling_salesman-v0" in out.getvalue()
+
+
+def test_run_on_a_bench_matrix_says_to_use_bench(tmp_path):
+    result = invoke("run", str(ROOT / "benchmarks" / "bench.yaml"), "--results-dir", str(tmp_path))
+    assert result.exit_code == 2
+    assert "is a benchmark matrix, not a suite" in " ".join(result.output.split())
+    assert "pmarl-bench bench" in result.output
+
+
+def test_help_names_the_arguments_as_the_readme_does():
+    readme = (ROOT / "README.md").read_text()
+    usage = runner.invoke(app, ["bench", "--help"], env={"COLUMNS": "200"}).output
+    assert "pmarl-bench bench [OPTIONS] [MATRIX]" in usage
+    synopsis = readme[readme.index("### Command line") :]
+    for command, options in {
+        "report": ["--videos"],
+        "enjoy": ["--fps", "--results-dir"],
+        "play": ["--seed", "--results-dir"],
+        "bench": ["[MATRIX]"],
+    }.items():
+        line = synopsis[synopsis.index(f"pmarl-bench {command} ") :].split("\npmarl-bench ")[0]
+        for option in options:
+            assert option in line, (command, option)
+    import re
+
+    for line in readme[: readme.index("### Command line")].splitlines():
+        # a shell command line (perhaps after VAR=value settings) works without activating
+        assert not re.match(r"\s*([A-Z_]+=\S+\s+)*pmarl-bench ", line), line
 
 
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path):

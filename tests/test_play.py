@@ -77,9 +77,7 @@ def test_without_a_display_play_explains_that_it_needs_one(monkeypatch, tmp_path
 
     for var in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"):
         monkeypatch.delenv(var, raising=False)
-    res = CliRunner().invoke(
-        app, ["play", "n_back-v0", "--video-path", str(tmp_path / "out.mp4")]
-    )
+    res = CliRunner().invoke(app, ["play", "n_back-v0", "--video-path", str(tmp_path / "out.mp4")])
     assert res.exit_code == 2
     line = " ".join(res.output.split())
     assert "play needs a window" in line and "enjoy" in line

@@ -5,8 +5,6 @@ from pmarl_bench.bench.measure import (
     EnvThroughput,
     TrainThroughput,
     env_throughput,
-    host_peak_bytes,
-    reset_host_peak,
     train_throughput,
 )
 
@@ -14,7 +12,5 @@ __all__ = [
     "EnvThroughput",
     "TrainThroughput",
     "env_throughput",
-    "host_peak_bytes",
-    "reset_host_peak",
     "train_throughput",
 ]

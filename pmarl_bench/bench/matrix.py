@@ -17,9 +17,10 @@ import jax.numpy as jnp
 from pydantic import ValidationError
 
 from pmarl_bench import agents, envs
-from pmarl_bench.bench.measure import env_throughput, host_peak_bytes, reset_host_peak
+from pmarl_bench.bench.measure import env_throughput
 from pmarl_bench.bench.schema import BenchSuite, Cases, EnvCase, TrainCase
 from pmarl_bench.errors import ConfigError, from_validation
+from pmarl_bench.provenance import environment_info, host_peak_bytes, reset_host_peak
 from pmarl_bench.suites.loader import find_baseline, load_baseline, network_config, read_yaml
 from pmarl_bench.trainer.config import PPOConfig
 from pmarl_bench.trainer.ppo import Train
@@ -153,8 +154,6 @@ def run_matrix(
 ) -> dict:
     """Every selected case -> the JSON-able result (``trace_dir``: a JAX profiler trace of
     the first case)."""
-    from pmarl_bench.runner import environment_info
-
     cases = select(suite, profile, only)
     repeats = repeats or suite.repeats
     before = calibration_seconds()

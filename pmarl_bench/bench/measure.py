@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-import resource
 import statistics
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 
 from pmarl_bench.envs.base import Environment
-
-
-def reset_host_peak() -> bool:
-    """Restart the process's peak-RSS counter (Linux: ``clear_refs`` mode 5), so the next
-    ``host_peak_bytes`` covers only what runs from here. False where that is not possible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
-def host_peak_bytes() -> int:
-    """Peak resident memory of this process since start or the last ``reset_host_peak``."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # since start (KiB)
+from pmarl_bench.provenance import host_peak_bytes, reset_host_peak
 
 
 @dataclass

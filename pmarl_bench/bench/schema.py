@@ -1,4 +1,4 @@
-"""The benchmark matrix file (``suites/bench.yaml``): env stepping cases and training cases,
+"""The benchmark matrix file (``benchmarks/bench.yaml``): env stepping cases and training cases,
 with named profiles (e.g. ``gpu``) that replace them."""
 
 from __future__ import annotations
@@ -63,3 +63,9 @@ class BenchSuite(Cases):
     profiles: dict[str, Cases] = Field(
         default_factory=dict, description="named case lists that replace the default ones"
     )
+
+
+def is_bench_matrix(data: Any) -> bool:
+    """Whether a file's parsed YAML is a benchmark matrix (it has env or train cases; a suite
+    has envs and agents)."""
+    return isinstance(data, dict) and ("env_cases" in data or "train_cases" in data)

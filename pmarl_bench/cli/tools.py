@@ -16,9 +16,9 @@ from pmarl_bench.errors import ConfigError
 @app.command()
 @user_errors
 def bench(
-    suite: Annotated[Path, typer.Argument(help="benchmark matrix file")] = Path(
-        "suites/bench.yaml"
-    ),
+    matrix: Annotated[
+        Path, typer.Argument(help="benchmark matrix file", metavar="MATRIX")
+    ] = Path("benchmarks/bench.yaml"),
     save: Annotated[Path | None, typer.Option(help="write the results as JSON")] = None,
     compare: Annotated[
         Path | None, typer.Option(help="a saved baseline: exit 1 on a regression")
@@ -44,10 +44,10 @@ def bench(
     Example: pmarl-bench bench --compare benchmarks/baseline-cpu.json
     """
     from pmarl_bench.bench import compare as cmp
-    from pmarl_bench.bench import matrix
+    from pmarl_bench.bench import matrix as matrices
 
-    spec = matrix.load_bench(suite)
-    baseline = matrix.load_result(compare) if compare else None
+    spec = matrices.load_bench(matrix)
+    baseline = matrices.load_result(compare) if compare else None
     table = Table(title=f"{spec.name} ({budget or 'default'})")
     for col in ("case", "agent-steps/s", "reset", "compile", "peak host RSS"):
         table.add_column(col, justify="left" if col == "case" else "right")
@@ -66,13 +66,13 @@ def bench(
             f"{f['peak_host_bytes'] / 1e9:.2f} GB",
         )
 
-    result = matrix.run_matrix(
-        spec, suite.parent, profile=budget, only=only, repeats=repeats, trace_dir=profile,
+    result = matrices.run_matrix(
+        spec, matrix.parent, profile=budget, only=only, repeats=repeats, trace_dir=profile,
         on_case=on_case,
     )  # fmt: skip
     Console(width=max(Console().width, 120)).print(table)
     if save:
-        matrix.save(result, save)
+        matrices.save(result, save)
         err_console.print(f"saved: {save}")
     if profile:
         err_console.print(f"profiler trace of the first case: {profile}")
@@ -97,19 +97,23 @@ def list_(
         "baselines"
     ),
     suites_dir: Annotated[Path, typer.Option(help="folder of suite files")] = Path("suites"),
+    matrices_dir: Annotated[
+        Path, typer.Option(help="folder of benchmark matrices (for `bench`)")
+    ] = Path("benchmarks"),
 ) -> None:
-    """List registered environments, agent baselines and suites.
+    """List registered environments, agent baselines, suites (for `run`) and benchmark
+    matrices (for `bench`). Ids, names and paths are printed whole: piped to a file, the
+    tables are plain aligned rows.
 
-    Example: pmarl-bench list
+    Example: pmarl-bench list | grep traveling_salesman
     """
     from pmarl_bench import envs
+    from pmarl_bench.bench.schema import is_bench_matrix
     from pmarl_bench.envs.spaces import Dict
     from pmarl_bench.suites.loader import load_baseline, read_yaml
 
     console = Console()
-    table = Table(title="environments (or gymnax:<EnvName>)")
-    for col in ("id", "agents", "observation", "actions", "chance / memoryless / optimal"):
-        table.add_column(col)
+    rows = []
     for env_id in envs.registered():
         env = envs.make(env_id)
         lv = env.score_levels()
@@ -118,35 +122,56 @@ def list_(
         )
         space = env.observation_space
         parts = space.spaces if isinstance(space, Dict) else (("", space),)
-        table.add_row(
+        rows.append((
             env_id,
             "per task" if env.num_agents is None else str(env.num_agents),
             " ".join(f"{k}{':' if k else ''}{b.dtype}{list(b.shape)}" for k, b in parts),
             ", ".join(env.action_names),
             levels,
-        )
-    console.print(table)
+        ))  # fmt: skip
+    columns = ("id", "agents", "observation", "actions", "chance / memoryless / optimal")
+    print_table(console, "environments (or gymnax:<EnvName>)", columns, rows)
 
-    table = Table(title=f"baselines ({baselines_dir}/)")
-    table.add_column("name")
-    table.add_column("kind")
-    table.add_column("description")
+    rows = []
     for path in sorted(baselines_dir.glob("*.yaml")):
         try:
             baseline, network, _ = load_baseline(path)
-            table.add_row(path.stem, network.kind, baseline.description)
+            rows.append((path.stem, network.kind, baseline.description))
         except ConfigError as err:
-            table.add_row(path.stem, "[red]invalid[/]", str(err))
-    console.print(table)
+            rows.append((path.stem, "invalid", str(err)))
+    print_table(console, f"baselines ({baselines_dir}/)", ("name", "kind", "description"), rows)
 
-    table = Table(title=f"suites ({suites_dir}/)")
-    table.add_column("file")
-    table.add_column("description")
-    for path in sorted(suites_dir.glob("*.yaml")):
+    suites, matrices = [], []
+    for path in sorted({*suites_dir.glob("*.yaml"), *matrices_dir.glob("*.yaml")}):
         try:
             data = read_yaml(path)
-            desc = data.get("description", "") if isinstance(data, dict) else ""
         except ConfigError as err:
-            desc = f"[red]{err}[/]"
-        table.add_row(str(path), desc)
+            suites.append((str(path), f"unreadable: {err}"))
+            continue
+        data = data if isinstance(data, dict) else {}
+        kind = matrices if is_bench_matrix(data) else suites
+        kind.append((str(path), data.get("description", "")))
+    print_table(console, "suites (pmarl-bench run FILE)", ("file", "description"), suites)
+    print_table(
+        console, "benchmark matrices (pmarl-bench bench FILE)", ("file", "description"), matrices
+    )
+
+
+def print_table(console: Console, title: str, columns: tuple, rows: list[tuple]) -> None:
+    """The first column (an id, name or path) is never cut: on a terminal the other columns
+    wrap; elsewhere (a pipe, a file) the rows are printed plain, aligned, at full width."""
+    if not console.is_terminal:
+        widths = [max(len(str(x)) for x in col) for col in zip(columns, *rows, strict=True)]
+        print(f"# {title}")
+        for row in (columns, *rows):
+            print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
+        print()
+        return
+    table = Table(title=title)
+    first = max((len(str(r[0])) for r in rows), default=0)
+    table.add_column(columns[0], no_wrap=True, min_width=max(first, len(columns[0])))
+    for col in columns[1:]:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*(str(x) for x in row))
     console.print(table)

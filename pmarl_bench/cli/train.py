@@ -94,9 +94,10 @@ def run(
 
     pool = None
     if executor is Executor.ray:
-        from pmarl_bench.scale.ray_executor import RayExecutor
+        from pmarl_bench.executors.ray import RayExecutor
 
         pool = RayExecutor(address=address, gpus_per_cell=gpus_per_cell)
+    _not_a_bench_matrix(suite)
     loaded = load_suite(suite, seeds=seeds, steps=steps, only=only, budget=budget)
     summary = run_suite(
         loaded, results_dir, force=force, console=err_console, memory_limit=limit, executor=pool
@@ -111,6 +112,16 @@ def run(
     err_console.print(
         f"{len(summary.ran)} cell(s) trained, {len(summary.skipped)} skipped; {where}"
     )
+
+
+def _not_a_bench_matrix(path: Path) -> None:
+    from pmarl_bench.bench.schema import is_bench_matrix
+    from pmarl_bench.suites.loader import read_yaml
+
+    if path.is_file() and is_bench_matrix(read_yaml(path)):
+        raise ConfigError(
+            f"{path} is a benchmark matrix, not a suite; run it with `pmarl-bench bench {path}`"
+        )
 
 
 def parse_bytes(text: str, where: str) -> int:

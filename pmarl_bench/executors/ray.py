@@ -15,12 +15,15 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 
 from pmarl_bench.errors import CellLostError, ConfigError
+from pmarl_bench.executor import CellJob, MemoryLimit, TrainCell
+from pmarl_bench.progress import ProgressDisplay
 from pmarl_bench.results import store
 
 #: Ray retries a cell whose worker died this many times
@@ -39,10 +42,15 @@ class RayExecutor:
     cpus_per_cell: float = 1.0
     gpus_per_cell: float | None = None
 
-    def run(self, todo, *, console: Console, memory_limit) -> None:
+    def run(
+        self,
+        jobs: Sequence[CellJob],
+        train_cell: TrainCell,
+        *,
+        console: Console,
+        memory_limit: MemoryLimit,
+    ) -> None:
         ray = _import_ray()
-        from pmarl_bench.runner import progress_bars
-
         _connect(ray, self.address, console)
         try:
             gpus = self.gpus_per_cell
@@ -56,10 +64,11 @@ class RayExecutor:
                 max_retries=MAX_RETRIES,
                 retry_exceptions=False,
             )
-            with progress_bars(console) as bars:
-                reports = {cell.name: bars.reporter(cell, "queued") for cell, _ in todo}
+            names = [job.cell.name for job in jobs]
+            with ProgressDisplay(console, names) as bars:
+                reports = {name: bars.reporter(name, "queued") for name in names}
                 running = {
-                    task.remote(cell, queue, memory_limit): (cell, path) for cell, path in todo
+                    task.remote(train_cell, job.cell, queue, memory_limit): job for job in jobs
                 }
                 errors = self._collect(ray, running, queue, reports, console)
         finally:
@@ -76,9 +85,10 @@ class RayExecutor:
             for name, args in _drain(queue):
                 reports[name](*args)
             for ref in done:
-                cell, path = running.pop(ref)
+                job = running.pop(ref)
+                cell = job.cell
                 try:
-                    store.unpack_cell(path, ray.get(ref))
+                    store.unpack_cell(job.path, ray.get(ref))
                 except ray.exceptions.RayTaskError as err:  # the cell itself failed
                     cause = err.cause if isinstance(err.cause, Exception) else err
                     console.print(f"[red]failed[/] {cell.name}: {cause}", highlight=False)
@@ -135,9 +145,8 @@ def _drain(queue) -> list:
         return []
 
 
-def _train_cell(cell, queue, memory_limit) -> bytes:
+def _train_cell(train_cell: TrainCell, cell, queue, memory_limit: MemoryLimit) -> bytes:
     """On a worker: train ``cell`` in a scratch folder and return the packed cell folder."""
-    from pmarl_bench.runner import run_cell
 
     def report(env_steps: int, info: str, total: int) -> None:
         with contextlib.suppress(Exception):  # a full or lost queue must not fail the cell
@@ -146,7 +155,7 @@ def _train_cell(cell, queue, memory_limit) -> bytes:
     scratch = Path(tempfile.mkdtemp(prefix="pmarl-bench-"))
     try:
         path = scratch / cell.env_name / cell.agent_name
-        run_cell(cell, path, report, memory_limit=memory_limit)
+        train_cell(cell, path, report, memory_limit=memory_limit)
         return store.pack_cell(path)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

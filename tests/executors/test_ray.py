@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from pmarl_bench.executors.ray import TASK_NAME
 from pmarl_bench.results import store
-from pmarl_bench.scale.ray_executor import TASK_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ROOT / "suites" / "smoke.yaml"
