@@ -20,7 +20,7 @@ import jax
 
 from pmarl_bench import envs
 from pmarl_bench.agents import MLPConfig, make_agent
-from pmarl_bench.trainer import PPOConfig, make_train
+from pmarl_bench.trainer import PPOConfig, Train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 minimal_ppo = importlib.import_module("minimal_ppo")
@@ -50,7 +50,7 @@ def pmarl(num_envs: int, length: int, steps: int, **overrides):
         clip_value=True,  # as the minimal PPO (PureJaxRL) does
         **overrides,
     )
-    return make_train(env, agent, cfg).__call__
+    return Train(env, agent, cfg).__call__
 
 
 # minimal_seq: minibatches of whole env sequences, as pmarl-bench (the same work);

@@ -18,9 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
-from pmarl_bench import agents, envs
 from pmarl_bench.errors import ConfigError
-from pmarl_bench.results import read_manifest
+from pmarl_bench.results import store
+from pmarl_bench.suites.cell import Cell
 
 FOLDER = "checkpoints"
 FINAL = "final"
@@ -106,27 +106,7 @@ class TrainedCell:
 
 def load_cell(cell: str | Path, results_dir: str | Path = "results") -> TrainedCell:
     """A finished cell from ``suite/env/agent`` (under ``results_dir``) or a cell folder."""
-    path = Path(cell)
-    if not (path / "manifest.json").is_file():
-        path = Path(results_dir) / cell
-    manifest = read_manifest(path)
-    if manifest is None or manifest.get("status") != "complete":
-        raise ConfigError(
-            f"no finished cell here; finished cells: {_available(results_dir)}", str(cell)
-        )
-    cfg = manifest["config"]
-    from pmarl_bench.suites.loader import apply_env_params, network_config
-
-    env = envs.make(cfg["env"]["id"], **cfg["env"]["options"])
-    env_params = apply_env_params(env, cfg["env"].get("params") or {})
-    network = network_config(cfg["agent"]["network"], f"{path}: config.agent.network")
-    agent = agents.make_agent(network, env.observation_space, env.action_space)
+    path = store.find_cell(cell, results_dir)
+    manifest = store.read_manifest(path)
+    env, env_params, agent = Cell.from_config(manifest["config"], f"{path}: config").build_policy()
     return TrainedCell(path, manifest, env, env_params, agent)
-
-
-def _available(results_dir: str | Path) -> str:
-    root = Path(results_dir)
-    cells = sorted(
-        str(p.parent.relative_to(root)) for p in root.glob("*/*/*/manifest.json")
-    ) if root.is_dir() else []  # fmt: skip
-    return ", ".join(cells) or f"(none under {root}/)"

@@ -14,7 +14,7 @@ from typing import Protocol
 from rich.console import Console
 
 from pmarl_bench.progress import Report
-from pmarl_bench.suites.loader import Cell
+from pmarl_bench.suites.cell import Cell
 
 #: bytes per device, "device" (what the device reports) or None (no limit)
 MemoryLimit = int | str | None

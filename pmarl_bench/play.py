@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from pmarl_bench import video, viewer
+from pmarl_bench.agents import policy
 from pmarl_bench.errors import ConfigError
-from pmarl_bench.trainer.losses import masked_logits
 from pmarl_bench.types import AgentInput
 
 #: pygame key name -> action name
@@ -88,11 +88,11 @@ class Game:
         key_act, key_env = jax.random.split(key)
         if self.agent is not None:
             inputs = AgentInput(ts.obs, ts.prev_action, ts.prev_reward, start)
-            memory, out = self.agent.step(self.params, memory, inputs)
-            logits = masked_logits(out.logits, ts.action_mask)
+            memory, others, _, _ = policy.act(
+                self.agent, self.params, memory, inputs, ts.action_mask, key_act
+            )
         else:
-            logits = jnp.where(ts.action_mask, 0.0, -jnp.inf)
-        others = jax.random.categorical(key_act, logits).astype(jnp.int32)
+            others = policy.choose(key_act, policy.uniform_logits(ts.action_mask))
         allowed = ts.action_mask[self.player, action]
         mine = jnp.where(allowed, action, others[self.player])  # a masked action: as the policy
         actions = others.at[self.player].set(mine)

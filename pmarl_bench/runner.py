@@ -13,12 +13,12 @@ import numpy as np
 from rich.console import Console
 
 from pmarl_bench import checkpoints, provenance
-from pmarl_bench.envs.multitask import MultiTask
 from pmarl_bench.executor import CellJob, Executor, MemoryLimit
 from pmarl_bench.progress import ProgressDisplay, Report, human
 from pmarl_bench.results import store
 from pmarl_bench.scale import distributed
-from pmarl_bench.suites.loader import Cell, LoadedSuite
+from pmarl_bench.suites.cell import Cell
+from pmarl_bench.suites.loader import LoadedSuite
 from pmarl_bench.trainer import evaluate, loop
 
 
@@ -181,7 +181,7 @@ def _write(cell, path, stage, env, env_params, agent, train, result, evals, save
         "env_steps_requested": train.cfg.total_env_steps,
         "env_steps_note": budget_note(train),
         "num_agents": env.num_agents,  # None for a multi-task env: see "tasks"
-        **_tasks(env, env_params, train),
+        **_tasks(train),
         "num_params": agent.num_params(params0),
         "score_levels": asdict(env.score_levels(env_params)),
         "compile_seconds": result.compile_seconds,
@@ -252,19 +252,20 @@ def _at_updates(
     return out
 
 
-def _tasks(env, env_params, train) -> dict:
-    """A multi-task cell's tasks: their envs per seed, agents and score levels."""
-    if not isinstance(env, MultiTask):
+def _tasks(train) -> dict:
+    """A cell whose env has several groups (tasks): their envs per seed, agents and score
+    levels."""
+    groups = train.envs.groups
+    if len(groups) == 1:
         return {}
-    levels = env.task_score_levels(env_params)
     return {
         "tasks": {
             g.name: {
                 "env_id": g.env.env_id,
                 "num_envs": g.num_envs,
                 "num_agents": g.env.num_agents,
-                "score_levels": asdict(levels[g.name]),
+                "score_levels": asdict(g.env.score_levels(g.params)),
             }
-            for g in train.envs.groups
+            for g in groups
         }
     }

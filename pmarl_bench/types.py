@@ -5,7 +5,9 @@ Every per-agent array carries a leading agent axis ``[A, ...]``; episode flags a
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
 
 import jax
 
@@ -47,3 +49,42 @@ class AgentOutput(NamedTuple):
     logits: Array  # [..., n_actions] float32 (unmasked)
     value: Array  # [...] float32
     value_logits: Array | None = None  # [..., bins] for a histogram (HL-Gauss) value head
+
+
+class Group(NamedTuple):
+    """``num_envs`` copies of one env, stepped together under one vmap. A batch of envs is
+    one group, or one per task of a multi-task env (``env.groups``)."""
+
+    name: str | None  # task name in metrics (None: a single-task batch)
+    env: Any  # Environment
+    params: Any
+    num_envs: int
+    task_id: int | None  # given to the agent with each observation (None: no task id)
+
+
+@dataclass(frozen=True)
+class TeamEvaluation:
+    """A two-team env's evaluation after training: the policy plays one team against random
+    agents and against its own earlier checkpoints (half the episodes on each side).
+
+    ``held(state) -> float32 [2]``: the share of the step's score each team holds (the rest is
+    neutral), averaged over the episode. ``metric``: the name of the policy team's share."""
+
+    held: Callable[[Any], Array]
+    metric: str
+
+
+class EnvLike(Protocol):
+    """What the trainer needs of an env (an ``envs.Environment``, or a multi-task batch)."""
+
+    num_agents: int | None
+    observation_space: Any
+    action_space: Any
+    max_episode_steps: int | None
+
+    @property
+    def default_params(self) -> Any: ...
+
+    def groups(self, num_envs: int, params: Any = None) -> list[Group]: ...
+
+    def needs_auto_reset(self, steps: int) -> bool: ...

@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from pmarl_bench.agents import policy
 from pmarl_bench.errors import ConfigError
-from pmarl_bench.trainer.losses import masked_logits
 from pmarl_bench.types import AgentInput
 
 CELL_PX = 8  # the smallest map cell, in pixels
@@ -84,11 +84,9 @@ def record(
             key_act, key_env = jax.random.split(key)
             shown = frame(state)
             inputs = AgentInput(ts.obs, ts.prev_action, ts.prev_reward, start)
-            memory, out = agent.step(params, memory, inputs)
-            logits = masked_logits(out.logits, ts.action_mask)
-            action = (
-                jnp.argmax(logits, -1) if deterministic else jax.random.categorical(key_act, logits)
-            ).astype(jnp.int32)
+            memory, action, _, _ = policy.act(
+                agent, params, memory, inputs, ts.action_mask, key_act, deterministic
+            )
             state, ts = env.step(key_env, state, action, env_params)
             done = ts.terminated | ts.truncated
             so_far_before, t_before = so_far, t

@@ -58,6 +58,7 @@ class GRUNet(nnx.Module):
 @register_agent("gru")
 class GRUAgent(Agent):
     Config = GRUConfig
+    config: GRUConfig
 
     def build(self, rngs: nnx.Rngs) -> GRUNet:
         return GRUNet(self.config, self.obs_space, self.action_space.n, rngs)

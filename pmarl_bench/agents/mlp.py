@@ -58,6 +58,7 @@ def _hidden(cfg: MLPConfig, rngs: nnx.Rngs) -> nnx.List:
 @register_agent("mlp")
 class MLPAgent(Agent):
     Config = MLPConfig
+    config: MLPConfig
 
     def build(self, rngs: nnx.Rngs) -> MLPNet:
         return MLPNet(self.config, self.obs_space, self.action_space.n, rngs)

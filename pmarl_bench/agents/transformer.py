@@ -250,6 +250,7 @@ def _write(cache: KVCache, new_kv, pos, episode) -> KVCache:
 @register_agent("transformer")
 class TransformerAgent(Agent):
     Config = TransformerConfig
+    config: TransformerConfig
 
     def build(self, rngs: nnx.Rngs) -> TransformerNet:
         return TransformerNet(self.config, self.obs_space, self.action_space.n, rngs)

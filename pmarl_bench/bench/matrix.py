@@ -16,14 +16,14 @@ import jax
 import jax.numpy as jnp
 from pydantic import ValidationError
 
-from pmarl_bench import agents, envs
+from pmarl_bench import envs
 from pmarl_bench.bench.measure import env_throughput
 from pmarl_bench.bench.schema import BenchSuite, Cases, EnvCase, TrainCase
 from pmarl_bench.errors import ConfigError, from_validation
 from pmarl_bench.provenance import environment_info, host_peak_bytes, reset_host_peak
-from pmarl_bench.suites.loader import find_baseline, load_baseline, network_config, read_yaml
-from pmarl_bench.trainer.config import PPOConfig
-from pmarl_bench.trainer.ppo import Train
+from pmarl_bench.suites.cell import Cell, network_config
+from pmarl_bench.suites.loader import find_baseline, load_baseline, ppo_config, read_yaml
+from pmarl_bench.trainer.programs import SeedProgram
 
 #: figures where higher is better; every other figure is a time or a size (lower is better)
 RATES = ("agent_steps_per_second",)
@@ -91,34 +91,39 @@ def run_env_case(case: EnvCase, repeats: int) -> dict[str, float]:
     }
 
 
-def build_train(case: TrainCase, suite_dir: Path) -> Train:
-    env = envs.make(case.env, **case.options)
-    _, network, base_ppo = load_baseline(find_baseline(case.agent, suite_dir))
+def train_cell(case: TrainCase, suite_dir: Path) -> Cell:
+    """The case as a cell, resolved as a suite's would be (baseline, then the case's values)."""
+    bpath = find_baseline(case.agent, suite_dir)
+    _, network, base_ppo = load_baseline(bpath)
     if case.network:
         network = network_config({**network.model_dump(), **case.network}, f"{case.case}.network")
-    agent = agents.make_agent(network, env.observation_space, env.action_space)
-    ppo = {**base_ppo, **case.ppo}
-    per_update = ppo.get("num_envs", 64) * ppo.get("rollout_length", 64)
-    cfg = PPOConfig(
-        **ppo, total_env_steps=case.updates * per_update, updates_per_chunk=case.updates
+    ppo = ppo_config([(base_ppo, f"{bpath}: ppo"), (case.ppo, f"{case.case}.ppo")], 1)
+    per_update = ppo.num_envs * ppo.rollout_length
+    ppo = ppo.model_copy(
+        update={"total_env_steps": case.updates * per_update, "updates_per_chunk": case.updates}
     )
-    return Train(env, agent, cfg)
+    return Cell(
+        suite="bench", env_name=case.env, agent_name=case.agent, env_id=case.env,
+        env_options=dict(case.options), env_params={}, baseline=case.agent, network=network,
+        ppo=ppo, seeds=tuple(range(case.seeds)),
+    )  # fmt: skip
 
 
 def run_train_case(case: TrainCase, repeats: int, suite_dir: Path) -> dict[str, float]:
-    train = build_train(case, suite_dir)
-    keys = jnp.stack([jax.random.key(s) for s in range(case.seeds)])
+    """Times the chunk program ``run`` trains with (``trainer.programs``): one chunk holds the
+    case's updates."""
+    cell = train_cell(case, suite_dir)
+    train = cell.build()[-1]
     reset_host_peak()
     t0 = time.perf_counter()
-    init = jax.jit(jax.vmap(train.init)).lower(keys).compile()
-    state = init(keys)
-    chunk = jax.jit(jax.vmap(train.chunk), donate_argnums=0).lower(state).compile()
+    program = SeedProgram(train, case.seeds)
+    state = program.init(list(cell.seeds))
     compile_seconds = time.perf_counter() - t0
-    state, _ = jax.block_until_ready(chunk(state))  # warm-up
+    state, _ = jax.block_until_ready(program.chunk(state))  # warm-up
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
-        state, _ = jax.block_until_ready(chunk(state))
+        state, _ = jax.block_until_ready(program.chunk(state))
         times.append(time.perf_counter() - t)
     steps = case.seeds * case.updates * train.agent_steps_per_update
     return {

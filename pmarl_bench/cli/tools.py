@@ -16,9 +16,9 @@ from pmarl_bench.errors import ConfigError
 @app.command()
 @user_errors
 def bench(
-    matrix: Annotated[
-        Path, typer.Argument(help="benchmark matrix file", metavar="MATRIX")
-    ] = Path("benchmarks/bench.yaml"),
+    matrix: Annotated[Path, typer.Argument(help="benchmark matrix file", metavar="MATRIX")] = Path(
+        "benchmarks/bench.yaml"
+    ),
     save: Annotated[Path | None, typer.Option(help="write the results as JSON")] = None,
     compare: Annotated[
         Path | None, typer.Option(help="a saved baseline: exit 1 on a regression")

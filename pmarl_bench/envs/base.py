@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from pydantic import BaseModel, ConfigDict
 
 from pmarl_bench.envs.spaces import Box, Discrete
-from pmarl_bench.types import NO_ACTION, Array, PRNGKey, TimeStep
+from pmarl_bench.types import NO_ACTION, Array, Group, PRNGKey, TeamEvaluation, TimeStep
 
 State = TypeVar("State")
 Params = TypeVar("Params")
@@ -75,6 +75,15 @@ class Environment(abc.ABC, Generic[State, Params]):
 
     def score_levels(self, params: Params | None = None) -> ScoreLevels:
         return ScoreLevels()
+
+    def groups(self, num_envs: int, params: Params | None = None) -> list[Group]:
+        """The vmapped groups a batch of ``num_envs`` of this env is made of: one (a
+        multi-task env has one per task)."""
+        params = self.default_params if params is None else params
+        return [Group(None, self, params, num_envs, None)]
+
+    #: the evaluation after training, for envs that declare one (see ``TeamEvaluation``)
+    evaluation: TeamEvaluation | None = None
 
     # -- dynamics ------------------------------------------------------------------------
     @abc.abstractmethod

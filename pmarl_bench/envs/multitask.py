@@ -15,7 +15,7 @@ task, so no env computes another task's dynamics.
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,6 +23,7 @@ from pmarl_bench.envs.base import EnvOptions, ScoreLevels
 from pmarl_bench.envs.registry import make
 from pmarl_bench.envs.spaces import Box, Dict, Discrete
 from pmarl_bench.errors import ConfigError
+from pmarl_bench.types import Group
 
 
 class TaskSpec(BaseModel):
@@ -51,27 +52,18 @@ class MultiTaskOptions(EnvOptions):
     )
 
 
-class Group(NamedTuple):
-    """``num_envs`` copies of one env, stepped together under one vmap."""
-
-    name: str | None  # task name in metrics (None: a single-task batch)
-    env: Any  # Environment
-    params: Any
-    num_envs: int
-    task_id: int | None  # given to the agent with each observation (None: no task id)
-
-
 class MultiTask:
     Options = MultiTaskOptions
     env_id = "multitask-v0"
     teams = None
+    evaluation = None  # each task's own, through ``groups``
     num_agents = None  # differs by task; see ``tasks``
 
     def __init__(self, **options: Any):
         from pmarl_bench.envs.grid.base import GridEnv
 
         opts = MultiTaskOptions(**options)
-        built = []
+        built: list[tuple[str, Any]] = []
         for i, spec in enumerate(opts.tasks):
             where = f"options.tasks[{i}]"
             try:
@@ -109,7 +101,7 @@ class MultiTask:
             for spec, (_, env) in zip(opts.tasks, built, strict=True)
         )
         self.options = opts.model_copy(update={"tasks": resolved})
-        self.tasks: tuple[tuple[str, Any], ...] = tuple(built)
+        self.tasks: tuple[tuple[str, Any], ...] = tuple(built)  # (name, GridEnv)
         self.shares = tuple(spec.share for spec in opts.tasks)
         self.action_names = union
         self.action_space = Discrete(len(union))
@@ -117,19 +109,14 @@ class MultiTask:
             view=view, task=Box(0, len(built) - 1, (), "int32", len(built))
         )
         limits = [env.max_episode_steps for _, env in built]
-        self.max_episode_steps = None if None in limits else min(limits)
+        self.max_episode_steps = None if None in limits else min(x for x in limits if x)
 
     @property
     def default_params(self) -> tuple:
         return tuple(env.default_params for _, env in self.tasks)
 
     def score_levels(self, params=None) -> ScoreLevels:
-        return ScoreLevels()  # per task: ``task_score_levels``
-
-    def task_score_levels(self, params=None) -> dict[str, ScoreLevels]:
-        params = self.default_params if params is None else params
-        pairs = zip(self.tasks, params, strict=True)
-        return {name: env.score_levels(p) for (name, env), p in pairs}
+        return ScoreLevels()  # per task: each group's env
 
     def needs_auto_reset(self, steps: int) -> bool:
         return any(env.needs_auto_reset(steps) for _, env in self.tasks)

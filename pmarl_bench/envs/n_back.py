@@ -57,6 +57,7 @@ SHOWN = 8
 
 class NBack(Environment[NBackState, NBackParams]):
     Options = NBackOptions
+    options: NBackOptions
     action_names = ("no_match", "match")
 
     def __init__(self, **options):

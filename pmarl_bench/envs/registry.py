@@ -17,7 +17,7 @@ _ID = re.compile(r"^[a-z][a-z0-9_]*-v\d+$")
 GYMNAX_PREFIX = "gymnax:"
 
 
-def register(env_id: str, factory: Callable[..., Environment]) -> None:
+def register(env_id: str, factory: Callable[..., Any]) -> None:
     if not _ID.match(env_id):
         raise ValueError(f"env id {env_id!r} must look like 'name-v0'")
     if env_id in _REGISTRY:
@@ -35,7 +35,7 @@ def make(env_id: str, **options: Any) -> Environment:
     if env_id.startswith(GYMNAX_PREFIX):
         from pmarl_bench.envs.gymnax_adapter import make_gymnax
 
-        env = make_gymnax(env_id.removeprefix(GYMNAX_PREFIX), **options)
+        env: Any = make_gymnax(env_id.removeprefix(GYMNAX_PREFIX), **options)
     else:
         if env_id not in _REGISTRY:
             raise ConfigError(

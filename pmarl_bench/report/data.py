@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pmarl_bench.errors import ConfigError
-from pmarl_bench.results import load_manifests, load_results, read_manifest
+from pmarl_bench.results import load_manifests, load_results
 
 RETURN = "episode_return"
 #: final score of a seed: the mean of its last ``FINAL_FRACTION`` of updates (at least one)
@@ -49,11 +49,11 @@ def load(results_dirs: list[str | Path]) -> ReportData:
     frames, manifests, folders = [], [], {}
     for d in results_dirs:
         frames.append(load_results(d))  # a one-line ConfigError for a missing or empty dir
-        manifests.extend(load_manifests(d))
-        for path in sorted(Path(d).rglob("manifest.json")):
-            m = manifests_by_path(path)
-            if m is not None:
-                folders[(m["suite"], m["env"], m["agent"])] = path.parent
+        found = load_manifests(d)
+        manifests.extend(found)
+        for m in found:
+            if m.get("checkpoints"):  # saved parameters: the cell can be replayed
+                folders[(m["suite"], m["env"], m["agent"])] = Path(m["path"])
     df = pd.concat(frames, ignore_index=True).drop_duplicates(
         ["suite", "env", "agent", "seed", "update", "metric"]
     )
@@ -94,16 +94,6 @@ def load(results_dirs: list[str | Path]) -> ReportData:
     )
     data.notes = missing(data)
     return data
-
-
-def manifests_by_path(path: Path) -> dict | None:
-    """The manifest at ``path`` if it belongs to a finished cell with saved parameters."""
-    if ".tmp-" in str(path.parent):
-        return None
-    m = read_manifest(path.parent)
-    if not m or m.get("status") != "complete" or not m.get("checkpoints"):
-        return None
-    return m
 
 
 def final_scores(curves: pd.DataFrame) -> pd.DataFrame:

@@ -3,6 +3,8 @@
 from pmarl_bench.results.store import (
     COLUMNS,
     cell_dir,
+    find_cell,
+    finished_cells,
     is_finished,
     load_manifests,
     load_results,
@@ -14,6 +16,8 @@ from pmarl_bench.results.store import (
 __all__ = [
     "COLUMNS",
     "cell_dir",
+    "find_cell",
+    "finished_cells",
     "is_finished",
     "load_manifests",
     "load_results",

@@ -162,31 +162,50 @@ def remove_stale_tmp(results_dir: Path, suite: str) -> int:
     return len(stale)
 
 
+def finished_cells(path: str | Path) -> list[Path]:
+    """The folders of every finished cell under ``path`` (a cell, a suite folder or a results
+    dir holding suites), sorted; temporary folders of running or interrupted cells excluded."""
+    path = Path(path)
+    if not path.is_dir():
+        return []
+    return sorted(
+        p.parent
+        for p in path.rglob(MANIFEST_FILE)
+        if _TMP_MARK not in str(p.parent.relative_to(path))
+        and is_complete(p.parent)
+        and (p.parent / METRICS_FILE).is_file()
+    )
+
+
+def find_cell(cell: str | Path, results_dir: str | Path) -> Path:
+    """A finished cell's folder, from ``suite/env/agent`` (under ``results_dir``) or a folder;
+    a one-line error listing the finished cells otherwise."""
+    path = Path(cell)
+    if not (path / MANIFEST_FILE).is_file():
+        path = Path(results_dir) / cell
+    if not is_complete(path):
+        root = Path(results_dir)
+        names = [str(p.relative_to(root)) for p in finished_cells(root)]
+        have = ", ".join(names) or f"(none under {root}/)"
+        raise ConfigError(f"no finished cell here; finished cells: {have}", str(cell))
+    return path
+
+
 def load_results(path: str | Path) -> pd.DataFrame:
     """All finished cells under ``path`` (a suite folder, or a results dir holding suites) as
     one long DataFrame."""
     path = Path(path)
     if not path.is_dir():
         raise ConfigError("no such results folder", str(path))
-    files = sorted(
-        p
-        for p in path.rglob(METRICS_FILE)
-        if _TMP_MARK not in str(p.parent) and is_complete(p.parent)
-    )
-    if not files:
+    cells = finished_cells(path)
+    if not cells:
         raise ConfigError("no finished cells (metrics.parquet + manifest.json) here", str(path))
-    return pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
+    return pd.concat([pd.read_parquet(p / METRICS_FILE) for p in cells], ignore_index=True)
 
 
 def load_manifests(path: str | Path) -> list[dict]:
-    path = Path(path)
-    return [
-        m
-        for p in sorted(path.rglob(MANIFEST_FILE))
-        if _TMP_MARK not in str(p.parent)
-        and (m := read_manifest(p.parent))
-        and m.get("status") == "complete"
-    ]
+    """The manifests of the finished cells under ``path``, each with ``path``: its folder."""
+    return [{**read_manifest(p), "path": str(p)} for p in finished_cells(path)]
 
 
 def is_complete(path: Path) -> bool:

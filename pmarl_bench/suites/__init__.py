@@ -1,6 +1,7 @@
 """Suite files: schema, loading and expansion into cells."""
 
-from pmarl_bench.suites.loader import Cell, LoadedSuite, load_baseline, load_suite
+from pmarl_bench.suites.cell import Cell
+from pmarl_bench.suites.loader import LoadedSuite, load_baseline, load_suite
 from pmarl_bench.suites.schema import AgentEntry, Baseline, EnvEntry, Suite
 
 __all__ = [

@@ -7,21 +7,18 @@ shapes. Errors are ``ConfigError``s naming the file and the field.
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jax.numpy as jnp
 import yaml
 from pydantic import ValidationError
 
 from pmarl_bench import agents, envs
 from pmarl_bench.agents.base import AgentConfig
 from pmarl_bench.errors import ConfigError, from_validation
+from pmarl_bench.suites.cell import Cell, apply_env_params, network_config
 from pmarl_bench.suites.schema import (
     DEFAULT_BUDGET,
     AgentBudget,
@@ -31,7 +28,7 @@ from pmarl_bench.suites.schema import (
     Suite,
 )
 from pmarl_bench.trainer.config import PPOConfig
-from pmarl_bench.trainer.ppo import Train, validate
+from pmarl_bench.trainer.ppo import validate
 
 PPO_FIELDS = [f for f in PPOConfig.model_fields if f != "total_env_steps"]
 
@@ -57,78 +54,10 @@ def _as_mapping(data: Any, path: Path) -> dict:
 
 
 @dataclass(frozen=True)
-class Cell:
-    """One (env, agent) pair of a suite, fully resolved; it trains all its seeds at once."""
-
-    suite: str
-    env_name: str
-    agent_name: str
-    env_id: str
-    env_options: dict
-    env_params: dict
-    baseline: str
-    network: AgentConfig
-    ppo: PPOConfig
-    seeds: tuple[int, ...]
-    checkpoint_every: int | None = None  # env steps per seed between saved parameters
-
-    @property
-    def name(self) -> str:
-        return f"{self.env_name}/{self.agent_name}"
-
-    def resolved_config(self) -> dict:
-        env = envs.make(self.env_id, **self.env_options)
-        return {
-            "suite": self.suite,
-            "env": {
-                "name": self.env_name,
-                "id": self.env_id,
-                "options": env.options.model_dump() or dict(self.env_options),
-                "params": dict(self.env_params),
-            },
-            "agent": {
-                "name": self.agent_name,
-                "baseline": self.baseline,
-                "network": self.network.model_dump(),
-            },
-            "ppo": self.ppo.model_dump(),
-            "seeds": list(self.seeds),
-            # only when set, so cells without it keep their config hash
-            **({"checkpoint_every": self.checkpoint_every} if self.checkpoint_every else {}),
-        }
-
-    def config_hash(self) -> str:
-        blob = json.dumps(self.resolved_config(), sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-    def build(self):
-        """(env, env_params, agent, train) of this cell."""
-        env = envs.make(self.env_id, **self.env_options)
-        params = apply_env_params(env, self.env_params)
-        agent = agents.make_agent(self.network, env.observation_space, env.action_space)
-        return env, params, agent, Train(env, agent, self.ppo, params)
-
-
-@dataclass(frozen=True)
 class LoadedSuite:
     suite: Suite
     path: Path
     cells: list[Cell]
-
-
-def apply_env_params(env, overrides: dict):
-    params = env.default_params
-    if not overrides:
-        return params
-    if not dataclasses.is_dataclass(params):
-        raise ConfigError(f"{env!r} has no traced params; set its options instead")
-    names = [f.name for f in dataclasses.fields(params)]
-    for key, value in overrides.items():
-        if key not in names:
-            raise ConfigError(f"unknown env param; {env!r} has: {', '.join(names)}", key)
-        default = getattr(params, key)
-        params = params.replace(**{key: jnp.asarray(value, dtype=jnp.asarray(default).dtype)})
-    return params
 
 
 def find_baseline(ref: str, suite_dir: Path) -> Path:
@@ -154,20 +83,6 @@ def load_baseline(path: Path) -> tuple[Baseline, AgentConfig, dict]:
     network = network_config(baseline.network, f"{path}: network")
     check_ppo_keys(baseline.ppo, f"{path}: ppo")
     return baseline, network, baseline.ppo
-
-
-def network_config(data: dict, where: str) -> AgentConfig:
-    kind = data.get("kind")
-    if kind not in agents.agent_kinds():
-        raise ConfigError(
-            f"unknown agent kind {kind!r}; available: {', '.join(agents.agent_kinds())}",
-            f"{where}.kind",
-        )
-    cls = agents.agent_class(kind).Config
-    try:
-        return cls(**data)
-    except ValidationError as err:
-        raise from_validation(err, where, list(cls.model_fields)) from None
 
 
 def check_ppo_keys(data: dict, where: str) -> None:

@@ -1,6 +1,6 @@
 """The shared PPO trainer."""
 
 from pmarl_bench.trainer.config import PPOConfig
-from pmarl_bench.trainer.ppo import METRICS, RunnerState, Train, make_train
+from pmarl_bench.trainer.ppo import RunnerState, Train
 
-__all__ = ["METRICS", "PPOConfig", "RunnerState", "Train", "make_train"]
+__all__ = ["PPOConfig", "RunnerState", "Train"]

@@ -16,6 +16,7 @@ from pmarl_bench.errors import TrainingDivergedError
 from pmarl_bench.scale.distributed import to_host
 from pmarl_bench.trainer.ppo import LOSS_METRICS, Train
 from pmarl_bench.trainer.programs import (
+    Memory,
     ProgramCache,
     cell_mesh,
     device_memory_limit,
@@ -79,7 +80,7 @@ def train_seeds(
     t0 = time.perf_counter()
     program = programs or ProgramCache(train)
 
-    limit = device_memory_limit() if memory_limit == DEVICE else memory_limit
+    limit = device_memory_limit() if isinstance(memory_limit, str) else memory_limit
     groups = seed_groups(seeds, program, limit, name)
     states = [program(len(g)).init(g) for g in groups]
     compile_seconds = time.perf_counter() - t0
@@ -120,10 +121,16 @@ def train_seeds(
         compile_seconds=compile_seconds,
         run_seconds=run_seconds,
         agent_steps=len(seeds) * train.num_updates * train.agent_steps_per_update,
-        compiled_memory_bytes=None
-        if None in memories
-        else sum(m.state for m in memories) + max(m.temp + m.extra_out for m in memories),
+        compiled_memory_bytes=_compiled_bytes(memories),
     )
+
+
+def _compiled_bytes(memories: list[Memory | None]) -> int | None:
+    """Every group's state stays on the device; the largest group's temporaries come and go."""
+    known = [m for m in memories if m is not None]
+    if len(known) < len(memories):
+        return None
+    return sum(m.state for m in known) + max(m.temp + m.extra_out for m in known)
 
 
 def _stack(trees: list[Any]) -> Any:

@@ -8,10 +8,9 @@ import jax
 import jax.numpy as jnp
 
 from pmarl_bench.agents.heads import HLGaussValue
+from pmarl_bench.agents.policy import masked_logits
 from pmarl_bench.trainer.config import PPOConfig
 from pmarl_bench.types import AgentInput
-
-MASKED_LOGIT = -1e9
 
 
 class Batch(NamedTuple):
@@ -25,10 +24,6 @@ class Batch(NamedTuple):
     value: jax.Array
     advantage: jax.Array
     target: jax.Array
-
-
-def masked_logits(logits: jax.Array, mask: jax.Array) -> jax.Array:
-    return jnp.where(mask, logits, MASKED_LOGIT)
 
 
 def ppo_loss(params, agent, batch: Batch, cfg: PPOConfig):

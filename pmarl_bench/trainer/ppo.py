@@ -1,4 +1,4 @@
-"""``make_train(env, agent, cfg) -> train``: PPO with everything static closed over.
+"""``Train(env, agent, cfg)``: PPO with everything static closed over.
 
 ``train(key)`` runs the whole budget as one program; ``train.init`` and ``train.chunk`` split
 it into jitted chunks of updates so a host loop can show progress and check for NaN between
@@ -14,29 +14,14 @@ import jax.numpy as jnp
 import optax
 
 from pmarl_bench.agents.base import Agent, AgentConfig
-from pmarl_bench.envs.base import Environment
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.trainer.config import PPOConfig
 from pmarl_bench.trainer.gae import gae
 from pmarl_bench.trainer.losses import Batch, ppo_loss
 from pmarl_bench.trainer.mesh import shard_rows
-from pmarl_bench.trainer.rollout import EnvBatch, RolloutState, Transition, collect, env_groups
+from pmarl_bench.trainer.rollout import EnvBatch, RolloutState, Transition, collect
+from pmarl_bench.types import EnvLike
 
-#: Per-update metrics, each a scalar per seed. Episode metrics are NaN in an update in which
-#: no episode ended (they count completed episodes only).
-METRICS = (
-    "episode_return",
-    "episode_length",
-    "episodes",
-    "policy_loss",
-    "value_loss",
-    "entropy",
-    "approx_kl",
-    "clip_fraction",
-    "grad_norm",
-    "learning_rate",
-    "explained_variance",
-)
 LOSS_METRICS = ("policy_loss", "value_loss", "entropy", "grad_norm")
 
 
@@ -48,14 +33,14 @@ class RunnerState(NamedTuple):
     update: jax.Array
 
 
-def validate(env: Environment, cfg: PPOConfig, network: AgentConfig | None = None) -> None:
+def validate(env: EnvLike, cfg: PPOConfig, network: AgentConfig | None = None) -> None:
     """Reject batch shapes and settings the trainer cannot run, naming the field."""
     if network is not None and cfg.clip_value and network.value_head.kind != "mse":
         raise ConfigError(
             f"value clipping applies to the mse value head, not {network.value_head.kind}",
             "ppo.clip_value",
         )
-    groups = env_groups(env, None, cfg.num_envs)
+    groups = env.groups(cfg.num_envs)
     batch = sum(g.num_envs * g.env.num_agents for g in groups)
     if batch % cfg.num_minibatches:
         sizes = " + ".join(f"{g.num_envs} x {g.env.num_agents}" for g in groups)
@@ -85,7 +70,7 @@ def _chunk_size(num_updates: int, requested: int | None) -> int:
 class Train:
     """The compiled-once training program of one (env, agent, config) cell."""
 
-    def __init__(self, env: Environment, agent: Agent, cfg: PPOConfig, env_params=None):
+    def __init__(self, env: EnvLike, agent: Agent, cfg: PPOConfig, env_params=None):
         validate(env, cfg, agent.config)
         self.env, self.agent, self.cfg = env, agent, cfg
         self.env_params = env.default_params if env_params is None else env_params
@@ -276,8 +261,4 @@ def _explained_variance(values: jax.Array, targets: jax.Array) -> jax.Array:
     return jnp.where(var > 0, 1.0 - jnp.var(targets - values) / var, jnp.nan)
 
 
-def make_train(env: Environment, agent: Agent, cfg: PPOConfig, env_params=None) -> Train:
-    return Train(env, agent, cfg, env_params)
-
-
-__all__ = ["LOSS_METRICS", "METRICS", "RunnerState", "Train", "make_train"]
+__all__ = ["LOSS_METRICS", "RunnerState", "Train"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -85,10 +86,10 @@ class SeedProgram:
 
     def init(self, seeds: list[int]):
         """The initial state of ``seeds`` (every process passes the same ones)."""
-        seeds = np.asarray(seeds, np.int32)
+        values: Any = np.asarray(seeds, np.int32)
         if self.seeds_sharding is not None:  # a host array may go to other processes' devices
-            seeds = jax.device_put(seeds, self.seeds_sharding)
-        return self._init(seeds)
+            values = jax.device_put(values, self.seeds_sharding)
+        return self._init(values)
 
     def chunk(self, state):
         return self._chunk(state)
@@ -102,6 +103,8 @@ class SeedProgram:
     def memory(self) -> Memory | None:
         try:
             m = self._chunk.memory_analysis()
+            if m is None:
+                return None
             return Memory(
                 state=int(m.argument_size_in_bytes),
                 temp=int(m.temp_size_in_bytes),
@@ -156,13 +159,15 @@ def seed_groups(
     # them for a first size, then let the compiled programs correct it (each size compiles
     # once).
     one, every = program(1).memory(), program(n).memory()
+    assert one is not None and every is not None  # the full size reported its memory
     slope = (every.temp + every.extra_out - one.temp - one.extra_out) / max(n - 1, 1)
     base = n * one.state + one.temp + one.extra_out
     size = int((limit - base) // slope) + 1 if slope > 0 else 1
     size = min(max(size, 1), max(n - 1, 1))
 
     def fits(size: int) -> bool:
-        return _peak(_split(seeds, size), program) <= limit
+        peak = _peak(_split(seeds, size), program)
+        return peak is not None and peak <= limit
 
     while size > 1 and not fits(size):
         size -= 1

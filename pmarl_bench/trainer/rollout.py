@@ -13,10 +13,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from pmarl_bench.agents import policy
 from pmarl_bench.agents.base import Agent
-from pmarl_bench.envs.multitask import Group, MultiTask
-from pmarl_bench.trainer.losses import masked_logits
-from pmarl_bench.types import AgentInput, TimeStep
+from pmarl_bench.types import AgentInput, Group, TimeStep
 
 
 class RolloutState(NamedTuple):
@@ -47,14 +46,6 @@ def fold_agents(x: jax.Array) -> jax.Array:
     return x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])
 
 
-def env_groups(env, params, num_envs: int) -> list[Group]:
-    """The vmapped groups a batch of ``num_envs`` envs is made of: one for an
-    ``Environment``, one per task for a multi-task env."""
-    if isinstance(env, MultiTask):
-        return env.groups(num_envs, params)
-    return [Group(None, env, params, num_envs, None)]
-
-
 class EnvBatch:
     """``num_envs`` envs stepped together, agents folded into one batch axis of ``batch``
     rows. The envs form groups (one per task of a multi-task env), each vmapped on its own;
@@ -73,7 +64,7 @@ class EnvBatch:
     ):
         """``groups``: a chosen part of the batch (e.g. one task of a multi-task env)."""
         self.env, self.auto_reset = env, auto_reset
-        self.groups = groups or env_groups(env, params, num_envs)
+        self.groups = groups or env.groups(num_envs, params)
         self.num_envs = sum(g.num_envs for g in self.groups)
         self.num_actions = env.action_space.n
         sizes = [g.num_envs * g.env.num_agents for g in self.groups]
@@ -194,10 +185,8 @@ def collect(
         key_act, key_env = jax.random.split(key)
         inputs = envs.agent_input(rs.timestep, rs.start)
         mask = envs.action_mask(rs.timestep)
-        carry, out = agent.step(params, rs.carry, inputs)
-        logits = masked_logits(out.logits, mask)
-        action = jax.random.categorical(key_act, logits)
-        log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), action[:, None], axis=-1)[:, 0]
+        carry, action, logits, out = policy.act(agent, params, rs.carry, inputs, mask, key_act)
+        log_prob = policy.log_prob(logits, action)
         env_state, ts = envs.step(key_env, rs.env_state, action)
         reward = envs.per_agent(ts, "reward")
         terminated = envs.per_agent(ts, "terminated")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from pmarl_bench import agents, envs
-from pmarl_bench.trainer import PPOConfig, make_train
+from pmarl_bench.trainer import PPOConfig, Train
 from pmarl_bench.trainer.losses import masked_logits
 
 SMALL = {
@@ -36,7 +36,7 @@ def batches(kind: str, mode: str):
         agents.agent_class(kind).Config(**SMALL[kind]), env.observation_space, env.action_space
     )
     cfg = PPOConfig(total_env_steps=64, num_envs=8, rollout_length=8, mode=mode, num_minibatches=2)
-    train = make_train(env, agent, cfg)
+    train = Train(env, agent, cfg)
     state = train.init(jax.random.key(0))
     collect = jax.jit(train.collect_batch)
     rollout, _, first = collect(state.params, state.rollout, jax.random.key(1))

@@ -34,7 +34,7 @@ def test_a_policy_that_never_moves_holds_no_point():
     while the random team reaches points."""
     env = envs.make("king_of_the_hill-v0", **KOTH)
     agent = agents.make_agent(MLPConfig(width=8), env.observation_space, env.action_space)
-    (fn,) = evaluate.evaluations(env, None, agent).values()
+    ((_, fn),) = evaluate.evaluations(env, None, agent).values()
     keys = jax.random.split(jax.random.key(0), 2)
     params = jax.vmap(lambda k: staying_policy(agent, k))(keys)
     out = jax.device_get(jax.jit(jax.vmap(lambda p, k: fn(p, None, k)))(params, keys))
@@ -48,7 +48,7 @@ def test_against_a_checkpoint_each_team_plays_its_own_parameters():
     other way round: the team that moves holds the points."""
     env = envs.make("king_of_the_hill-v0", **KOTH)
     agent = agents.make_agent(MLPConfig(width=8), env.observation_space, env.action_space)
-    (fn,) = evaluate.evaluations(env, None, agent).values()
+    ((_, fn),) = evaluate.evaluations(env, None, agent).values()
     keys = jax.random.split(jax.random.key(0), 2)
     staying = jax.vmap(lambda k: staying_policy(agent, k))(keys)
     moving = jax.vmap(agent.init)(keys)

@@ -12,7 +12,7 @@ import pytest
 
 from pmarl_bench import envs
 from pmarl_bench.agents import MLPConfig, make_agent
-from pmarl_bench.trainer import PPOConfig, make_train, ppo
+from pmarl_bench.trainer import PPOConfig, Train, ppo
 from pmarl_bench.trainer.gae import gae
 from pmarl_bench.trainer.rollout import EnvBatch, collect
 from pmarl_bench.types import NO_ACTION, AgentInput
@@ -234,7 +234,7 @@ def test_update_advantages(monkeypatch, bootstrap_truncated):
         gae_lambda=0.8,
         bootstrap_truncated=bootstrap_truncated,
     )
-    train = make_train(env, AGENT, cfg)
+    train = Train(env, AGENT, cfg)
     seen = {}
 
     def spy_collect(*args, **kwargs):

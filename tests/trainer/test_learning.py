@@ -9,7 +9,7 @@ import pytest
 from pmarl_bench import agents, envs
 from pmarl_bench.agents.mlp import MLPConfig
 from pmarl_bench.suites import load_suite
-from pmarl_bench.trainer import PPOConfig, make_train
+from pmarl_bench.trainer import PPOConfig, Train
 from pmarl_bench.trainer.loop import seed_keys
 
 pytestmark = pytest.mark.slow
@@ -25,7 +25,7 @@ def test_mlp_reaches_the_memoryless_level_on_n_back():
     env = envs.make("n_back-v0")
     agent = agents.make_agent(MLPConfig(width=64), env.observation_space, env.action_space)
     cfg = PPOConfig(total_env_steps=256 * 64 * 60, num_envs=256, rollout_length=64)
-    _, metrics = jax.jit(jax.vmap(make_train(env, agent, cfg)))(seed_keys([0, 1]))
+    _, metrics = jax.jit(jax.vmap(Train(env, agent, cfg)))(seed_keys([0, 1]))
     levels = env.score_levels()
     first = np.asarray(metrics["episode_return"])[:, :3].mean(axis=1)
     last = final_mean(metrics, "episode_return", 10)
@@ -66,7 +66,7 @@ def test_memory_agents_learn_one_back_beyond_the_memoryless_level(kind):
         lr=1e-3,
         ent_coef=0.003,
     )
-    _, metrics = jax.jit(jax.vmap(make_train(env, agent, cfg)))(seed_keys([0, 1]))
+    _, metrics = jax.jit(jax.vmap(Train(env, agent, cfg)))(seed_keys([0, 1]))
     last = final_mean(metrics, "episode_return", 10)
     assert env.score_levels().memoryless == 8.5
     assert np.all(last > 12.0), last

@@ -18,7 +18,8 @@ class GridEnv(Environment):
     ``positions(state)``; observations are the scene seen by each agent (``observe``)."""
 
     Options = GridOptions
-    action_names = MOVES
+    options: GridOptions
+    action_names: tuple[str, ...] = MOVES
     fixed_length = True  # truncated after exactly episode_length steps, never terminated
 
     def __init__(self, **options):
@@ -51,7 +52,7 @@ class GridEnv(Environment):
         """The whole map, fogged outside every agent's view: ``uint8 [H*px, W*px, 3]``."""
         scene = self.scene(state)
         pos = self.positions(state)
-        seen = render.seen_cells(scene.shape, pos, self.options.view)
+        seen = render.seen_cells((scene.shape[0], scene.shape[1]), pos, self.options.view)
         return render.render_tiles(scene, cell_px, seen)
 
     def render_pov(self, state, agent: int, cell_px: int = 16) -> jax.Array:

@@ -112,7 +112,7 @@ class CellTable(NamedTuple):
     row_end: jax.Array  # int32 [H]: cells of the set in rows 0..r
 
     @property
-    def count(self) -> jax.Array:
+    def count(self) -> jax.Array:  # type: ignore[override]  # shadows tuple.count on purpose
         return self.row_end[-1]
 
 

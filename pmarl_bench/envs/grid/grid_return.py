@@ -53,6 +53,7 @@ class GridReturnState(NamedTuple):
 
 class GridReturn(GridEnv):
     Options = GridReturnOptions
+    options: GridReturnOptions
 
     def __init__(self, **options):
         super().__init__(**options)

@@ -47,6 +47,7 @@ from pmarl_bench.envs.grid.core import (
     sample_cells,
     set_cells,
 )
+from pmarl_bench.types import TeamEvaluation
 
 NEUTRAL = -1
 
@@ -89,6 +90,7 @@ class KingOfTheHillState(NamedTuple):
 
 class KingOfTheHill(GridEnv):
     Options = KingOfTheHillOptions
+    options: KingOfTheHillOptions
     action_names = FULL_ACTIONS
 
     def __init__(self, **options):
@@ -112,6 +114,12 @@ class KingOfTheHill(GridEnv):
         )
         column = lambda c: jnp.zeros((o.height, o.width), bool).at[1:-1, c].set(True)
         self.spawn_columns = (column(1), column(o.width - 2))
+        # evaluation: the share of control points each team holds, step by step
+        self.evaluation = TeamEvaluation(held=self.points_held, metric="point_share")
+
+    def points_held(self, state: KingOfTheHillState) -> jax.Array:
+        """``float32 [2]``: the share of the control points each team holds."""
+        return jnp.stack([(state.owner == 0).mean(), (state.owner == 1).mean()])
 
     def reset_env(self, key, params):
         o = self.options

@@ -54,6 +54,7 @@ class ScoutsState(NamedTuple):
 
 class Scouts(GridEnv):
     Options = ScoutsOptions
+    options: ScoutsOptions
 
     def __init__(self, **options):
         super().__init__(**options)

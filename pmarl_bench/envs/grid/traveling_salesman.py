@@ -45,6 +45,7 @@ class TravelingSalesmanState(NamedTuple):
 
 class TravelingSalesman(GridEnv):
     Options = TravelingSalesmanOptions
+    options: TravelingSalesmanOptions
 
     def __init__(self, **options):
         super().__init__(**options)
