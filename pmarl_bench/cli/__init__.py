@@ -9,6 +9,8 @@ import functools
 import os
 import signal
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -17,13 +19,60 @@ from pmarl_bench.errors import CellLostError, ConfigError, TrainingDivergedError
 
 app = typer.Typer(
     name="pmarl-bench",
-    help="Benchmark agents on memory and coordination tasks.\n\n"
-    "Example: pmarl-bench run suites/memory.yaml --seeds 2 --steps 200000",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 err_console = Console(stderr=True, soft_wrap=True)  # never cut paths or names
+
+#: environment variable naming the compilation cache folder ("off" turns the cache off)
+CACHE_ENV = "PMARL_BENCH_COMPILE_CACHE"
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/pmarl-bench/jax`` (``~/.cache/...`` by default)."""
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "pmarl-bench" / "jax"
+
+
+@app.callback()
+def main_options(
+    compile_cache: Annotated[
+        Path | None,
+        typer.Option(
+            help=f"folder of JAX's persistent compilation cache (default: ${CACHE_ENV}, else "
+            "~/.cache/pmarl-bench/jax), so reruns, enjoy, play and report videos reuse "
+            "compiled programs"
+        ),
+    ] = None,
+    no_compile_cache: Annotated[
+        bool, typer.Option("--no-compile-cache", help="compile everything afresh")
+    ] = False,
+) -> None:
+    """Benchmark agents on memory and coordination tasks.
+
+    Example: pmarl-bench run suites/memory.yaml --seeds 2 --steps 200000
+    """
+    use_compile_cache(None if no_compile_cache else compile_cache)
+
+
+def use_compile_cache(folder: Path | None) -> Path | None:
+    """Turn on JAX's persistent compilation cache in ``folder`` (default: ``$CACHE_ENV``,
+    else ``default_cache_dir()``; ``$CACHE_ENV=off`` turns it off). Programs that compile in
+    under a second are not stored. Returns the folder in use, or None."""
+    import jax
+
+    setting = os.environ.get(CACHE_ENV, "")
+    if folder is None and setting.lower() == "off":
+        return None
+    folder = folder or Path(setting or default_cache_dir())
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only home: run without the cache
+        return None
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    return folder
 
 
 def user_errors(fn):
