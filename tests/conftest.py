@@ -13,3 +13,14 @@ if CACHE_ENV not in os.environ:
     _cache = tempfile.mkdtemp(prefix="pmarl-bench-test-compile-cache-")
     os.environ[CACHE_ENV] = _cache
     atexit.register(shutil.rmtree, _cache, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    """pytest-benchmark timings (``bench``) run only when asked for (``-m bench``), whatever
+    else ``-m`` selects (``-m "not slow"`` keeps them out too)."""
+    if "bench" in (config.option.markexpr or ""):
+        return
+    timed = [item for item in items if item.get_closest_marker("bench")]
+    if timed:
+        config.hook.pytest_deselected(items=timed)
+        items[:] = [item for item in items if not item.get_closest_marker("bench")]

@@ -81,6 +81,7 @@ def test_profiles_and_case_selection(tmp_path):
         matrix.load_bench(path)
 
 
+@pytest.mark.slow
 def test_bench_saves_json_and_compare_fails_on_a_regression_naming_it(tmp_path):
     (tmp_path / "suites").mkdir()
     suite = tmp_path / "suites" / "tiny.yaml"

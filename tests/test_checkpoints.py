@@ -15,6 +15,9 @@ from pmarl_bench.suites import load_suite
 from pmarl_bench.trainer import loop
 from pmarl_bench.types import AgentInput
 
+# compiles and trains whole programs: the slow tier (CI runs it)
+pytestmark = pytest.mark.slow
+
 SUITE = """\
 name: ck
 seeds: [3, 5]

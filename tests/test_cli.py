@@ -35,6 +35,7 @@ def smoke_results(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_progress_lines_in_a_log_name_every_cell_whole_and_the_rounding(tmp_path):
     # output piped to a file, as a batch job does: plain lines, whole cell names
     log = tmp_path / "run.log"
@@ -55,6 +56,7 @@ def test_progress_lines_in_a_log_name_every_cell_whole_and_the_rounding(tmp_path
     assert "rounded down" in manifest["env_steps_note"]
 
 
+@pytest.mark.slow
 def test_run_writes_tidy_tables_and_manifest(smoke_results):
     for agent in ("mlp", "mlp_tanh"):
         cell = smoke_results / "smoke" / "n_back" / agent
@@ -85,12 +87,14 @@ def test_run_writes_tidy_tables_and_manifest(smoke_results):
     assert set(both.agent) == {"mlp", "mlp_tanh"}
 
 
+@pytest.mark.slow
 def test_different_seeds_give_different_curves(smoke_results):
     df = pd.read_parquet(smoke_results / "smoke" / "n_back" / "mlp" / "metrics.parquet")
     loss = df[df.metric == "value_loss"].pivot(index="update", columns="seed", values="value")
     assert not np.allclose(loss[0], loss[1])
 
 
+@pytest.mark.slow
 def test_rerun_skips_finished_cells(smoke_results):
     manifest = smoke_results / "smoke" / "n_back" / "mlp" / "manifest.json"
     before = manifest.stat().st_mtime_ns
@@ -100,6 +104,7 @@ def test_rerun_skips_finished_cells(smoke_results):
     assert manifest.stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
 def test_force_reruns_and_same_seed_gives_identical_metrics(smoke_results, tmp_path):
     cell = smoke_results / "smoke" / "n_back" / "mlp"
     before = pd.read_parquet(cell / "metrics.parquet")
@@ -163,6 +168,7 @@ def test_help_names_the_arguments_as_the_readme_does():
         assert not re.match(r"\s*([A-Z_]+=\S+\s+)*pmarl-bench ", line), line
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path):
     suite = tmp_path / "bad.yaml"
     suite.write_text(
@@ -204,6 +210,7 @@ def test_nan_losses_stop_training_with_a_clear_error():
         _check_finite(metrics, "n_back/mlp", [4, 7], 30)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -256,6 +263,7 @@ def test_ctrl_c_while_compiling_exits_130_promptly_and_leaves_no_cell(tmp_path):
     assert not [p for p in res.rglob("*") if p.is_file()]
 
 
+@pytest.mark.slow
 def test_enjoy_records_an_n_back_cell(smoke_results, tmp_path):
     import imageio.v3 as iio
 

@@ -16,6 +16,9 @@ from pmarl_bench.cli import app
 from pmarl_bench.runner import run_suite
 from pmarl_bench.suites import load_suite
 
+# compiles and trains whole programs: the slow tier (CI runs it)
+pytestmark = pytest.mark.slow
+
 SUITE = """\
 name: vid
 seeds: [0, 1]

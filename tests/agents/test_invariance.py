@@ -97,6 +97,7 @@ def space(request):
     return request.param
 
 
+@pytest.mark.slow
 def test_unroll_equals_step(kind, space):
     agent, params, unroll, step, _ = setup(kind, space)
     n = SPACES[space][1].n
@@ -188,6 +189,7 @@ def test_causal_and_no_memory_across_episodes(kind, space, b, t, next_start):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)  # see DESIGN.md: linear algebra in vmapped init can hang on CPU
 def test_vmap_over_seeds_equals_one_by_one(kind, space):
     agent, _, unroll, _, init = setup(kind, space)
@@ -218,6 +220,7 @@ def test_init_is_deterministic(kind, space):
     assert jax.tree.structure(params) == jax.tree.structure(other)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", agent_kinds())
 def test_no_previous_action_has_its_own_embedding(kind):
     """NO_ACTION (-1, episode start) must not read as any real action."""

@@ -44,6 +44,7 @@ def test_episode_clock_is_per_row():
     np.testing.assert_array_equal(episode, [[1, 1, 1, 2, 2], [0, 0, 1, 1, 1]])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("context", [3, 64])
 def test_attention_sees_only_its_context(context):
     """Perturbing step t of a long episode reaches steps t .. t + context - 1 only."""
@@ -59,6 +60,7 @@ def test_attention_sees_only_its_context(context):
     np.testing.assert_array_equal(changed, expected)
 
 
+@pytest.mark.slow
 def test_cache_over_many_episodes_and_wraps_matches_unroll():
     """Acting step by step through 40 steps (several episodes per row, the ring wrapping many
     times, rows out of phase) gives what one unroll gives."""
@@ -74,6 +76,7 @@ def test_cache_over_many_episodes_and_wraps_matches_unroll():
     assert int(carry.clock[0]) == 10 and int(carry.clock[1]) == 38
 
 
+@pytest.mark.slow
 def test_bfloat16_compute_keeps_float32_params_and_outputs():
     inputs = random_inputs(12, 4, {0: (0, 5), 1: (0,), 2: (0, 3, 4), 3: (0,)})
     full, params = agent_and_params()

@@ -135,6 +135,7 @@ def check_timestep(env, ts, lead=()):
     assert final.shape == ts.obs.shape and final.dtype == ts.obs.dtype
 
 
+@pytest.mark.slow
 def test_reset_and_step_match_spaces(env_id):
     env = make_env(env_id)
     ts0, recs = batched_rollout(env_id)
@@ -149,6 +150,7 @@ def test_reset_and_step_match_spaces(env_id):
     assert env.action_space.contains(recs["action"])
 
 
+@pytest.mark.slow
 def test_unbatched_jit_equals_vmapped_row(env_id):
     """reset and step work jitted on one env, and agree with row 1 of the vmapped rollout."""
     env = make_env(env_id)
@@ -262,6 +264,7 @@ def test_make_invalid_option_value(env_id):
         assert info.value.where is not None and field in info.value.where
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env_id", [e for e in ENV_IDS if make_env(e).fixed_length])
 def test_fixed_length_episodes_truncate_exactly_at_the_limit(env_id):
     """What lets the trainer step these envs without auto-reset in episodic mode."""

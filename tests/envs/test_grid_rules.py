@@ -28,6 +28,7 @@ def open_tiles(h=7, w=7):
 
 
 # -- shared conventions ----------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("env_id", ["grid_return-v0", "scouts-v0", "traveling_salesman-v0"])
 def test_actions_are_named_and_move_the_way_they_say(env_id):
     env = envs.make(env_id, width=9, height=9)
@@ -72,6 +73,7 @@ def grid_return(**options):
     return small("grid_return-v0", **options)
 
 
+@pytest.mark.slow
 def test_digging_removes_the_wall_and_freezes_the_agent_for_the_timeout():
     env, state = grid_return(dig_timeout=3)
     tiles = open_tiles()
@@ -95,6 +97,7 @@ def test_permanent_walls_block_and_agents_pass_through_each_other():
     np.testing.assert_array_equal(state.pos, [[1, 2], [1, 2]])
 
 
+@pytest.mark.slow
 def test_entering_a_goal_rewards_and_teleports_to_a_free_cell_and_the_goal_stays():
     env, state = grid_return()
     tiles = open_tiles()
@@ -113,6 +116,7 @@ def test_entering_a_goal_rewards_and_teleports_to_a_free_cell_and_the_goal_stays
     assert len(landed) > 10  # spread over the free cells
 
 
+@pytest.mark.slow
 def test_maps_are_blobs_of_diggable_walls_inside_a_permanent_border():
     env = envs.make("grid_return-v0")
     states, _ = jax.vmap(env.reset)(jax.random.split(KEY, 64))
@@ -131,6 +135,7 @@ def test_maps_are_blobs_of_diggable_walls_inside_a_permanent_border():
 
 
 # -- Traveling Salesman -----------------------------------------------------------------------
+@pytest.mark.slow
 def test_flag_records_are_per_agent_and_clear_after_all_flags():
     env, state = small("traveling_salesman-v0", num_agents=2, num_flags=2)
     state = state._replace(flags=jnp.array([[2, 2], [2, 4]]), pos=jnp.array([[2, 1], [3, 2]]))
@@ -155,6 +160,7 @@ def scouts(**options):
     return small("scouts-v0", **options)
 
 
+@pytest.mark.slow
 def test_harvesters_move_only_every_period_th_step():
     env, state = scouts(harvester_period=3)
     state = state._replace(pos=jnp.array([[1, 1], [5, 1]]), treasures=jnp.array([[5, 5]]))
@@ -166,6 +172,7 @@ def test_harvesters_move_only_every_period_th_step():
     assert [c[1] for c in cols] == [2, 2, 2, 3, 3, 3, 4]  # t = 0, 3, 6
 
 
+@pytest.mark.slow
 def test_harvester_unlocks_then_scout_gathers_and_a_new_locked_treasure_appears():
     env, state = scouts()
     state = state._replace(
@@ -255,6 +262,7 @@ def test_koth_ids_are_egocentric_for_both_teams():
     assert np.asarray(env.observe(state))[2][1, 0] == Tile.ENEMY_ARCHER
 
 
+@pytest.mark.slow
 def test_knight_damage_friendly_fire_and_respawn():
     env, state = koth()
     state = place(place(state, 0, (4, 3), facing=RIGHT), 3, (4, 4))
@@ -268,6 +276,7 @@ def test_knight_damage_friendly_fire_and_respawn():
     assert int(state.hp[2]) == 1 and tuple(np.asarray(state.pos[2])) == (3, 3)
 
 
+@pytest.mark.slow
 def test_arrows_fly_hit_stop_at_walls_and_fall_after_their_range():
     env, state = koth(arrow_range=4)
     state = place(place(state, 1, (4, 1), facing=RIGHT), 2, (4, 4))
@@ -292,6 +301,7 @@ def test_arrows_fly_hit_stop_at_walls_and_fall_after_their_range():
     assert int(state.arrow_left[1]) == 0
 
 
+@pytest.mark.slow
 def test_agents_block_and_contested_moves_go_to_one_at_random():
     env, state = koth()
     state = place(place(state, 0, (4, 3)), 2, (4, 4))
@@ -307,6 +317,7 @@ def test_agents_block_and_contested_moves_go_to_one_at_random():
     assert winners == {0, 1}
 
 
+@pytest.mark.slow
 def test_points_are_captured_and_pay_every_agent_of_the_holding_team():
     env, state = koth()
     r = env.point_reward
@@ -324,6 +335,7 @@ def test_points_are_captured_and_pay_every_agent_of_the_holding_team():
     np.testing.assert_allclose(reward, [0, 0, 2 * r, 2 * r])
 
 
+@pytest.mark.slow
 def test_koth_dig_removes_the_faced_wall_and_freezes():
     env, state = koth(dig_timeout=2)
     state = state._replace(tiles=state.tiles.at[4, 4].set(Tile.DIGGABLE))
@@ -354,6 +366,7 @@ def test_the_border_survives_random_play(env_id):
     assert (tiles[:, :, 0] == Tile.WALL).all() and (tiles[:, :, -1] == Tile.WALL).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("env_id", "options"),
     [

@@ -78,6 +78,7 @@ def test_bad_tasks_give_located_errors(tasks, message):
     assert str(err.value).startswith(message)
 
 
+@pytest.mark.slow
 def test_batch_layout_task_ids_and_masks():
     env = multitask()
     batch = EnvBatch(env, env.default_params, num_envs=6)  # 3 envs each: 3 + 3 x 4 rows
@@ -92,6 +93,7 @@ def test_batch_layout_task_ids_and_masks():
     np.testing.assert_array_equal(mask[3:], np.asarray(steps[1].action_mask).reshape(12, 7))
 
 
+@pytest.mark.slow
 def test_each_task_steps_as_it_would_alone():
     """Row slices carry each task's actions to it, and its results come back to its rows."""
     env = multitask()
@@ -120,6 +122,7 @@ def test_each_task_steps_as_it_would_alone():
         np.testing.assert_array_equal(rewards[rows], alone.per_agent(alone_steps, "reward"))
 
 
+@pytest.mark.slow
 def test_agent_sees_the_task_id():
     env = multitask()
     agent = agents.make_agent(MLPConfig(width=16), env.observation_space, env.action_space)

@@ -15,6 +15,9 @@ import pytest
 from pmarl_bench.executors.ray import TASK_NAME
 from pmarl_bench.results import store
 
+# compiles and trains whole programs: the slow tier (CI runs it)
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ROOT / "suites" / "smoke.yaml"
 CELLS = ("n_back/mlp", "n_back/mlp_tanh")
@@ -44,7 +47,6 @@ def cell_workers() -> list[int]:
     return pids
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds Ray's workers through /proc")
 def test_a_killed_worker_is_retried_and_a_second_run_skips_every_cell(tmp_path):
     results = tmp_path / "results"

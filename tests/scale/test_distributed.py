@@ -17,6 +17,9 @@ import pytest
 
 from pmarl_bench.results import store
 
+# compiles and trains whole programs: the slow tier (CI runs it)
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = str(ROOT / "suites" / "smoke.yaml")
 
@@ -65,7 +68,6 @@ def curves(results: Path, seeds: list[int]) -> pd.DataFrame:
     return df[df.seed.isin(seeds)].sort_values(["seed", "metric", "update"])
 
 
-@pytest.mark.slow
 def test_two_processes_form_one_job_and_only_process_0_writes(tmp_path):
     single = cli(tmp_path / "single", 2)
     out = single.communicate(timeout=300)[0]

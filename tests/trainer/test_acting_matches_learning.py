@@ -16,6 +16,9 @@ from pmarl_bench import agents, envs
 from pmarl_bench.trainer import PPOConfig, Train
 from pmarl_bench.trainer.losses import masked_logits
 
+# compiles and trains whole programs: the slow tier (CI runs it)
+pytestmark = pytest.mark.slow
+
 SMALL = {
     "mlp": {"width": 16},
     "gru": {"width": 16},

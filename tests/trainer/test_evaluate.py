@@ -29,6 +29,7 @@ def staying_policy(agent, key):
     return params
 
 
+@pytest.mark.slow
 def test_a_policy_that_never_moves_holds_no_point():
     """Spawns are on the edges and points in the middle: a team that stays holds nothing,
     while the random team reaches points."""
@@ -43,6 +44,7 @@ def test_a_policy_that_never_moves_holds_no_point():
     assert (out["other"] <= 1.0).all()
 
 
+@pytest.mark.slow
 def test_against_a_checkpoint_each_team_plays_its_own_parameters():
     """A staying policy against a moving one (a fresh network: near-uniform moves), and the
     other way round: the team that moves holds the points."""
@@ -95,6 +97,7 @@ agents:
     )
 
 
+@pytest.mark.slow
 def test_multitask_cell_records_metrics_per_task(multitask_cell):
     df, manifest = multitask_cell
     metrics = set(df.metric)
@@ -110,6 +113,7 @@ def test_multitask_cell_records_metrics_per_task(multitask_cell):
     )
 
 
+@pytest.mark.slow
 def test_cell_records_the_koth_evaluation_at_the_last_update(multitask_cell):
     df, manifest = multitask_cell
     last = df["update"].max()
@@ -121,6 +125,7 @@ def test_cell_records_the_koth_evaluation_at_the_last_update(multitask_cell):
     assert manifest["evaluation"]["episodes_per_seed"] == evaluate.EVAL_EPISODES
 
 
+@pytest.mark.slow
 def test_cell_records_the_final_policy_against_each_checkpoint(multitask_cell):
     df, manifest = multitask_cell
     (checkpoint,) = [c for c in manifest["checkpoints"] if c["label"] != "final"]

@@ -109,6 +109,7 @@ def two_rollouts():
 value_of = jax.jit(lambda params, carry, inputs: AGENT.step(params, carry, inputs)[1].value)
 
 
+@pytest.mark.slow
 def test_collect_flags_follow_the_time_limit():
     _, _, (_, traj1, _), (_, traj2, _) = two_rollouts()
     g = np.arange(2 * T)
@@ -221,6 +222,7 @@ def test_collect_final_value_mid_rollout():
 
 
 # -- the advantages of one PPO update ---------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("bootstrap_truncated", [True, False])
 def test_update_advantages(monkeypatch, bootstrap_truncated):
     env = envs.make("n_back-v0", episode_length=EP_LEN, max_n=2)

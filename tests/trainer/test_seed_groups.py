@@ -14,6 +14,9 @@ from pmarl_bench.trainer.loop import train_seeds
 from pmarl_bench.trainer.ppo import Train
 from pmarl_bench.trainer.programs import DoesNotFitError, ProgramCache, seed_groups
 
+# compiles and trains whole programs: the slow tier (CI runs it)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def train():
@@ -52,7 +55,6 @@ def test_groups_are_the_largest_that_fit(programs):
         seed_groups(seeds, programs, peak(programs, [1] * 4) - 1, "cell x")
 
 
-@pytest.mark.slow
 def test_grouped_training_matches_one_group(train, programs):
     seeds = [0, 1, 2, 3]
     together = train_seeds(train, seeds, memory_limit=None, programs=programs)
