@@ -49,7 +49,7 @@ Transition = namedtuple("Transition", "obs action log_prob value reward done ep_
 
 def init_net(cfg: Config, key, obs_dim: int, num_actions: int):
     """Layer lists: a tanh torso (shared only), then policy and value MLPs (tanh hidden layers).
-    Variance-scaling init: no QR (orthogonal init) under vmap, see DESIGN.md."""
+    Variance-scaling init: no QR (orthogonal init) under vmap, which can deadlock XLA on CPU."""
     keys = iter(jax.random.split(key, 3 * cfg.depth + 2))
 
     def stack(sizes, out_gain):

@@ -1,6 +1,6 @@
-"""The layering of DESIGN.md: imports point down only (cli -> runner/report/bench ->
-suites -> trainer -> agents, envs -> types), imports inside functions included. The trainer
-knows no task; executors and benchmarks do not reach into the runner."""
+"""The package's layering (README, Development): imports point down only (cli ->
+runner/report/bench -> suites -> trainer -> agents, envs -> types), imports inside functions
+included. The trainer knows no task; executors and benchmarks do not reach into the runner."""
 
 from __future__ import annotations
 

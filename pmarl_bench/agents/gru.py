@@ -19,7 +19,7 @@ from pmarl_bench.agents.torso import ACTIVATIONS, Activation, InputEncoder
 from pmarl_bench.types import AgentInput
 
 # Orthogonal init (the GRUCell default) runs a QR, which can deadlock XLA's CPU thread pool
-# when parameters are initialised per seed under vmap (DESIGN.md), so use variance scaling.
+# when parameters are initialised per seed under vmap (jaxlib 0.10), so use variance scaling.
 _recurrent_init = nnx.initializers.variance_scaling(1.0, "fan_in", "truncated_normal")
 
 

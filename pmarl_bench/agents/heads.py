@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pmarl_bench.types import AgentOutput
 
-# A near-zero policy init gives a near-uniform first policy (variance-scaling, no QR: see
-# DESIGN.md on orthogonal init under vmap).
+# A near-zero policy init gives a near-uniform first policy (variance scaling: no QR, which
+# can deadlock XLA's CPU thread pool under vmap).
 _policy_init = nnx.initializers.variance_scaling(1e-4, "fan_in", "truncated_normal")
 
 

@@ -1,5 +1,18 @@
-"""``pmarl-bench report``: comparison plots and statistics from the result tables."""
+"""``pmarl-bench report``: comparison plots and statistics from the result tables.
 
-from pmarl_bench.report.build import build_report
+``build_report`` is imported on first use, so ``report.stats`` and ``report.data`` load
+without matplotlib."""
+
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["build_report"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "build_report":
+        from pmarl_bench.report.build import build_report
+
+        return build_report
+    raise AttributeError(name)

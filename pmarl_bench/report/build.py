@@ -13,7 +13,6 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 from scipy.stats import DegenerateDataWarning
 
 from pmarl_bench.report import plots, stats
@@ -265,16 +264,7 @@ def _curve_bands(curves: pd.DataFrame, reps: int) -> dict:
     out = {}
     for agent, g in curves.groupby("agent"):
         wide = g.pivot_table(index="env_steps", columns="seed", values="value").ffill().bfill()
-        x = wide.to_numpy().T  # [seeds, steps]
-        mean = x.mean(0)
-        if x.shape[0] < 2 or np.all(x == x[:1]):
-            low = high = mean
-        else:
-            res = sps.bootstrap((x,), np.mean, axis=0, n_resamples=min(reps, 1000),
-                                confidence_level=0.95, method="percentile",
-                                random_state=np.random.default_rng(stats.SEED))  # fmt: skip
-            low, high = res.confidence_interval.low, res.confidence_interval.high
-            low, high = np.where(np.isnan(low), mean, low), np.where(np.isnan(high), mean, high)
+        mean, low, high = stats.mean_band(wide.to_numpy().T, reps=min(reps, 1000))
         out[agent] = (wide.index.to_numpy(), mean, low, high)
     return out
 

@@ -67,6 +67,20 @@ def _bootstrap(samples: tuple[np.ndarray, ...], statistic, seed: int, reps: int)
     return Estimate(point, float(ci.low), float(ci.high))
 
 
+def mean_band(x: np.ndarray, reps: int = 1000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``x [runs, points]`` (e.g. seeds x steps) -> the mean over runs at each point and a
+    95% percentile-bootstrap band around it (runs resampled; the mean itself where the runs
+    give no spread)."""
+    mean = x.mean(0)
+    if x.shape[0] < 2 or np.all(x == x[:1]):
+        return mean, mean, mean
+    rng = np.random.default_rng(SEED)
+    res = stats.bootstrap((x,), np.mean, axis=0, n_resamples=reps, confidence_level=CONFIDENCE,
+                          method="percentile", random_state=rng)  # fmt: skip
+    low, high = res.confidence_interval.low, res.confidence_interval.high
+    return mean, np.where(np.isnan(low), mean, low), np.where(np.isnan(high), mean, high)
+
+
 def aggregate(
     scores: list[np.ndarray], kind: str = "iqm", seed: int = SEED, reps: int = REPS
 ) -> Estimate:

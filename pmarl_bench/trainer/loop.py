@@ -18,10 +18,8 @@ from pmarl_bench.trainer.ppo import LOSS_METRICS, Train
 from pmarl_bench.trainer.programs import (
     Memory,
     ProgramCache,
-    cell_mesh,
     device_memory_limit,
     seed_groups,
-    seed_keys,
 )
 
 #: ``memory_limit`` default: what the device reports (none on the CPU)
@@ -157,4 +155,4 @@ def _check_finite(metrics: dict[str, np.ndarray], name: str, seeds: list[int], f
             )
 
 
-__all__ = ["DEVICE", "Progress", "TrainResult", "cell_mesh", "seed_keys", "train_seeds"]
+__all__ = ["DEVICE", "Progress", "TrainResult", "train_seeds"]

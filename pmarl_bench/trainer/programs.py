@@ -23,10 +23,6 @@ from pmarl_bench.trainer import mesh
 from pmarl_bench.trainer.ppo import Train
 
 
-def seed_keys(seeds: list[int]) -> jax.Array:
-    return jnp.stack([jax.random.key(s) for s in seeds])
-
-
 def cell_mesh(train: Train, num_seeds: int) -> mesh.CellMesh | None:
     """The device layout of ``num_seeds`` seeds of a cell: seeds over devices, then each
     seed's envs (see ``trainer.mesh``); None on one device."""

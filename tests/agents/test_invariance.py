@@ -190,7 +190,7 @@ def test_causal_and_no_memory_across_episodes(kind, space, b, t, next_start):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(120)  # see DESIGN.md: linear algebra in vmapped init can hang on CPU
+@pytest.mark.timeout(120)  # linear algebra (QR) in a vmapped init can hang XLA on the CPU
 def test_vmap_over_seeds_equals_one_by_one(kind, space):
     agent, _, unroll, _, init = setup(kind, space)
     inputs = make_inputs(space)

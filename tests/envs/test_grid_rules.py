@@ -1,4 +1,5 @@
-"""Scenario tests for the grid task rules of ENVIRONMENTS.md, on hand-built states."""
+"""Scenario tests for the grid task rules (each task module's docstring), on hand-built
+states."""
 
 from __future__ import annotations
 

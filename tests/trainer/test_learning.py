@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -10,10 +11,13 @@ from pmarl_bench import agents, envs
 from pmarl_bench.agents.mlp import MLPConfig
 from pmarl_bench.suites import load_suite
 from pmarl_bench.trainer import PPOConfig, Train
-from pmarl_bench.trainer.loop import seed_keys
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def seed_keys(seeds: list[int]) -> jax.Array:
+    return jnp.stack([jax.random.key(s) for s in seeds])
 
 
 def final_mean(metrics, name, last):

@@ -1,4 +1,5 @@
-"""Grid tasks sharing one tile vocabulary, action naming and renderer (ENVIRONMENTS.md)."""
+"""Grid tasks sharing one tile vocabulary, action naming and renderer (rules: each task's
+module docstring)."""
 
 from pmarl_bench.envs.grid.core import FULL_ACTIONS, MOVES, NUM_TILES, GridOptions, Tile
 from pmarl_bench.envs.grid.grid_return import GridReturn
