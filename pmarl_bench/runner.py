@@ -253,10 +253,10 @@ def _at_updates(
 
 
 def _tasks(train) -> dict:
-    """A cell whose env has several groups (tasks): their envs per seed, agents and score
-    levels."""
+    """A cell whose env is made of named groups (the tasks of a multi-task env): their envs
+    per seed, agents and score levels."""
     groups = train.envs.groups
-    if len(groups) == 1:
+    if all(g.name is None for g in groups):
         return {}
     return {
         "tasks": {

@@ -154,7 +154,7 @@ def _train_cell(train_cell: TrainCell, cell, queue, memory_limit: MemoryLimit) -
 
     scratch = Path(tempfile.mkdtemp(prefix="pmarl-bench-"))
     try:
-        path = scratch / cell.env_name / cell.agent_name
+        path = store.cell_dir(scratch, cell.suite, cell.env_name, cell.agent_name)
         train_cell(cell, path, report, memory_limit=memory_limit)
         return store.pack_cell(path)
     finally:
