@@ -96,20 +96,23 @@ def user_errors(fn):
             )
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
-            interrupted()
+            interrupted(fn.__name__)
 
     return wrapper
 
 
-def interrupted() -> None:
+def interrupted(command: str) -> None:
     """Say what was kept and exit 130 at once. Skipping the interpreter's teardown matters:
     JAX's exit hook clears its backends while XLA may still be compiling, and a second
     Ctrl-C (uv forwards one too) there crashes the process (exit 139)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    err_console.print(
-        "interrupted: finished cells are kept, the unfinished one is "
-        "discarded; run the same command to continue"
-    )
+    if command == "run":
+        err_console.print(
+            "interrupted: finished cells are kept, the unfinished one is "
+            "discarded; run the same command to continue"
+        )
+    else:
+        err_console.print("interrupted")
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(130)
