@@ -229,7 +229,7 @@ def test_bad_scale_out_options_are_one_line_errors(tmp_path, args, message):
 
 
 def test_sizes_parse_in_decimal_and_binary_units():
-    from pmarl_bench.cli import parse_bytes
+    from pmarl_bench.cli.train import parse_bytes
 
     assert parse_bytes("20GiB", "x") == 20 * 2**30
     assert parse_bytes("512 MB", "x") == 512 * 10**6

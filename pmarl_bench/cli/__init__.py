@@ -127,5 +127,4 @@ def main() -> None:
 from pmarl_bench.cli import train  # noqa: E402, F401
 from pmarl_bench.cli import inspection  # noqa: E402, F401
 from pmarl_bench.cli import tools  # noqa: E402, F401
-from pmarl_bench.cli.train import parse_bytes  # noqa: E402, F401
 # isort: on
