@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 import jax
+import jax.numpy as jnp
 
 Array = jax.Array
 PRNGKey = jax.Array
@@ -49,6 +50,13 @@ class AgentOutput(NamedTuple):
     logits: Array  # [..., n_actions] float32 (unmasked)
     value: Array  # [...] float32
     value_logits: Array | None = None  # [..., bins] for a histogram (HL-Gauss) value head
+
+
+def with_task_id(obs: Any, task_id: int) -> dict[str, Any]:
+    """A task's observations ``[B, ...]`` as a multi-task agent sees them:
+    ``{"view": obs, "task": int32 [B]}``."""
+    rows = jax.tree.leaves(obs)[0].shape[0]
+    return {"view": obs, "task": jnp.full((rows,), task_id, jnp.int32)}
 
 
 class Group(NamedTuple):

@@ -71,6 +71,9 @@ def enjoy(
     ] = "latest",
     deterministic: Annotated[bool, typer.Option(help="take the most likely action")] = False,
     fps: Annotated[int, typer.Option(min=1, help="frames per second")] = 12,
+    task: Annotated[
+        str | None, typer.Option(help="a multi-task cell's task to play (default: the first)")
+    ] = None,
     results_dir: Annotated[Path, typer.Option(help="where results/<suite>/ is")] = Path("results"),
 ) -> None:
     """Watch or record one trained seed of a cell, and print its episode returns.
@@ -81,15 +84,17 @@ def enjoy(
 
     from pmarl_bench import video, viewer
     from pmarl_bench.checkpoints import load_cell
+    from pmarl_bench.envs.multitask import one_task
 
     if video_path is None:
         viewer.require_display()
     trained = load_cell(cell, results_dir)
+    env, env_params, _ = one_task(trained.env, trained.env_params, task)
     seed = trained.seeds[0] if seed is None else seed
     params = trained.params(seed, checkpoint)
     with err_console.status(f"playing {episodes} episode(s)…"):
         rec = video.record(
-            trained.env, trained.env_params, trained.agent, params,
+            env, env_params, trained.agent, params,
             jax.random.key(seed), episodes, deterministic, pov,
         )  # fmt: skip
         frames = video.annotate(rec)
@@ -117,6 +122,9 @@ def play(
         list[str] | None, typer.Option(help="env option for an env id, e.g. width=13")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="the cell's seed for the others")] = None,
+    task: Annotated[
+        str | None, typer.Option(help="a multi-task env's task to play (default: the first)")
+    ] = None,
     results_dir: Annotated[Path, typer.Option(help="where results/<suite>/ is")] = Path("results"),
 ) -> None:
     """Play one agent yourself: arrows/WASD move, space attacks, E digs, . stays, R restarts,
@@ -126,6 +134,7 @@ def play(
     """
     from pmarl_bench import envs, video
     from pmarl_bench.checkpoints import load_cell
+    from pmarl_bench.envs.multitask import one_task
     from pmarl_bench.play import Game, run_window
     from pmarl_bench.viewer import require_display
 
@@ -133,11 +142,13 @@ def play(
     if target in envs.registered():
         options = dict(_option(o) for o in option or [])
         env = envs.make(target, **options)
-        game = Game(env, env.default_params, agent, pov=pov, seed=seed or 0)
+        env, env_params, _ = one_task(env, env.default_params, task)
+        game = Game(env, env_params, agent, pov=pov, seed=seed or 0)
     else:
         trained = load_cell(target, results_dir)
+        env, env_params, _ = one_task(trained.env, trained.env_params, task)
         seed = trained.seeds[0] if seed is None else seed
-        game = Game(trained.env, trained.env_params, agent, trained.agent,
+        game = Game(env, env_params, agent, trained.agent,
                     trained.params(seed), seed=seed, pov=pov)  # fmt: skip
     run_window(game)
     err_console.print(f"your return this episode: {game.episode_return:.3g}")

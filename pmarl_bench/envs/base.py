@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from pydantic import BaseModel, ConfigDict
 
-from pmarl_bench.envs.spaces import Box, Discrete
+from pmarl_bench.envs.spaces import Box, Dict, Discrete
 from pmarl_bench.types import NO_ACTION, Array, Group, PRNGKey, TeamEvaluation, TimeStep
 
 State = TypeVar("State")
@@ -65,7 +65,7 @@ class Environment(abc.ABC, Generic[State, Params]):
 
     # -- static description -------------------------------------------------------------
     num_agents: int = 1
-    observation_space: Box
+    observation_space: Box | Dict  # Dict: named parts (e.g. a view and a task id)
     action_space: Discrete
     max_episode_steps: int | None = None
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import jax.numpy as jnp
 from pydantic import BaseModel, ConfigDict, Field
 
-from pmarl_bench.envs.base import EnvOptions, ScoreLevels
+from pmarl_bench.envs.base import Environment, EnvOptions, ScoreLevels
 from pmarl_bench.envs.registry import make
 from pmarl_bench.envs.spaces import Box, Dict, Discrete
 from pmarl_bench.errors import ConfigError
-from pmarl_bench.types import Group
+from pmarl_bench.types import Group, with_task_id
 
 
 class TaskSpec(BaseModel):
@@ -155,3 +156,66 @@ class MultiTask:
             for (name, env), share in zip(self.tasks, self.shares, strict=True)
         )
         return f"multitask-v0({parts})"
+
+
+class TaskEnv(Environment):
+    """One task of a multi-task env as its agents see it: observations carry the task id and
+    actions are the union's (those the task lacks masked out). Dynamics, rewards and renders
+    are the task's own, so videos, ``enjoy`` and ``play`` work on a multi-task cell."""
+
+    def __init__(self, env: Any, task_id: int, multitask: MultiTask):
+        super().__init__()
+        self.env, self.task_id = env, task_id
+        self.options = env.options  # the task's sizes (videos read the map's)
+        self.env_id = env.env_id
+        self.num_agents, self.teams = env.num_agents, env.teams
+        self.fixed_length, self.max_episode_steps = env.fixed_length, env.max_episode_steps
+        self.observation_space = multitask.observation_space
+        self.action_space, self.action_names = multitask.action_space, multitask.action_names
+        self.evaluation = env.evaluation
+
+    @property
+    def default_params(self) -> Any:
+        return self.env.default_params
+
+    def score_levels(self, params: Any = None) -> ScoreLevels:
+        return self.env.score_levels(params)
+
+    def reset_env(self, key, params):
+        state, obs = self.env.reset_env(key, params)
+        return state, with_task_id(obs, self.task_id)
+
+    def step_env(self, key, state, actions, params):
+        state, obs, reward, terminated, truncated = self.env.step_env(key, state, actions, params)
+        return state, with_task_id(obs, self.task_id), reward, terminated, truncated
+
+    def action_mask(self, state, params):
+        mask = self.env.action_mask(state, params)
+        return jnp.pad(mask, ((0, 0), (0, self.action_space.n - mask.shape[-1])))
+
+    def render(self, state, params=None, cell_px: int = 8):
+        return self.env.render(state, params, cell_px=cell_px)
+
+    def render_pov(self, state, agent: int, cell_px: int = 16):
+        return self.env.render_pov(state, agent, cell_px=cell_px)
+
+    def positions(self, state):
+        return self.env.positions(state)
+
+    def __repr__(self) -> str:
+        return f"{self.env!r} (task {self.task_id} of a multi-task env)"
+
+
+def one_task(env: Any, env_params: Any, task: str | None = None) -> tuple[Any, Any, str | None]:
+    """``(env, params, task name)`` of one task of ``env``, as its agents see it: a multi-task
+    env's task ``task`` (default: its first), or ``env`` itself (which has no tasks)."""
+    if not isinstance(env, MultiTask):
+        if task is not None:
+            raise ConfigError(f"{env!r} has no tasks; leave it out", "--task")
+        return env, env_params, None
+    names = [name for name, _ in env.tasks]
+    if task is not None and task not in names:
+        raise ConfigError(f"no task {task!r}; tasks: {', '.join(names)}", "--task")
+    i = names.index(task) if task is not None else 0
+    params = env.default_params if env_params is None else env_params
+    return TaskEnv(env.tasks[i][1], i, env), params[i], names[i]

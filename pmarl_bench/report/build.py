@@ -192,35 +192,41 @@ ROLLOUT_STEPS = 64
 
 
 def _rollout_section(data: ReportData, folder: Path) -> Section:
-    """GIFs of the best and the median seed (by final score) of each cell."""
+    """GIFs of the best and the median seed (by final score) of each cell; of each task, in
+    a multi-task cell."""
     import jax
 
     from pmarl_bench import video
     from pmarl_bench.checkpoints import load_cell
+    from pmarl_bench.envs.multitask import one_task
     from pmarl_bench.errors import ConfigError
 
     gifs, skipped = [], []
-    for (task, agent), path in sorted(data.cells.items()):
-        scores = data.final[(data.final.task == task) & (data.final.agent == agent)]
-        ranked = scores.sort_values(["score", "seed"], ascending=[False, True])
-        if ranked.empty:
-            continue
-        picks = {
-            "best": int(ranked.seed.iloc[0]),
-            "median": int(ranked.seed.iloc[len(ranked) // 2]),
-        }
-        try:
-            cell = load_cell(path)
-            for which, seed in picks.items():
-                rec = video.record(
-                    cell.env, cell.env_params, cell.agent, cell.params(seed),
-                    jax.random.key(seed), steps=ROLLOUT_STEPS, cell_px=video.CELL_PX,
-                )  # fmt: skip
-                name = f"rollout_{task}_{agent}_{which}".replace("/", "-").replace(":", "-")
-                video.write_video(folder / f"{name}.gif", video.annotate(rec), fps=8)
-                gifs.append((f"{task} / {agent}: {which} seed ({seed})", f"{name}.gif"))
-        except ConfigError:
-            skipped.append(f"{task}/{agent}")
+    tasks = sorted(data.final.task.unique())
+    for (env_name, agent), path in sorted(data.cells.items()):
+        for task in [t for t in tasks if t == env_name or t.startswith(f"{env_name}/")]:
+            scores = data.final[(data.final.task == task) & (data.final.agent == agent)]
+            ranked = scores.sort_values(["score", "seed"], ascending=[False, True])
+            if ranked.empty:
+                continue
+            picks = {
+                "best": int(ranked.seed.iloc[0]),
+                "median": int(ranked.seed.iloc[len(ranked) // 2]),
+            }
+            try:
+                cell = load_cell(path)
+                sub = task.removeprefix(env_name).removeprefix("/") or None
+                env, env_params, _ = one_task(cell.env, cell.env_params, sub)
+                for which, seed in picks.items():
+                    rec = video.record(
+                        env, env_params, cell.agent, cell.params(seed),
+                        jax.random.key(seed), steps=ROLLOUT_STEPS, cell_px=video.CELL_PX,
+                    )  # fmt: skip
+                    name = f"rollout_{task}_{agent}_{which}".replace("/", "-").replace(":", "-")
+                    video.write_video(folder / f"{name}.gif", video.annotate(rec), fps=8)
+                    gifs.append((f"{task} / {agent}: {which} seed ({seed})", f"{name}.gif"))
+            except ConfigError:
+                skipped.append(f"{task}/{agent}")
     text = (
         f"The first {ROLLOUT_STEPS} steps of one episode of the best and the median seed of "
         "each cell (by final score), from its saved parameters."

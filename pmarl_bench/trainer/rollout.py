@@ -15,7 +15,7 @@ import numpy as np
 
 from pmarl_bench.agents import policy
 from pmarl_bench.agents.base import Agent
-from pmarl_bench.types import AgentInput, Group, TimeStep
+from pmarl_bench.types import AgentInput, Group, TimeStep, with_task_id
 
 
 class RolloutState(NamedTuple):
@@ -107,10 +107,7 @@ class EnvBatch:
 
     def _obs(self, g: Group, obs) -> Any:
         obs = jax.tree.map(fold_agents, obs)
-        if g.task_id is None:
-            return obs
-        rows = g.num_envs * g.env.num_agents
-        return {"view": obs, "task": jnp.full((rows,), g.task_id, jnp.int32)}
+        return obs if g.task_id is None else with_task_id(obs, g.task_id)
 
     def obs(self, steps: tuple[TimeStep, ...], final: bool = False) -> Any:
         """The folded observations ``[B, ...]`` (``final``: of ended episodes)."""

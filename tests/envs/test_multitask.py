@@ -169,3 +169,29 @@ def test_episode_metrics_per_task():
     m = jax.device_get(train._episode_metrics(traj))
     assert np.isnan(m["episode_return/grid_return"]) and m["episodes/grid_return"] == 0
     assert m["episode_return"] == pytest.approx(12.0 / 4)
+
+
+@pytest.mark.slow
+def test_one_task_is_that_task_as_the_trainer_shows_it_to_the_agent():
+    from pmarl_bench.envs.multitask import one_task
+
+    env = multitask()
+    task_env, params, name = one_task(env, env.default_params, "king_of_the_hill")
+    assert name == "king_of_the_hill" and task_env.num_agents == 4
+    assert task_env.action_space.n == 7 and task_env.observation_space == env.observation_space
+    key = jax.random.key(3)
+    batch = EnvBatch(env, env.default_params, 2)  # one env per task
+    _, steps = batch.reset(key)
+    # the trainer's key for the KOTH group's first env
+    env_key = jax.random.split(jax.random.split(key, 2)[1], 1)[0]
+    _, ts = task_env.reset(env_key, params)
+    rows = batch.rows[1]
+    expected = jax.tree.map(lambda x: x[rows], batch.obs(steps))
+    jax.tree.map(np.testing.assert_array_equal, ts.obs, expected)
+    np.testing.assert_array_equal(ts.action_mask, batch.action_mask(steps)[rows])
+    assert task_env.render(task_env.reset(env_key, params)[0]).dtype == jnp.uint8
+    assert one_task(env, None, None)[2] == "grid_return"  # the first task by default
+    with pytest.raises(ConfigError, match="--task: no task 'nope'; tasks: grid_return, king"):
+        one_task(env, None, "nope")
+    with pytest.raises(ConfigError, match=r"--task: .* has no tasks"):
+        one_task(envs.make("n_back-v0"), None, "x")

@@ -92,14 +92,13 @@ agents:
     )
     run_suite(load_suite(suite), root / "results")
     cell = root / "results" / "mt" / "mixed" / "mlp"
-    return pd.read_parquet(cell / "metrics.parquet"), json.loads(
-        (cell / "manifest.json").read_text()
-    )
+    manifest = json.loads((cell / "manifest.json").read_text())
+    return pd.read_parquet(cell / "metrics.parquet"), manifest, cell
 
 
 @pytest.mark.slow
 def test_multitask_cell_records_metrics_per_task(multitask_cell):
-    df, manifest = multitask_cell
+    df, manifest, _ = multitask_cell
     metrics = set(df.metric)
     assert {"episode_return/scouts", "episode_return/koth", "episodes/koth"} <= metrics
     assert manifest["num_agents"] is None
@@ -115,7 +114,7 @@ def test_multitask_cell_records_metrics_per_task(multitask_cell):
 
 @pytest.mark.slow
 def test_cell_records_the_koth_evaluation_at_the_last_update(multitask_cell):
-    df, manifest = multitask_cell
+    df, manifest, _ = multitask_cell
     last = df["update"].max()
     for name in ("eval/koth/point_share", "eval/koth/random_point_share"):
         rows = df[df.metric == name]
@@ -127,7 +126,7 @@ def test_cell_records_the_koth_evaluation_at_the_last_update(multitask_cell):
 
 @pytest.mark.slow
 def test_cell_records_the_final_policy_against_each_checkpoint(multitask_cell):
-    df, manifest = multitask_cell
+    df, manifest, _ = multitask_cell
     (checkpoint,) = [c for c in manifest["checkpoints"] if c["label"] != "final"]
     against = manifest["evaluation"]["against_checkpoints"][checkpoint["label"]]
     for name in ("eval/koth/final_vs_checkpoint", "eval/koth/checkpoint_vs_final"):
@@ -137,3 +136,24 @@ def test_cell_records_the_final_policy_against_each_checkpoint(multitask_cell):
         assert (rows.env_steps == checkpoint["env_steps"]).all()
         assert ((rows.value >= 0) & (rows.value <= 1)).all()
         assert against[name] == pytest.approx(list(rows.sort_values("seed").value))
+
+
+@pytest.mark.slow
+def test_enjoy_and_report_videos_play_each_task_of_a_multitask_cell(multitask_cell, tmp_path):
+    from typer.testing import CliRunner
+
+    from pmarl_bench.cli import app
+    from pmarl_bench.report import build_report
+
+    _, _, cell = multitask_cell
+    out = tmp_path / "koth.gif"
+    res = CliRunner().invoke(app, ["enjoy", str(cell), "--task", "koth", "--video-path", str(out)])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("return per agent") == 1 and out.is_file()
+    res = CliRunner().invoke(app, ["enjoy", str(cell), "--task", "nope", "--video-path", str(out)])
+    assert res.exit_code == 2 and "tasks: scouts, koth" in res.output
+    report = tmp_path / "report"
+    build_report([cell.parents[1]], report)
+    gifs = sorted(p.name for p in report.glob("rollout_*.gif"))
+    assert gifs == [f"rollout_mixed-{t}_mlp_{w}.gif" for t in ("koth", "scouts")
+                    for w in ("best", "median")]  # fmt: skip
