@@ -216,9 +216,9 @@ def _write(cell, path, stage, env, env_params, agent, train, result, evals, save
 
 def budget_note(train) -> str:
     """How the requested env steps became whole updates (rounded down when they do not
-    divide), e.g. '97 updates x 8.19k = 795k env steps (800,000 asked; rounded down ...)'."""
+    divide), e.g. '97 updates x 8,192 = 794,624 env steps (800,000 asked; rounded down ...)'."""
     per, n = train.env_steps_per_update, train.num_updates
-    note = f"{n} updates x {human(per)} = {human(n * per)} env steps"
+    note = f"{n} updates x {per:,} = {n * per:,} env steps"
     asked = train.cfg.total_env_steps
     if n * per != asked:
         note += f" ({asked:,} asked; rounded down to whole updates)"

@@ -49,7 +49,9 @@ def test_progress_lines_in_a_log_name_every_cell_whole_and_the_rounding(tmp_path
     assert proc.returncode == 0, text
     lines = text.splitlines()
     assert all(line.startswith("n_back/mlp_tanh: ") for line in lines[:-1]), text
-    assert "1,000 asked; rounded down to whole updates" in lines[0]  # 3 x 256 = 768
+    assert (
+        "3 updates x 256 = 768 env steps (1,000 asked; rounded down to whole updates)" in lines[0]
+    )
     assert "768/768 env steps" in text and "\x1b" not in text  # no terminal codes
     manifest = json.loads((tmp_path / "res/smoke/n_back/mlp_tanh/manifest.json").read_text())
     assert manifest["env_steps_requested"] == 1000 and manifest["env_steps_per_seed"] == 768
