@@ -1,9 +1,11 @@
-"""Render a PNG strip per grid task for the README (the renderer of each env, jitted).
+"""Render a PNG strip per grid task, and an n-back frame, for the README (the renderer of
+each env, jitted).
 
     uv run python docs/render_tasks.py
 
 Each strip: the whole map at steps 0, 16, 32 and 48 of one episode under uniform random
-actions (fog outside every agent's view), then agent 0's point of view at step 48.
+actions (fog outside every agent's view), then agent 0's point of view at step 48. n-back:
+the frame after 20 random answers.
 """
 
 from __future__ import annotations
@@ -57,12 +59,31 @@ def strip(env_id: str, options: dict, seed: int = 0) -> np.ndarray:
     return np.concatenate(parts[:-1], axis=1)
 
 
+def n_back_frame(steps: int = 20, seed: int = 0) -> np.ndarray:
+    env = envs.make("n_back-v0")
+
+    def play(key):
+        state, _ = env.reset(key)
+
+        def body(state, key):
+            k1, k2 = jax.random.split(key)
+            state, _ = env.step(k2, state, jax.random.randint(k1, (1,), 0, 2))
+            return state, None
+
+        state, _ = jax.lax.scan(body, state, jax.random.split(key, steps))
+        return env.render(state, cell_px=2 * CELL_PX)
+
+    return np.asarray(jax.jit(play)(jax.random.key(seed)))
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     for env_id, options in TASKS.items():
         path = OUT / f"{env_id.split('-')[0]}.png"
         iio.imwrite(path, strip(env_id, options))
         print(path)
+    iio.imwrite(OUT / "n_back.png", n_back_frame())
+    print(OUT / "n_back.png")
 
 
 if __name__ == "__main__":
