@@ -118,7 +118,15 @@ def interrupted(command: str) -> None:
     os._exit(130)
 
 
+def _first_interrupt(signum, frame) -> None:
+    """Ctrl-C: the first one stops the command; later ones (uv forwards each one too) are
+    ignored, so none lands in the middle of the clean-up."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGINT, _first_interrupt)
     app(prog_name="pmarl-bench")
 
 
