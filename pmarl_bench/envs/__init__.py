@@ -7,7 +7,13 @@ state, ts = env.step(key, state, actions, env.default_params)
 """
 
 from pmarl_bench.envs.base import Environment, EnvOptions, ScoreLevels
-from pmarl_bench.envs.grid import GridReturn, KingOfTheHill, Scouts, TravelingSalesman
+from pmarl_bench.envs.grid import (
+    GridReturn,
+    KingOfTheHill,
+    Scouts,
+    TravelingSalesman,
+    TravelingSalesmanV0,
+)
 from pmarl_bench.envs.multitask import MultiTask
 from pmarl_bench.envs.n_back import NBack
 from pmarl_bench.envs.registry import make, register, registered
@@ -17,7 +23,8 @@ register("n_back-v0", NBack)
 register("grid_return-v0", GridReturn)
 register("king_of_the_hill-v0", KingOfTheHill)
 register("scouts-v0", Scouts)
-register("traveling_salesman-v0", TravelingSalesman)
+register("traveling_salesman-v0", TravelingSalesmanV0)
+register("traveling_salesman-v1", TravelingSalesman)
 register("multitask-v0", MultiTask)
 
 __all__ = [

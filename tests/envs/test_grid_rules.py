@@ -156,6 +156,41 @@ def test_flag_records_are_per_agent_and_clear_after_all_flags():
     np.testing.assert_allclose(reward[0], r)
 
 
+@pytest.mark.parametrize(("version", "paid"), [("v1", [1, 0, 0, 0]), ("v0", [1, 1, 1, 1])])
+def test_only_entering_a_flag_pays(version, paid):
+    """One flag by the top wall, the agent just below it, up x4: it enters the flag once (its
+    record completes and clears), then bumps the wall and stays. v1 pays the entering only;
+    v0 (kept for published results) paid every step the agent stood there."""
+    env, state = small(f"traveling_salesman-{version}", num_agents=1, num_flags=1)
+    state = state._replace(flags=jnp.array([[1, 3]]), pos=jnp.array([[2, 3]]))
+    r = env.options.flag_reward
+    rewards = []
+    for _ in range(4):
+        state, _, reward = step(env, state, UP)
+        rewards.append(float(reward[0]))
+    np.testing.assert_allclose(rewards, np.array(paid) * r)
+    if version == "v1":  # leaving and entering again pays again
+        state, _, _ = step(env, state, DOWN)
+        state, _, reward = step(env, state, UP)
+        np.testing.assert_allclose(reward, [r])
+
+
+@pytest.mark.slow
+def test_a_completed_record_is_not_paid_again_by_bumping_a_wall():
+    """Two flags: the agent completes its record on the flag by the wall, then bumps the wall.
+    v1: no pay until it collects a flag by entering it."""
+    env, state = small("traveling_salesman-v1", num_agents=1, num_flags=2)
+    state = state._replace(flags=jnp.array([[1, 3], [2, 3]]), pos=jnp.array([[3, 3]]))
+    r = env.options.flag_reward
+    rewards = []
+    for _ in range(4):  # onto flag 1, onto flag 0 (record complete, cleared), bump, bump
+        state, _, reward = step(env, state, UP)
+        rewards.append(float(reward[0]))
+    np.testing.assert_allclose(rewards, [r, r, 0, 0])
+    state, _, reward = step(env, state, DOWN)  # entering flag 1 again: a new cycle
+    np.testing.assert_allclose(reward, [r])
+
+
 # -- Scouts -----------------------------------------------------------------------------------
 def scouts(**options):
     return small("scouts-v0", **options)

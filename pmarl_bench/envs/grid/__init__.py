@@ -5,7 +5,7 @@ from pmarl_bench.envs.grid.core import FULL_ACTIONS, MOVES, NUM_TILES, GridOptio
 from pmarl_bench.envs.grid.grid_return import GridReturn
 from pmarl_bench.envs.grid.king_of_the_hill import KingOfTheHill
 from pmarl_bench.envs.grid.scouts import Scouts
-from pmarl_bench.envs.grid.traveling_salesman import TravelingSalesman
+from pmarl_bench.envs.grid.traveling_salesman import TravelingSalesman, TravelingSalesmanV0
 
 __all__ = [
     "FULL_ACTIONS",
@@ -17,4 +17,5 @@ __all__ = [
     "Scouts",
     "Tile",
     "TravelingSalesman",
+    "TravelingSalesmanV0",
 ]

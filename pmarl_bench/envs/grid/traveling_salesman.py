@@ -1,10 +1,16 @@
-"""Traveling Salesman (``traveling_salesman-v0``): multi-agent navigation with memory.
+"""Traveling Salesman (``traveling_salesman-v1``): multi-agent navigation with memory.
 
 ``num_flags`` flags on an open map (permanent border walls only) and ``num_agents`` agents,
 all at distinct random cells. Each agent keeps its own record of the flags it has collected:
 entering a flag not yet in its record gives it ``flag_reward`` and marks it; once an agent
-has all flags, its record clears and the cycle repeats. Flags always look the same, so an
-agent must remember which ones it visited. Agents move through each other.
+has all flags, its record clears and the cycle repeats. Only entering pays: an agent that
+stays on its cell (a move into a wall, or after its record cleared on a flag) is not paid
+for it until it leaves and enters again. Flags always look the same, so an agent must
+remember which ones it visited. Agents move through each other.
+
+``traveling_salesman-v0`` (kept so published results reproduce) also paid an agent that
+stayed on a flag missing from its record, so bumping a wall on a flag right after the record
+cleared paid again at once.
 """
 
 from __future__ import annotations
@@ -44,8 +50,12 @@ class TravelingSalesmanState(NamedTuple):
 
 
 class TravelingSalesman(GridEnv):
+    """``traveling_salesman-v1``; ``entering_pays=False`` gives ``-v0``'s rule."""
+
     Options = TravelingSalesmanOptions
     options: TravelingSalesmanOptions
+    #: pay only for entering a flag (v1); v0 paid for standing on one missing from the record
+    entering_pays = True
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -69,6 +79,8 @@ class TravelingSalesman(GridEnv):
         blocked = at(self.tiles, target) == Tile.WALL
         pos = jnp.where(blocked[:, None], state.pos, target)
         on_flag = (pos[:, None, :] == state.flags[None, :, :]).all(-1)  # [A, F]
+        if self.entering_pays:
+            on_flag = on_flag & ~blocked[:, None]  # staying on a cell enters nothing
         new_flag = on_flag & ~state.collected
         collected = state.collected | new_flag
         collected = jnp.where(collected.all(-1, keepdims=True), False, collected)
@@ -98,3 +110,10 @@ class TravelingSalesman(GridEnv):
 
     def positions(self, state):
         return state.pos
+
+
+class TravelingSalesmanV0(TravelingSalesman):
+    """``traveling_salesman-v0``: an agent standing on a flag missing from its record is paid
+    whether or not it entered it this step."""
+
+    entering_pays = False
