@@ -34,6 +34,14 @@ def bench(
     profile: Annotated[
         Path | None, typer.Option(help="write a JAX profiler trace of the first case here")
     ] = None,
+    confirm: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="with --compare: re-measure a case that looks slower up to this many times; "
+            "it fails only if every measurement is (noise only ever slows a run down)",
+        ),
+    ] = 1,
 ) -> None:
     """Measure env stepping and training throughput, compile and reset times and memory for
     a fixed matrix of cases; compare with a saved baseline.
@@ -78,6 +86,17 @@ def bench(
         err_console.print(f"profiler trace of the first case: {profile}")
     if baseline is not None:
         changes, missing = cmp.compare(result, baseline)
+        for attempt in range(confirm):
+            flagged = sorted({c.case for c in cmp.regressions(changes, max_regression)})
+            if not flagged:
+                break
+            err_console.print(f"re-measuring {', '.join(flagged)} ({attempt + 1}/{confirm})")
+            for case in flagged:
+                again = matrices.run_matrix(
+                    spec, matrix.parent, profile=budget, only=case, repeats=repeats
+                )
+                result = cmp.best_of(result, again)
+            changes, missing = cmp.compare(result, baseline)
         for c in changes:
             err_console.print(f"  {c}", highlight=False)
         if missing:
