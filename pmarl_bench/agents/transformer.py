@@ -6,11 +6,14 @@ included (a sliding window when episodes are longer than the context).
 
 Memory is a ring-buffer KV cache per layer with the episode clock of every slot, so rows of
 a batch keep their own clocks (RoPE positions and windows never use another row's time).
-``step`` and ``unroll`` share one code path: a sequence of T steps attends to the cache plus
-its own keys under a mask that is causal, windowed, and cut at every episode start; the
-cache then takes the newest keys. ``step`` is that path with T = 1, so acting uses the KV
-cache, and in continuing mode the cache at a rollout's start is the fixed memory the update
-reads (as in Transformer-XL). ``unroll_fresh`` (episodic updates) skips the empty cache.
+A sequence of T steps attends to the cache plus its own keys under a mask that is causal,
+windowed, and cut at every episode start; the cache then takes the newest keys. Acting
+(``step``, T = 1) reads the ring as it is and adds the new key's score beside it (a softmax
+over both), then writes the new key into its slot in place: no step copies the cache. In
+continuing mode the cache at a rollout's start is the fixed memory the update reads (as in
+Transformer-XL). ``unroll_fresh`` (episodic updates) skips the empty cache. Activations are
+batch-major ``[B, T, d]`` from the encoder to the heads (only the small inputs and outputs
+are transposed).
 """
 
 from __future__ import annotations
@@ -88,10 +91,11 @@ class TransformerConfig(AgentConfig):
 
 
 class KVCache(NamedTuple):
-    """Per-row memory; every leaf has the batch axis first (the trainer permutes rows)."""
+    """Per-row memory; every leaf has the batch axis first (the trainer permutes rows).
+    One array per layer, so a layer reads and writes its own ring without slicing."""
 
-    k: jax.Array  # [B, C, L, kv_heads, head_dim] compute dtype, RoPE applied
-    v: jax.Array  # [B, C, L, kv_heads, head_dim]
+    k: tuple[jax.Array, ...]  # per layer [B, C, kv_heads, head_dim], compute dtype, RoPE'd
+    v: tuple[jax.Array, ...]  # per layer [B, C, kv_heads, head_dim]
     pos: jax.Array  # [B, C] int32: episode clock of each slot; -1 = empty or a past episode
     clock: jax.Array  # [B] int32: episode clock of the next step, unless it starts an episode
     slot: jax.Array  # [B] int32: next slot to write
@@ -136,13 +140,17 @@ class Attention(nnx.Module):
         self.kv = nnx.Linear(d, 2 * self.kv_heads * hd, **kw)
         self.out = nnx.Linear(self.heads * hd, d, **kw)
 
+    def _project(self, x, pos):
+        b, t, _ = x.shape
+        q = rope(self.q(x).reshape(b, t, self.heads, self.head_dim), pos, self.max_wavelength)
+        k, v = jnp.split(self.kv(x).reshape(b, t, 2 * self.kv_heads, self.head_dim), 2, axis=2)
+        return q, rope(k, pos, self.max_wavelength), v
+
     def __call__(self, x, pos, mask, memory):
         """``x [B, T, d]``; ``mask [B, T, S]`` over ``memory`` keys (``S - T`` of them, or
         none) followed by the T new ones. Returns the output and the new (k, v)."""
         b, t, _ = x.shape
-        q = rope(self.q(x).reshape(b, t, self.heads, self.head_dim), pos, self.max_wavelength)
-        k, v = jnp.split(self.kv(x).reshape(b, t, 2 * self.kv_heads, self.head_dim), 2, axis=2)
-        k = rope(k, pos, self.max_wavelength)
+        q, k, v = self._project(x, pos)
         keys, values = k, v
         if memory is not None:
             keys = jnp.concatenate([memory[0], k], axis=1)
@@ -151,6 +159,26 @@ class Attention(nnx.Module):
             q, keys, values, mask=mask[:, None], implementation=self.implementation
         )
         return self.out(o.reshape(b, t, self.heads * self.head_dim)), (k, v)
+
+    def step(self, x, pos, mask, memory):
+        """One step, ``x [B, 1, d]``: attends to the ring ``memory`` (slots where ``mask
+        [B, C]``) and to its own key, without concatenating them (the ring is read, never
+        copied). Same result as ``__call__`` with T = 1, up to summation order."""
+        b = x.shape[0]
+        q, k, v = self._project(x, pos)
+        g = self.heads // self.kv_heads
+        q = q.reshape(b, self.kv_heads, g, self.head_dim)  # query heads grouped by KV head
+        scale = self.head_dim**-0.5
+        f32 = jnp.float32
+        s_mem = jnp.einsum("bkgd,bckd->bkgc", q, memory[0], preferred_element_type=f32)
+        s_new = jnp.einsum("bkgd,bkd->bkg", q, k[:, 0], preferred_element_type=f32)
+        s_mem = jnp.where(mask[:, None, None, :], s_mem * scale, -jnp.inf)
+        scores = jnp.concatenate([s_mem, s_new[..., None] * scale], axis=-1)  # [b, kv, g, C+1]
+        p = jax.nn.softmax(scores, axis=-1)  # the own key is always there: never all -inf
+        o = jnp.einsum("bkgc,bckd->bkgd", p[..., :-1].astype(memory[1].dtype), memory[1])
+        o = o.astype(f32) + p[..., -1:] * v[:, 0, :, None, :].astype(f32)
+        o = o.astype(self.dtype).reshape(b, 1, self.heads * self.head_dim)
+        return self.out(o), (k, v)
 
 
 class GatedFFN(nnx.Module):
@@ -174,9 +202,10 @@ class Block(nnx.Module):
         self.ffn_norm = nnx.RMSNorm(cfg.width, dtype=dtype, rngs=rngs)
         self.ffn = GatedFFN(cfg, rngs)
 
-    def __call__(self, x, pos, mask, memory):
+    def __call__(self, x, pos, mask, memory, step: bool = False):
         # the residual stream stays float32; sublayers compute in the configured dtype
-        a, kv = self.attn(self.attn_norm(x), pos, mask, memory)
+        attend = self.attn.step if step else self.attn
+        a, kv = attend(self.attn_norm(x), pos, mask, memory)
         x = x + a.astype(jnp.float32)
         return x + self.ffn(self.ffn_norm(x)).astype(jnp.float32), kv
 
@@ -189,16 +218,17 @@ class TransformerNet(nnx.Module):
         self.norm = nnx.RMSNorm(cfg.width, rngs=rngs)
         self.heads = PolicyValueHeads(cfg.width, num_actions, rngs, cfg.value_head)
 
-    def _run(self, inputs: AgentInput, pos, mask, cache: KVCache | None):
-        """Time-major ``inputs [T, B]`` -> outputs ``[T, B]`` and new keys/values per layer."""
-        x = jnp.swapaxes(self.encoder(inputs), 0, 1)  # [B, T, d]
+    def _run(self, inputs: AgentInput, pos, mask, cache: KVCache | None, step=False):
+        """Time-major ``inputs [T, B]`` -> outputs ``[T, B]`` and new keys/values per layer.
+        In between, activations stay batch-major ``[B, T, d]``."""
+        x = self.encoder(jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), inputs))
         new_kv = []
         for i, block in enumerate(self.blocks):
-            memory = None if cache is None else (cache.k[:, :, i], cache.v[:, :, i])
-            x, kv = block(x, pos, mask, memory)
+            memory = None if cache is None else (cache.k[i], cache.v[i])
+            x, kv = block(x, pos, mask, memory, step)
             new_kv.append(kv)
-        out = self.heads(jnp.swapaxes(self.norm(x), 0, 1))
-        return out, new_kv
+        out = self.heads(self.norm(x))
+        return jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), out), new_kv
 
     def _causal_mask(self, episode) -> jax.Array:
         """``[B, T, T]``: earlier-or-same step, same episode, within the context."""
@@ -220,27 +250,34 @@ class TransformerNet(nnx.Module):
         # until an episode starts inside the sequence, within its window
         age = pos[:, :, None] - cache.pos[:, None, :]
         to_cache = (episode[:, :, None] == 0) & (cache.pos[:, None, :] >= 0) & (age < self.context)
-        mask = jnp.concatenate([to_cache, self._causal_mask(episode)], axis=-1)
-        out, new_kv = self._run(inputs, pos, mask, cache)
+        if start.shape[1] == 1:  # acting: the ring is read in place, its own key added apart
+            out, new_kv = self._run(inputs, pos, to_cache[:, 0], cache, step=True)
+        else:
+            mask = jnp.concatenate([to_cache, self._causal_mask(episode)], axis=-1)
+            out, new_kv = self._run(inputs, pos, mask, cache)
         return _write(cache, new_kv, pos, episode), out
 
 
 def _write(cache: KVCache, new_kv, pos, episode) -> KVCache:
-    """Put the newest ``min(T, C)`` steps into the ring; forget slots of finished episodes."""
+    """Put the newest ``min(T, C)`` steps into the ring; forget slots of finished episodes.
+    A scatter into the old ring, which XLA does in place when the old ring is not used again
+    (the rollout's scan)."""
     b, t = pos.shape
     c = cache.pos.shape[1]
     n = min(t, c)
     steps = jnp.arange(t - n, t)
     slots = (cache.slot[:, None] + steps) % c  # [B, n], distinct per row
     rows = jnp.arange(b)[:, None]
-    k = jnp.stack([kv[0] for kv in new_kv], axis=2)[:, t - n :]  # [B, n, L, kv, hd]
-    v = jnp.stack([kv[1] for kv in new_kv], axis=2)[:, t - n :]
     current = episode[:, t - n :] == episode[:, -1:]
     new_pos = jnp.where(current, pos[:, t - n :], -1)
     old_pos = jnp.where(episode[:, -1:] > 0, -1, cache.pos)  # an episode started: forget
+
+    def put(ring, new):
+        return ring.at[rows, slots].set(new[:, t - n :].astype(ring.dtype))
+
     return KVCache(
-        k=cache.k.at[rows, slots].set(k.astype(cache.k.dtype)),
-        v=cache.v.at[rows, slots].set(v.astype(cache.v.dtype)),
+        k=tuple(put(ring, kv[0]) for ring, kv in zip(cache.k, new_kv, strict=True)),
+        v=tuple(put(ring, kv[1]) for ring, kv in zip(cache.v, new_kv, strict=True)),
         pos=old_pos.at[rows, slots].set(new_pos),
         clock=pos[:, -1] + 1,
         slot=(cache.slot + t) % c,
@@ -257,11 +294,11 @@ class TransformerAgent(Agent):
 
     def initial_carry(self, batch: int) -> KVCache:
         cfg = self.config
-        shape = (batch, cfg.context, cfg.num_layers, cfg.num_kv_heads, cfg.resolved_head_dim)
-        zeros = jnp.zeros(shape, DTYPES[cfg.dtype])
+        shape = (batch, cfg.context, cfg.num_kv_heads, cfg.resolved_head_dim)
+        rings = lambda: tuple(jnp.zeros(shape, DTYPES[cfg.dtype]) for _ in range(cfg.num_layers))
         return KVCache(
-            k=zeros,
-            v=zeros,
+            k=rings(),
+            v=rings(),
             pos=jnp.full((batch, cfg.context), -1, jnp.int32),
             clock=jnp.zeros((batch,), jnp.int32),
             slot=jnp.zeros((batch,), jnp.int32),

@@ -82,7 +82,7 @@ def test_bfloat16_compute_keeps_float32_params_and_outputs():
     full, params = agent_and_params()
     half, half_params = agent_and_params(dtype="bfloat16")
     assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(half_params))
-    assert half.initial_carry(4).k.dtype == jnp.bfloat16
+    assert all(k.dtype == jnp.bfloat16 for k in half.initial_carry(4).k)
     _, ref = jax.jit(full.unroll)(params, full.initial_carry(4), inputs)
     carry = half.initial_carry(4)
     _, out = jax.jit(half.unroll)(params, carry, inputs)
