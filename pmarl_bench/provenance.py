@@ -38,15 +38,42 @@ def host_peak_bytes() -> int:
 def environment_info() -> dict:
     device = jax.devices()[0]
     return {
-        "package_version": importlib.metadata.version("pmarl-bench"),
+        "package_version": _version("pmarl-bench"),
         "git_commit": _git_commit(),
         "jax_version": jax.__version__,
-        "jaxlib_version": importlib.metadata.version("jaxlib"),
+        "jaxlib_version": _version("jaxlib"),
         "python_version": platform.python_version(),
         "backend": jax.default_backend(),
         "device": f"{device.platform}: {device.device_kind} x{jax.device_count()}",
         "host": f"{platform.machine()} {platform.processor() or ''}".strip(),
     }
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return None
+
+
+def backend_line() -> str:
+    """What a run computes on, for the first line of ``run`` and ``bench``."""
+    device = jax.devices()[0]
+    return (
+        f"backend: {jax.default_backend()} ({device.device_kind} x{jax.device_count()}), "
+        f"jax {jax.__version__}"
+    )
+
+
+def unused_gpu_warning() -> str | None:
+    """One line when this machine has an NVIDIA GPU but JAX computes on the CPU (a CPU-only
+    jaxlib, the usual result of installing without the ``cuda`` extra)."""
+    if jax.default_backend() != "cpu" or not Path("/proc/driver/nvidia/gpus").is_dir():
+        return None
+    return (
+        "warning: this machine has an NVIDIA GPU but JAX runs on the CPU; "
+        "install the CUDA build with `uv sync --extra cuda` (README: GPU)"
+    )
 
 
 def _git_commit() -> str | None:

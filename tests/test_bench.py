@@ -4,6 +4,9 @@ check against a baseline."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -135,3 +138,65 @@ def test_a_second_measurement_clears_noise_but_not_a_real_regression():
         "env:x reset_seconds: 50% slower than the baseline"
     ]
     assert not cmp.regressions(cmp.compare(cmp.best_of(noisy, run(99.0, 1.1)), baseline)[0], 0.2)
+
+
+@pytest.mark.slow
+def test_keep_going_records_a_failed_case_saves_after_each_case_and_exits_1(tmp_path, monkeypatch):
+    suite = tmp_path / "tiny.yaml"
+    suite.write_text(
+        TINY.replace(
+            "train_cases:", "  - {id: grid_return-v0, num_envs: 4, steps: 4}\ntrain_cases:"
+        )
+    )
+    saved = tmp_path / "run.json"
+    seen_on_disk = []
+    real = matrix.run_env_case
+
+    def flaky(case, repeats):
+        if saved.exists():  # what a run killed here would have left
+            seen_on_disk.append(set(json.loads(saved.read_text())["cases"]))
+        if case.id == "n_back-v0":
+            raise RuntimeError("RESOURCE_EXHAUSTED: out of memory\nmore detail")
+        return real(case, repeats)
+
+    monkeypatch.setattr(matrix, "run_env_case", flaky)
+    args = ["bench", str(suite), "--save", str(saved), "--keep-going", "--only", "env:*"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 1, res.output
+    assert "1 case(s) failed: env:n_back" in res.output
+    data = json.loads(saved.read_text())
+    assert data["cases"]["env:n_back"]["error"] == "RuntimeError: RESOURCE_EXHAUSTED: out of memory"
+    assert data["cases"]["env:grid_return"]["figures"]["agent_steps_per_second"] > 0
+    assert seen_on_disk == [{"env:n_back"}]  # written before the second case started
+    # a failed case is reported by compare, never taken for a figure
+    changes, missing = cmp.compare(data, data)
+    assert [c.case for c in changes] == ["env:grid_return"] * 2
+    assert missing == ["env:n_back (RuntimeError: RESOURCE_EXHAUSTED: out of memory)"]
+    # without --keep-going the first failure stops the run
+    res = CliRunner().invoke(app, ["bench", str(suite), "--only", "env:*"])
+    assert res.exit_code != 0 and "out of memory" in str(res.exception)
+
+
+@pytest.mark.slow
+def test_gpu_check_dry_run_compiles_every_case_of_the_gpu_profile(tmp_path):
+    """`benchmarks/gpu_check.sh --dry-run` (the command the issue names) runs every GPU case
+    at a tiny size on this CPU, without an error, and saves them all."""
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "h100.json"
+    env = {
+        **os.environ,
+        "GPU_CHECK_OUT": str(out),
+        "PMARL_BENCH": f"{sys.executable} -m pmarl_bench.cli",
+    }
+    proc = subprocess.run(
+        [str(root / "benchmarks/gpu_check.sh"), "--dry-run"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "backend: cpu" in proc.stderr
+    data = json.loads(out.read_text())
+    gpu = matrix.load_bench(root / "benchmarks/bench.yaml").profiles["gpu"]
+    names = {c.case for c in (*gpu.env_cases, *gpu.train_cases)}
+    assert set(data["cases"]) == names and data["dry_run"] is True
+    assert all("error" not in c for c in data["cases"].values())
+    assert any("6L-cudnn" in n for n in names) and any("1L-xla" in n for n in names)

@@ -33,14 +33,13 @@ def compare(current: dict, baseline: dict) -> tuple[list[Change], list[str]]:
     changes, missing = [], []
     for case, base in sorted(baseline["cases"].items()):
         now = current["cases"].get(case)
-        if now is None:
-            missing.append(case)
+        if now is None or "error" in now:
+            missing.append(case if now is None else f"{case} ({now['error']})")
             continue
+        base_figures, now_figures = base.get("normalised", {}), now["normalised"]
         for figure in GATED:
-            if figure in base["normalised"] and figure in now["normalised"]:
-                changes.append(
-                    Change(case, figure, base["normalised"][figure], now["normalised"][figure])
-                )
+            if figure in base_figures and figure in now_figures:
+                changes.append(Change(case, figure, base_figures[figure], now_figures[figure]))
     return changes, missing
 
 
@@ -55,7 +54,7 @@ def best_of(current: dict, again: dict) -> dict:
     cases = dict(current["cases"])
     for case, new in again["cases"].items():
         old = cases.get(case)
-        if old is None:
+        if old is None or "normalised" not in old or "normalised" not in new:
             cases[case] = new
             continue
         best = dict(old["normalised"])

@@ -57,6 +57,28 @@ def select(suite: BenchSuite, profile: str | None, only: str | None) -> Cases:
     return cases
 
 
+def tiny(cases: Cases) -> Cases:
+    """Every case at a size that compiles and runs in seconds on a CPU (``--dry-run``): a
+    few envs and steps, one seed and update, a short context; cuDNN attention becomes XLA's
+    where there is no GPU. Env options, agents and layer shapes stay as they are."""
+    no_gpu = jax.default_backend() != "gpu"
+    env_cases = [
+        c.model_copy(update={"num_envs": min(c.num_envs, 8), "steps": min(c.steps, 4)})
+        for c in cases.env_cases
+    ]
+    train_cases = []
+    for c in cases.train_cases:
+        network = dict(c.network)
+        if "context" in network:
+            network["context"] = min(network["context"], 8)
+        if no_gpu and network.get("attention") == "cudnn":
+            network["attention"] = "xla"
+        ppo = {**c.ppo, "num_envs": 4, "rollout_length": 8, "num_minibatches": 1}
+        update = {"seeds": 1, "updates": 1, "network": network, "ppo": ppo}
+        train_cases.append(c.model_copy(update=update))
+    return Cases(env_cases=env_cases, train_cases=train_cases)
+
+
 def calibration_seconds(repeats: int = 11) -> float:
     """Median time of a fixed jitted workload (matmuls and element-wise work on the scale of
     a small network's, about 50 ms on a 2-core CPU), the unit of normalised figures."""
@@ -156,37 +178,54 @@ def run_matrix(
     repeats: int | None = None,
     trace_dir: Path | None = None,
     on_case: Callable[[str, dict], None] | None = None,
+    keep_going: bool = False,
+    dry_run: bool = False,
 ) -> dict:
     """Every selected case -> the JSON-able result (``trace_dir``: a JAX profiler trace of
-    the first case)."""
+    the first case). Training cases run first (on a GPU check, the figures that matter most
+    are in even if time runs out). ``keep_going``: a case that fails is recorded with its
+    error and the others still run. ``dry_run``: every case at a tiny size (``tiny``), run
+    once, to check that all of them compile."""
     cases = select(suite, profile, only)
+    if dry_run:
+        cases, repeats = tiny(cases), 1
     repeats = repeats or suite.repeats
     before = calibration_seconds()
     results = {}
-    jobs = [(c.case, "env", c) for c in cases.env_cases]
-    jobs += [(c.case, "train", c) for c in cases.train_cases]
+    jobs: list[tuple[str, str, EnvCase | TrainCase]] = [
+        (c.case, "train", c) for c in cases.train_cases
+    ]
+    jobs += [(c.case, "env", c) for c in cases.env_cases]
     for i, (name, kind, case) in enumerate(jobs):
         tracing = jax.profiler.trace(str(trace_dir)) if trace_dir and i == 0 else None
+        entry: dict = {"kind": kind, "config": case.model_dump()}
         with tracing or contextlib.nullcontext():
             try:
-                if kind == "env":
-                    figures = run_env_case(case, repeats)
+                if isinstance(case, EnvCase):
+                    entry["figures"] = run_env_case(case, repeats)
                 else:
-                    figures = run_train_case(case, repeats, suite_dir)
+                    entry["figures"] = run_train_case(case, repeats, suite_dir)
             except ValidationError as err:
                 raise from_validation(err, f"{name}: ") from None
-        results[name] = {"kind": kind, "config": case.model_dump(), "figures": figures}
+            except Exception as err:  # recorded; the other cases still run
+                if not keep_going:
+                    raise
+                first = (str(err).strip().splitlines() or [""])[0][:300]
+                entry["error"] = f"{type(err).__name__}: {first}"
+        results[name] = entry
         if on_case is not None:
-            on_case(name, results[name])
+            on_case(name, entry)
     # the unit: calibrated before and after the cases, so a drift in between averages out
     unit = (before + calibration_seconds()) / 2
     for r in results.values():
-        r["normalised"] = normalise(r["figures"], unit)
+        if "figures" in r:
+            r["normalised"] = normalise(r["figures"], unit)
     info = environment_info()
     return {
         "suite": suite.name,
         "profile": profile or "default",
         "repeats": repeats,
+        "dry_run": dry_run,
         "calibration_seconds": unit,
         "machine": {k: info[k] for k in ("host", "device", "backend", "jax_version")},
         "cases": results,

@@ -37,6 +37,11 @@ class TrainCase(_Strict):
     ppo: dict[str, Any] = Field(default_factory=dict, description="PPO overrides")
     seeds: int = Field(2, gt=0)
     updates: int = Field(2, gt=0, description="updates per timed repeat")
+    reference: dict[str, float] = Field(
+        default_factory=dict,
+        description="agent-steps/s claimed for this shape elsewhere (e.g. the origin's on an "
+        "RTX 5090), printed beside the measured figure",
+    )
 
     @property
     def case(self) -> str:

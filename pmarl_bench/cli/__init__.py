@@ -56,6 +56,15 @@ def main_options(
     use_compile_cache(None if no_compile_cache else compile_cache)
 
 
+def announce_backend() -> None:
+    """The backend and device a command computes on, and a warning when a GPU sits unused."""
+    from pmarl_bench.provenance import backend_line, unused_gpu_warning
+
+    err_console.print(backend_line(), highlight=False)
+    if warning := unused_gpu_warning():
+        err_console.print(f"[yellow]{warning}[/]")
+
+
 def use_compile_cache(folder: Path | None) -> Path | None:
     """Turn on JAX's persistent compilation cache in ``folder`` (default: ``$CACHE_ENV``,
     else ``default_cache_dir()``; ``$CACHE_ENV=off`` turns it off). Programs that compile in

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pmarl_bench.cli import app, err_console, user_errors
+from pmarl_bench.cli import announce_backend, app, err_console, user_errors
 from pmarl_bench.errors import ConfigError
 
 
@@ -42,6 +42,17 @@ def bench(
             "it fails only if every measurement is (noise only ever slows a run down)",
         ),
     ] = 1,
+    keep_going: Annotated[
+        bool,
+        typer.Option(
+            help="a case that fails (out of memory, an attention kernel missing) is recorded "
+            "with its error and the others still run; exit 1 at the end"
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(help="run every case once at a tiny size: checks they all compile"),
+    ] = False,
 ) -> None:
     """Measure env stepping and training throughput, compile and reset times and memory for
     a fixed matrix of cases; compare with a saved baseline.
@@ -49,26 +60,42 @@ def bench(
     Figures are medians of timed repeats after a warm-up, also divided by a calibration
     workload timed in the same process, so a baseline from one machine works on another.
 
-    Example: pmarl-bench bench --compare benchmarks/baseline-cpu.json
+    With --save, the file is rewritten after every case, so a run cut short keeps what it
+    measured.
+
+    Examples: pmarl-bench bench --compare benchmarks/baseline-cpu.json
+
+              pmarl-bench bench --budget gpu --keep-going --save benchmarks/baseline-h100.json
     """
     from pmarl_bench.bench import compare as cmp
     from pmarl_bench.bench import matrix as matrices
 
     spec = matrices.load_bench(matrix)
     baseline = matrices.load_result(compare) if compare else None
-    table = Table(title=f"{spec.name} ({budget or 'default'})")
-    for col in ("case", "agent-steps/s", "reset", "compile", "peak host RSS"):
-        table.add_column(col, justify="left" if col == "case" else "right")
+    table = Table(title=f"{spec.name} ({budget or 'default'}{', dry run' if dry_run else ''})")
+    for col in ("case", "agent-steps/s", "vs reference", "reset", "compile", "peak host RSS"):
+        table.add_column(col, justify="left" if col == "case" else "right", no_wrap=True)
+    announce_backend()
+    done: dict[str, dict] = {}
 
     def on_case(name: str, r: dict) -> None:
+        done[name] = r
+        if save:  # so that a run cut short keeps what it measured
+            matrices.save({"suite": spec.name, "profile": budget or "default",
+                           "partial": True, "cases": done}, save)  # fmt: skip
+        if "error" in r:
+            err_console.print(f"[red]{name} failed:[/] {r['error']}", highlight=False)
+            table.add_row(name, "[red]failed[/]", "", "", "", "")
+            return
         f = r["figures"]
         reset = f.get("reset_seconds")
-        err_console.print(
-            f"{name}: {f['agent_steps_per_second']:.4g} agent-steps/s", highlight=False
-        )
+        rate = f["agent_steps_per_second"]
+        err_console.print(f"{name}: {rate:.4g} agent-steps/s", highlight=False)
+        refs = {} if dry_run else r["config"].get("reference") or {}
         table.add_row(
             name,
-            f"{f['agent_steps_per_second']:.4g}",
+            f"{rate:.4g}",
+            ", ".join(f"{rate / v:.2f}x {k}" for k, v in refs.items()),
             "" if reset is None else f"{reset * 1e3:.2f} ms",
             f"{f['compile_seconds']:.1f} s",
             f"{f['peak_host_bytes'] / 1e9:.2f} GB",
@@ -76,12 +103,13 @@ def bench(
 
     result = matrices.run_matrix(
         spec, matrix.parent, profile=budget, only=only, repeats=repeats, trace_dir=profile,
-        on_case=on_case,
+        on_case=on_case, keep_going=keep_going, dry_run=dry_run,
     )  # fmt: skip
-    Console(width=max(Console().width, 120)).print(table)
+    Console(width=max(Console().width, 160)).print(table)
     if save:
         matrices.save(result, save)
         err_console.print(f"saved: {save}")
+    failed = [name for name, r in result["cases"].items() if "error" in r]
     if profile:
         err_console.print(f"profiler trace of the first case: {profile}")
     if baseline is not None:
@@ -107,6 +135,9 @@ def bench(
                 err_console.print(f"[red]regression:[/] {c} (tolerance {max_regression:.0%})")
             raise typer.Exit(1)
         err_console.print(f"no regression beyond {max_regression:.0%} against {compare}")
+    if failed:
+        err_console.print(f"[red]{len(failed)} case(s) failed:[/] {', '.join(failed)}")
+        raise typer.Exit(1)
 
 
 @app.command("list")

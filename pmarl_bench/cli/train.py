@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from pmarl_bench.cli import app, err_console, user_errors
+from pmarl_bench.cli import announce_backend, app, err_console, user_errors
 from pmarl_bench.errors import ConfigError
 
 
@@ -99,6 +99,7 @@ def run(
         pool = RayExecutor(address=address, gpus_per_cell=gpus_per_cell)
     _not_a_bench_matrix(suite)
     loaded = load_suite(suite, seeds=seeds, steps=steps, only=only, budget=budget)
+    announce_backend()
     summary = run_suite(
         loaded, results_dir, force=force, console=err_console, memory_limit=limit, executor=pool
     )
