@@ -155,8 +155,11 @@ class Attention(nnx.Module):
         if memory is not None:
             keys = jnp.concatenate([memory[0], k], axis=1)
             values = jnp.concatenate([memory[1], v], axis=1)
+        mask = mask[:, None]  # [B, 1, T, S]: the same for every head
+        if self.implementation == "cudnn":  # cuDNN reads the mask as a bias of every head
+            mask = jnp.broadcast_to(mask, (b, self.heads, t, keys.shape[1]))
         o = jax.nn.dot_product_attention(
-            q, keys, values, mask=mask[:, None], implementation=self.implementation
+            q, keys, values, mask=mask, implementation=self.implementation
         )
         return self.out(o.reshape(b, t, self.heads * self.head_dim)), (k, v)
 
