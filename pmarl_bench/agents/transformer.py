@@ -175,11 +175,18 @@ class Attention(nnx.Module):
         f32 = jnp.float32
         s_mem = jnp.einsum("bkgd,bckd->bkgc", q, memory[0], preferred_element_type=f32)
         s_new = jnp.einsum("bkgd,bkd->bkg", q, k[:, 0], preferred_element_type=f32)
+        # a softmax over the ring's scores and the own key's, in parts (no concatenation)
         s_mem = jnp.where(mask[:, None, None, :], s_mem * scale, -jnp.inf)
-        scores = jnp.concatenate([s_mem, s_new[..., None] * scale], axis=-1)  # [b, kv, g, C+1]
-        p = jax.nn.softmax(scores, axis=-1)  # the own key is always there: never all -inf
-        o = jnp.einsum("bkgc,bckd->bkgd", p[..., :-1].astype(memory[1].dtype), memory[1])
-        o = o.astype(f32) + p[..., -1:] * v[:, 0, :, None, :].astype(f32)
+        s_new = s_new * scale
+        top = jnp.maximum(s_mem.max(axis=-1), s_new)  # finite: the own key is always there
+        e_mem = jnp.exp(s_mem - top[..., None])
+        e_new = jnp.exp(s_new - top)
+        o = jnp.einsum(
+            "bkgc,bckd->bkgd", e_mem.astype(memory[1].dtype), memory[1],
+            preferred_element_type=f32,
+        )  # fmt: skip
+        o = o + e_new[..., None] * v[:, 0, :, None, :].astype(f32)
+        o = o / (e_mem.sum(axis=-1) + e_new)[..., None]
         o = o.astype(self.dtype).reshape(b, 1, self.heads * self.head_dim)
         return self.out(o), (k, v)
 
