@@ -10,7 +10,9 @@ from pmarl_bench.envs.base import Environment, EnvOptions, ScoreLevels
 from pmarl_bench.envs.grid import (
     GridReturn,
     KingOfTheHill,
+    KingOfTheHillV1,
     Scouts,
+    ScoutsV1,
     TravelingSalesman,
     TravelingSalesmanV0,
 )
@@ -22,7 +24,9 @@ from pmarl_bench.envs.spaces import Box, Discrete
 register("n_back-v0", NBack)
 register("grid_return-v0", GridReturn)
 register("king_of_the_hill-v0", KingOfTheHill)
+register("king_of_the_hill-v1", KingOfTheHillV1)
 register("scouts-v0", Scouts)
+register("scouts-v1", ScoutsV1)
 register("traveling_salesman-v0", TravelingSalesmanV0)
 register("traveling_salesman-v1", TravelingSalesman)
 register("multitask-v0", MultiTask)

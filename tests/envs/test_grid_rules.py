@@ -17,7 +17,7 @@ KEY = jax.random.key(0)
 
 def step(env, state, *actions, key=KEY):
     state, obs, reward, _, _ = jax.jit(env.step_env)(
-        key, state, jnp.array(actions, jnp.int32), None
+        key, state, jnp.array(actions, jnp.int32), env.default_params
     )
     return state, np.asarray(obs), np.asarray(reward)
 
@@ -140,7 +140,7 @@ def test_maps_are_blobs_of_diggable_walls_inside_a_permanent_border():
 def test_flag_records_are_per_agent_and_clear_after_all_flags():
     env, state = small("traveling_salesman-v0", num_agents=2, num_flags=2)
     state = state._replace(flags=jnp.array([[2, 2], [2, 4]]), pos=jnp.array([[2, 1], [3, 2]]))
-    r = env.options.flag_reward
+    r = 1 / 3  # the default flag_reward
     state, _, reward = step(env, state, RIGHT, UP)  # both onto flag 0
     np.testing.assert_allclose(reward, [r, r])  # each agent's own record
     state, _, reward = step(env, state, LEFT, DOWN)
@@ -163,7 +163,7 @@ def test_only_entering_a_flag_pays(version, paid):
     v0 (kept for published results) paid every step the agent stood there."""
     env, state = small(f"traveling_salesman-{version}", num_agents=1, num_flags=1)
     state = state._replace(flags=jnp.array([[1, 3]]), pos=jnp.array([[2, 3]]))
-    r = env.options.flag_reward
+    r = 1 / 3  # the default flag_reward
     rewards = []
     for _ in range(4):
         state, _, reward = step(env, state, UP)
@@ -181,7 +181,7 @@ def test_a_completed_record_is_not_paid_again_by_bumping_a_wall():
     v1: no pay until it collects a flag by entering it."""
     env, state = small("traveling_salesman-v1", num_agents=1, num_flags=2)
     state = state._replace(flags=jnp.array([[1, 3], [2, 3]]), pos=jnp.array([[3, 3]]))
-    r = env.options.flag_reward
+    r = 1 / 3  # the default flag_reward
     rewards = []
     for _ in range(4):  # onto flag 1, onto flag 0 (record complete, cleared), bump, bump
         state, _, reward = step(env, state, UP)

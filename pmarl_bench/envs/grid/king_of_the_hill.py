@@ -1,4 +1,17 @@
-"""King of the Hill (``king_of_the_hill-v0``): competitive team coordination.
+"""King of the Hill: competitive team coordination (``king_of_the_hill-v1``; v0 below).
+
+``king_of_the_hill-v1``, the specification's task: as v0 below, except that
+- step 5: an agent at 0 HP respawns on a free cell of its team's spawn column (the free one
+  nearest its spawn cell), never on a cell another agent occupies; dead agents respawn in
+  agent order, each seeing the cells taken before it (v0 put it on its spawn cell even when
+  another agent stood there, stacking them);
+- ``wall_density`` (default 0.35) is the interior's obstacle share after the spawn columns
+  are cleared (v0's 0.3 was calibrated before clearing them: 28.6% on average);
+- ``point_reward`` is a traced param (``KingOfTheHillParams``, default ``1 /
+  episode_length``), so it can be vmapped; at most ``height - 2`` agents, so a spawn column
+  always has a free cell.
+
+``king_of_the_hill-v0`` (kept so published results reproduce):
 
 Two teams of ``num_agents / 2`` spawn on opposite edges (team 0 in column 1, team 1 in column
 ``W - 2``), each agent at its own spawn cell. Team slot ``i`` is a knight (2 HP) for
@@ -28,6 +41,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from flax import struct
 from pydantic import Field, model_validator
 
 from pmarl_bench.envs.grid.base import GridEnv
@@ -52,15 +66,13 @@ from pmarl_bench.types import TeamEvaluation
 NEUTRAL = -1
 
 
-class KingOfTheHillOptions(GridOptions):
+class KingOfTheHillCommonOptions(GridOptions):
     num_agents: int = Field(8, ge=2, description="both teams together (even)")
     knights_per_team: int = Field(2, ge=0)
     num_points: int = Field(2, ge=1)
     point_band: int = Field(4, ge=1, description="width of the central column band")
-    point_reward: float | None = Field(None, description="default 1 / episode_length")
     arrow_range: int = Field(4, ge=1)
     dig_timeout: int = Field(3, ge=0)
-    wall_density: float = Field(0.3, ge=0.0, lt=0.9)
 
     @model_validator(mode="after")
     def _teams(self):
@@ -71,6 +83,11 @@ class KingOfTheHillOptions(GridOptions):
         if self.num_agents // 2 > self.height - 2:
             raise ValueError("a team does not fit in its spawn column")
         return self
+
+
+class KingOfTheHillOptions(KingOfTheHillCommonOptions):
+    point_reward: float | None = Field(None, description="default 1 / episode_length")
+    wall_density: float = Field(0.3, ge=0.0, lt=0.9)
 
 
 class KingOfTheHillState(NamedTuple):
@@ -103,7 +120,8 @@ class KingOfTheHill(GridEnv):
         slot = jnp.arange(o.num_agents) % half
         self.is_knight = slot < o.knights_per_team
         self.max_hp = jnp.where(self.is_knight, 2, 1).astype(jnp.int32)
-        self.point_reward = o.point_reward if o.point_reward is not None else 1 / o.episode_length
+        reward = getattr(o, "point_reward", None)  # v0's option (v1: a param)
+        self.point_reward = reward if reward is not None else 1 / o.episode_length
         self.maps = BlobMaps(o.height, o.width, o.wall_density)
         cols = jnp.arange(o.width)
         lo = (o.width - o.point_band) // 2
@@ -195,7 +213,7 @@ class KingOfTheHill(GridEnv):
         # 5. respawn
         hp = state.hp - damage
         dead = hp <= 0
-        pos = jnp.where(dead[:, None], state.spawn, pos)
+        pos = self._respawn(state.spawn, pos, dead)
         hp = jnp.where(dead, self.max_hp, hp)
         frozen = jnp.where(dead, 0, frozen)
 
@@ -205,7 +223,7 @@ class KingOfTheHill(GridEnv):
         team1 = (on & (self.team == 1)[None]).any(-1)
         owner = jnp.where(team0 & ~team1, 0, jnp.where(team1 & ~team0, 1, state.owner))
         held_by = (owner[None, :] == self.team[:, None]).sum(-1)  # [A]
-        reward = held_by * jnp.float32(self.point_reward)
+        reward = held_by * self._point_reward(params)
 
         t = state.t + 1
         new = KingOfTheHillState(
@@ -213,6 +231,13 @@ class KingOfTheHill(GridEnv):
             state.points, owner, t,
         )  # fmt: skip
         return new, self.observe(new), reward, jnp.array(False), self._truncated(t)
+
+    def _respawn(self, spawn, pos, dead):
+        """v0: the dead go back to their spawn cells, whoever stands there."""
+        return jnp.where(dead[:, None], spawn, pos)
+
+    def _point_reward(self, params) -> jax.Array:
+        return jnp.float32(self.point_reward)
 
     # -- views ---------------------------------------------------------------------------
     def team_scene(self, state, team: int) -> jax.Array:
@@ -250,3 +275,61 @@ class KingOfTheHill(GridEnv):
 def _hits(pos: jax.Array, cells: jax.Array) -> jax.Array:
     """Damage per agent from strikes at ``cells [S, 2]`` (-1 = none)."""
     return (cells[:, None, :] == pos[None, :, :]).all(-1).sum(0).astype(jnp.int32)
+
+
+# -- king_of_the_hill-v1 ---------------------------------------------------------------------
+class KingOfTheHillV1Options(KingOfTheHillCommonOptions):
+    wall_density: float = Field(
+        0.35, ge=0.0, lt=0.9, description="interior obstacle share, spawn columns cleared"
+    )
+
+    @model_validator(mode="after")
+    def _free_spawn_cell(self):
+        if self.num_agents > self.height - 2:
+            raise ValueError(
+                f"num_agents ({self.num_agents}) must be at most height - 2 "
+                f"({self.height - 2}), so a respawn always finds a free cell of its column"
+            )
+        return self
+
+
+@struct.dataclass
+class KingOfTheHillParams:
+    point_reward: jax.Array  # per point the team holds, per agent and step
+
+
+class KingOfTheHillV1(KingOfTheHill):
+    Options = KingOfTheHillV1Options
+    options: KingOfTheHillV1Options  # type: ignore[assignment]
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        o = self.options
+        cleared = 2 / (o.width - 2)  # the two spawn columns' share of the interior
+        self.maps = BlobMaps(o.height, o.width, min(o.wall_density / (1 - cleared), 0.99))
+        rows = jnp.arange(1, o.height - 1, dtype=jnp.int32)
+        self.column_cells = jnp.stack(  # [2 teams, H - 2, 2]
+            [jnp.stack([rows, jnp.full_like(rows, c)], -1) for c in (1, o.width - 2)]
+        )
+
+    @property
+    def default_params(self) -> KingOfTheHillParams:
+        return KingOfTheHillParams(point_reward=jnp.float32(1 / self.options.episode_length))
+
+    def _point_reward(self, params) -> jax.Array:
+        return jnp.asarray(params.point_reward, jnp.float32)
+
+    def _respawn(self, spawn, pos, dead):
+        """The dead, in agent order, to the free cell of their spawn column nearest their
+        spawn cell (free: no agent standing there, the living or those respawned before)."""
+
+        def place(i, carry):
+            pos, placed = carry
+            cells = self.column_cells[self.team[i]]  # [H - 2, 2]
+            taken = ((cells[:, None, :] == pos[None]).all(-1) & placed[None]).any(-1)
+            distance = jnp.abs(cells[:, 0] - spawn[i, 0])
+            cell = cells[jnp.argmin(jnp.where(taken, jnp.iinfo(jnp.int32).max, distance))]
+            pos = pos.at[i].set(jnp.where(dead[i], cell, pos[i]))
+            return pos, placed.at[i].set(True)
+
+        return jax.lax.fori_loop(0, self.num_agents, place, (pos, ~dead))[0]

@@ -6,11 +6,12 @@ entering a flag not yet in its record gives it ``flag_reward`` and marks it; onc
 has all flags, its record clears and the cycle repeats. Only entering pays: an agent that
 stays on its cell (a move into a wall, or after its record cleared on a flag) is not paid
 for it until it leaves and enters again. Flags always look the same, so an agent must
-remember which ones it visited. Agents move through each other.
+remember which ones it visited. Agents move through each other. ``flag_reward`` (default
+1/3) is a traced param (``TravelingSalesmanParams``), so it can be vmapped.
 
 ``traveling_salesman-v0`` (kept so published results reproduce) also paid an agent that
 stayed on a flag missing from its record, so bumping a wall on a flag right after the record
-cleared paid again at once.
+cleared paid again at once. Its ``flag_reward`` is a static option.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from flax import struct
 from pydantic import Field
 
 from pmarl_bench.envs.grid.base import GridEnv
@@ -39,7 +41,16 @@ from pmarl_bench.envs.grid.core import (
 class TravelingSalesmanOptions(GridOptions):
     num_agents: int = Field(2, ge=1)
     num_flags: int = Field(8, ge=1)
+
+
+class TravelingSalesmanV0Options(TravelingSalesmanOptions):
     flag_reward: float = Field(1 / 3, description="reward for a flag new to the agent's record")
+
+
+@struct.dataclass
+class TravelingSalesmanParams:
+    #: reward for a flag new to the agent's record
+    flag_reward: jax.Array = struct.field(default_factory=lambda: jnp.float32(1 / 3))
 
 
 class TravelingSalesmanState(NamedTuple):
@@ -84,10 +95,17 @@ class TravelingSalesman(GridEnv):
         new_flag = on_flag & ~state.collected
         collected = state.collected | new_flag
         collected = jnp.where(collected.all(-1, keepdims=True), False, collected)
-        reward = new_flag.any(-1) * jnp.float32(self.options.flag_reward)
+        reward = new_flag.any(-1) * self._flag_reward(params)
         t = state.t + 1
         new = TravelingSalesmanState(state.flags, pos, collected, t)
         return new, self.observe(new), reward, jnp.array(False), self._truncated(t)
+
+    @property
+    def default_params(self) -> TravelingSalesmanParams:
+        return TravelingSalesmanParams()
+
+    def _flag_reward(self, params) -> jax.Array:
+        return jnp.asarray(params.flag_reward, jnp.float32)
 
     def _objects(self, state):
         """Flags, then agents (drawn over them): cells ``[O, 2]`` and tiles ``[O]``."""
@@ -114,6 +132,15 @@ class TravelingSalesman(GridEnv):
 
 class TravelingSalesmanV0(TravelingSalesman):
     """``traveling_salesman-v0``: an agent standing on a flag missing from its record is paid
-    whether or not it entered it this step."""
+    whether or not it entered it this step; ``flag_reward`` is a static option."""
 
+    Options = TravelingSalesmanV0Options
+    options: TravelingSalesmanV0Options
     entering_pays = False
+
+    @property
+    def default_params(self):
+        return None
+
+    def _flag_reward(self, params) -> jax.Array:
+        return jnp.float32(self.options.flag_reward)
