@@ -385,9 +385,9 @@ def test_koth_dig_removes_the_faced_wall_and_freezes():
     assert tuple(np.asarray(state.pos[0])) == (4, 4)
 
 
-@pytest.mark.parametrize("env_id", ["grid_return-v0", "king_of_the_hill-v0"])
+@pytest.mark.parametrize("env_id", ["grid_return-v0", "king_of_the_hill-v0", "king_of_the_hill-v1"])
 def test_the_border_survives_random_play(env_id):
-    env = envs.make(env_id, width=9, height=9)
+    env = envs.make(env_id, width=10, height=10)  # v1: 8 agents need height - 2 >= 8
     state, _ = env.reset(KEY)
 
     def body(state, key):
@@ -411,15 +411,21 @@ def test_the_border_survives_random_play(env_id):
         ("scouts-v0", {"num_scouts": 2, "num_harvesters": 2, "num_treasures": 3}),
         ("traveling_salesman-v0", {"num_flags": 4}),
         ("king_of_the_hill-v0", {"num_agents": 6}),
+        ("scouts-v1", {"num_treasures": 3}),  # few objects: written into map windows
+        ("scouts-v1", {"num_scouts": 2, "num_harvesters": 2, "num_treasures": 3}),
+        ("traveling_salesman-v1", {"num_flags": 4}),
+        ("king_of_the_hill-v1", {"num_agents": 4}),
     ],
 )
 def test_observations_are_the_scene_around_each_agent(env_id, options):
     """Whatever shortcut ``observe`` takes, each agent sees its window of the scene (its
     team's scene in King of the Hill) with itself at the centre; agents crowd a small map so
-    objects overlap and sit at the view's edges."""
+    objects overlap and sit at the view's edges. The centre is ``SELF``, or in Scouts v1 the
+    agent's own role."""
     env = envs.make(env_id, width=7, height=7, view=5, **options)
     state, _ = env.reset(KEY)
     c = env.options.view // 2
+    centre = getattr(env, "roles", jnp.uint8(Tile.SELF))
 
     def body(state, key):
         k1, k2 = jax.random.split(key)
@@ -432,7 +438,7 @@ def test_observations_are_the_scene_around_each_agent(env_id, options):
         want = jax.vmap(lambda s, p: windows(s, p[None], env.options.view)[0])(
             scenes, env.positions(state)
         )
-        return state, (ts.obs, want.at[:, c, c].set(Tile.SELF))
+        return state, (ts.obs, want.at[:, c, c].set(centre))
 
     _, (got, want) = jax.jit(lambda s: jax.lax.scan(body, s, jax.random.split(KEY, 200)))(state)
     np.testing.assert_array_equal(got, want)
