@@ -21,9 +21,9 @@ from pmarl_bench import envs
 
 TASKS = {
     "grid_return-v0": {"num_agents": 2, "num_goals": 2},
-    "scouts-v0": {"num_scouts": 2, "num_harvesters": 2, "num_treasures": 2},
-    "traveling_salesman-v0": {},
-    "king_of_the_hill-v0": {"num_agents": 6, "point_band": 2},
+    "scouts-v1": {"num_scouts": 2, "num_harvesters": 2, "num_treasures": 2},
+    "traveling_salesman-v1": {},
+    "king_of_the_hill-v1": {"num_agents": 6, "point_band": 2},
 }
 SHOW = (0, 16, 32, 48)
 CELL_PX = 10
