@@ -198,7 +198,8 @@ def test_koth_obstacles_cover_30_to_40_percent_of_the_interior(env_id):
 )  # fmt: skip
 def test_reward_values_are_params_that_vmap(env_id, field):
     """Rewards scale with the reward params, for several values in one vmapped program."""
-    small = {"num_agents": 4} if env_id.startswith("king") else {}
+    small = {"king_of_the_hill-v1": {"num_agents": 4}, "scouts-v1": {"num_treasures": 3}}
+    small = small.get(env_id, {})
     env = envs.make(env_id, width=9, height=9, **small)
     params = env.default_params
     scales = jnp.array([1.0, 2.0, 0.0])
@@ -215,7 +216,7 @@ def test_reward_values_are_params_that_vmap(env_id, field):
             state, ts = env.step(key, state, actions, p)
             return state, ts.reward.sum()
 
-        return jax.lax.scan(body, state, jax.random.split(KEY, 300))[1].sum()
+        return jax.lax.scan(body, state, jax.random.split(KEY, 1000))[1].sum()
 
     got = np.asarray(jax.jit(jax.vmap(total))(batch))
     assert got[0] > 0

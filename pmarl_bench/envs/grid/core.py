@@ -140,7 +140,11 @@ def sample_cells(key: jax.Array, allowed: jax.Array, k: int) -> jax.Array:
 
     Floyd's algorithm on cell numbers, then a shuffle: ``2k`` random numbers instead of one
     per cell, which keeps resets cheap."""
-    table = cell_table(allowed)
+    return sample_table_cells(key, cell_table(allowed), k)
+
+
+def sample_table_cells(key: jax.Array, table: CellTable, k: int) -> jax.Array:
+    """``sample_cells`` over the cells of a ``CellTable``."""
     key_pick, key_order = jax.random.split(key)
     u = jax.random.uniform(key_pick, (k,))
 
@@ -190,8 +194,19 @@ def overlay_windows(
     scene: each window is sliced from the map and only the objects inside it are written (a
     few cells instead of a copy of the map per step). ``kinds`` is ``[O]``, or ``[A, O]`` when
     agents see objects differently (teams); ``present [O]`` leaves out the others."""
+    return overlay(crop_windows(padded, pos, view), pos, objects, kinds, present)
+
+
+def overlay(
+    win: jax.Array,
+    pos: jax.Array,
+    objects: jax.Array,
+    kinds: jax.Array,
+    present: jax.Array | None = None,
+) -> jax.Array:
+    """``overlay_windows`` on windows ``win [A, V, V]`` already cut around ``pos``."""
+    view = win.shape[-1]
     r = view // 2
-    win = crop_windows(padded, pos, view)
     rel = objects[None, :, :] - pos[:, None, :] + r  # [A, O, 2]
     inside = ((rel >= 0) & (rel < view)).all(-1)
     if present is not None:

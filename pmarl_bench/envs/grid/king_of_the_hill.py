@@ -307,10 +307,6 @@ class KingOfTheHillV1(KingOfTheHill):
         o = self.options
         cleared = 2 / (o.width - 2)  # the two spawn columns' share of the interior
         self.maps = BlobMaps(o.height, o.width, min(o.wall_density / (1 - cleared), 0.99))
-        rows = jnp.arange(1, o.height - 1, dtype=jnp.int32)
-        self.column_cells = jnp.stack(  # [2 teams, H - 2, 2]
-            [jnp.stack([rows, jnp.full_like(rows, c)], -1) for c in (1, o.width - 2)]
-        )
 
     @property
     def default_params(self) -> KingOfTheHillParams:
@@ -321,15 +317,26 @@ class KingOfTheHillV1(KingOfTheHill):
 
     def _respawn(self, spawn, pos, dead):
         """The dead, in agent order, to the free cell of their spawn column nearest their
-        spawn cell (free: no agent standing there, the living or those respawned before)."""
+        spawn cell (free: no agent standing there, the living or those respawned before).
+        The two teams' columns are disjoint, so a scan over team slots places one agent of
+        each team per turn, with element-wise work on one occupancy row per column."""
+        o = self.options
+        half = self.num_agents // 2
+        rows = jnp.arange(o.height, dtype=jnp.int32)
+        cols = jnp.array([1, o.width - 2], jnp.int32)
+        interior = (rows > 0) & (rows < o.height - 1)
+        standing = (pos[:, 1][:, None] == cols[None, :]) & ~dead[:, None]  # [A, 2 columns]
+        taken = ((pos[:, 0][:, None, None] == rows) & standing[:, :, None]).any(0)  # [2, H]
+        spawn_rows = spawn[:, 0].reshape(2, half)  # agents are team-major
+        dying = dead.reshape(2, half)
 
-        def place(i, carry):
-            pos, placed = carry
-            cells = self.column_cells[self.team[i]]  # [H - 2, 2]
-            taken = ((cells[:, None, :] == pos[None]).all(-1) & placed[None]).any(-1)
-            distance = jnp.abs(cells[:, 0] - spawn[i, 0])
-            cell = cells[jnp.argmin(jnp.where(taken, jnp.iinfo(jnp.int32).max, distance))]
-            pos = pos.at[i].set(jnp.where(dead[i], cell, pos[i]))
-            return pos, placed.at[i].set(True)
+        def place(taken, slot):
+            free = interior[None] & ~taken
+            distance = jnp.where(free, jnp.abs(rows[None] - spawn_rows[:, slot, None]), o.height)
+            row = jnp.argmin(distance, axis=1).astype(jnp.int32)  # [2]
+            claimed = (rows[None] == row[:, None]) & dying[:, slot, None]
+            return taken | claimed, row
 
-        return jax.lax.fori_loop(0, self.num_agents, place, (pos, ~dead))[0]
+        _, chosen = jax.lax.scan(place, taken, jnp.arange(half))  # [half, 2 teams]
+        cells = jnp.stack([chosen.T.reshape(-1), jnp.repeat(cols, half)], axis=-1)
+        return jnp.where(dead[:, None], cells, pos)
