@@ -1,6 +1,6 @@
 """Random-action stepping and reset time of the grid tasks, as recorded in BENCHMARKS.md.
 
-    uv run python benchmarks/grid_throughput.py [--repeats 5] [--only scouts-v0] [--agents 16]
+    uv run python benchmarks/grid_throughput.py [--repeats 5] [--only scouts-v1] [--agents 16]
 
 Each task at its defaults (40x40, view 5, 512-step episodes) with 256 and 2048 envs, plus the
 large-view many-agent shapes; one 512-step scan of uniform random actions, obs consumed, no
@@ -18,11 +18,11 @@ from pmarl_bench import bench, envs
 
 CASES = [
     ("grid_return-v0", {}),
-    ("scouts-v0", {}),
-    ("traveling_salesman-v0", {}),
-    ("king_of_the_hill-v0", {}),
+    ("scouts-v1", {}),
+    ("traveling_salesman-v1", {}),
+    ("king_of_the_hill-v1", {}),
     ("grid_return-v0", {"num_agents": 16, "view": 11}),
-    ("king_of_the_hill-v0", {"num_agents": 32, "view": 11}),
+    ("king_of_the_hill-v1", {"num_agents": 32, "view": 11}),
 ]
 
 
