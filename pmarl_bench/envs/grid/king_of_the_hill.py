@@ -299,7 +299,7 @@ class KingOfTheHillParams:
 
 
 class KingOfTheHillV1(KingOfTheHill):
-    Options = KingOfTheHillV1Options
+    Options = KingOfTheHillV1Options  # type: ignore[assignment]  # not v0 options
     options: KingOfTheHillV1Options  # type: ignore[assignment]
 
     def __init__(self, **options):

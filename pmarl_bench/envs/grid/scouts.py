@@ -193,7 +193,7 @@ class ScoutsV1State(NamedTuple):
 
 
 class ScoutsV1(Scouts):
-    Options = ScoutsV1Options
+    Options = ScoutsV1Options  # type: ignore[assignment]  # v1 options are not v0 options
     options: ScoutsV1Options  # type: ignore[assignment]
 
     def __init__(self, **options):
