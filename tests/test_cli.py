@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax
 import numpy as np
 import pandas as pd
 import pytest
@@ -47,7 +48,8 @@ def test_progress_lines_in_a_log_name_every_cell_whole_and_the_rounding(tmp_path
         )  # fmt: skip
     text = log.read_text()
     assert proc.returncode == 0, text
-    lines = text.splitlines()
+    backend, *lines = text.splitlines()
+    assert backend == f"backend: cpu (cpu x1), jax {jax.__version__}", text  # what it runs on
     assert all(line.startswith("n_back/mlp_tanh: ") for line in lines[:-1]), text
     assert (
         "3 updates x 256 = 768 env steps (1,000 asked; rounded down to whole updates)" in lines[0]
