@@ -69,19 +69,24 @@ def env_throughput(
 
     jax.block_until_ready(rollout_c(state, key))  # warm-up
     # a reset can take well under a millisecond: time enough of them for a steady figure
+    jax.block_until_ready(reset_c(key))
     t = time.perf_counter()
     jax.block_until_ready(reset_c(key))
     per_call = max(time.perf_counter() - t, 1e-6)
     calls = max(1, min(100, int(0.02 / per_call)))
+    # resets are timed apart from the rollouts, each batch after an untimed call: right after
+    # a long scan the first reset pays for cold caches, which is noise, not its cost
     reset_times, step_times = [], []
     for i in range(repeats):
         k = jax.random.fold_in(key, i)
+        jax.block_until_ready(reset_c(k))
         t = time.perf_counter()
         for _ in range(calls):
             state, _ = jax.block_until_ready(reset_c(k))
         reset_times.append((time.perf_counter() - t) / calls)
+    for i in range(repeats):
         t = time.perf_counter()
-        jax.block_until_ready(rollout_c(state, k))
+        jax.block_until_ready(rollout_c(state, jax.random.fold_in(key, i)))
         step_times.append(time.perf_counter() - t)
     per_second = steps * num_envs * env.num_agents / statistics.median(step_times)
     return EnvThroughput(
