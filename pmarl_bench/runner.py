@@ -4,6 +4,7 @@ atomically; finished cells with the same config hash are skipped."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from pmarl_bench.results import store
 from pmarl_bench.scale import distributed
 from pmarl_bench.suites.cell import Cell
 from pmarl_bench.suites.loader import LoadedSuite
-from pmarl_bench.trainer import evaluate, loop
+from pmarl_bench.trainer import evaluate, levels, loop
 
 
 @dataclass
@@ -153,8 +154,10 @@ def run_cell(
         if evaluated:
             say(total, f"evaluating (against random agents and {len(kept)} checkpoint(s))…")
         evals = evaluate.evaluate_seeds(env, env_params, agent, params, seeds, kept)
+        say(total, "measuring the random policy's return…")
+        random = random_levels(cell, env, env_params)
         manifest = _write(
-            cell, path, stage, env, env_params, agent, train, result, evals, saved, total
+            cell, path, stage, env, env_params, agent, train, result, evals, saved, total, random
         )
     except BaseException:
         if stage is not None:
@@ -165,7 +168,20 @@ def run_cell(
     return manifest
 
 
-def _write(cell, path, stage, env, env_params, agent, train, result, evals, saved, total):
+_RANDOM_LEVELS: dict[str, dict] = {}
+
+
+def random_levels(cell, env, env_params) -> dict:
+    """The uniformly random policy's return on the cell's env (per task for a multi-task
+    env), measured once per env config in this process: its agents and controls share it."""
+    key = json.dumps([cell.env_id, cell.env_options, cell.env_params], sort_keys=True, default=str)
+    if key not in _RANDOM_LEVELS:
+        found = levels.random_policy_returns(env, env_params)
+        _RANDOM_LEVELS[key] = found[None] if list(found) == [None] else {"tasks": found}
+    return _RANDOM_LEVELS[key]
+
+
+def _write(cell, path, stage, env, env_params, agent, train, result, evals, saved, total, random):
     seeds = list(cell.seeds)
     params0 = jax.tree.map(lambda x: x[0], result.params)
     manifest = {
@@ -183,7 +199,10 @@ def _write(cell, path, stage, env, env_params, agent, train, result, evals, save
         "num_agents": env.num_agents,  # None for a multi-task env: see "tasks"
         **_tasks(train),
         "num_params": agent.num_params(params0),
+        "control": cell.control,  # memoryless, frame_stack, oracle, or None: an agent
         "score_levels": asdict(env.score_levels(env_params)),
+        "random_return": random,  # mean per-agent episode return of uniform random actions
+        "task_card": _cards(env),
         "compile_seconds": result.compile_seconds,
         "run_seconds": result.run_seconds,
         "agent_steps": result.agent_steps,
@@ -212,6 +231,13 @@ def _write(cell, path, stage, env, env_params, agent, train, result, evals, save
     )
     store.write_cell(path, frame, manifest, stage=stage)
     return manifest
+
+
+def _cards(env) -> dict:
+    """What the task tests and its memory horizon (per task for a multi-task env)."""
+    if hasattr(env, "card"):
+        return asdict(env.card())
+    return {"tasks": {name: asdict(task.card()) for name, task in env.tasks}}
 
 
 def budget_note(train) -> str:

@@ -54,9 +54,12 @@ class AgentOutput(NamedTuple):
 
 def with_task_id(obs: Any, task_id: int) -> dict[str, Any]:
     """A task's observations ``[B, ...]`` as a multi-task agent sees them:
-    ``{"view": obs, "task": int32 [B]}``."""
+    ``{"view": obs, "task": int32 [B]}`` (and ``"oracle"`` with ``observe: oracle``)."""
     rows = jax.tree.leaves(obs)[0].shape[0]
-    return {"view": obs, "task": jnp.full((rows,), task_id, jnp.int32)}
+    task = jnp.full((rows,), task_id, jnp.int32)
+    if isinstance(obs, dict) and "oracle" in obs:  # ``observe: oracle``: one flat dict
+        return {"view": obs["obs"], "oracle": obs["oracle"], "task": task}
+    return {"view": obs, "task": task}
 
 
 class Group(NamedTuple):

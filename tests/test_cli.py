@@ -87,6 +87,11 @@ def test_run_writes_tidy_tables_and_manifest(smoke_results):
         assert manifest["status"] == "complete"
         assert manifest["config"]["agent"]["network"]["width"] == 16
         assert manifest["agent_steps_per_second"] > 0
+        assert manifest["control"] is None  # the smoke suite asks for no controls
+        assert manifest["task_card"]["tests"] == ["sequential recall"]
+        assert manifest["task_card"]["horizon_steps"] == 2  # max_n
+        random = manifest["random_return"]  # 16-step episodes, half right by chance
+        assert random["episodes"] == 64 and abs(random["mean"] - 8) < 4 * random["sem"]
     both = store.load_results(smoke_results / "smoke")
     assert set(both.agent) == {"mlp", "mlp_tanh"}
 

@@ -172,14 +172,25 @@ def list_(
         )
         space = env.observation_space
         parts = space.spaces if isinstance(space, Dict) else (("", space),)
+        card = env.card() if hasattr(env, "card") else None
         rows.append((
             env_id,
             "per task" if env.num_agents is None else str(env.num_agents),
             " ".join(f"{k}{':' if k else ''}{b.dtype}{list(b.shape)}" for k, b in parts),
             ", ".join(env.action_names),
+            ", ".join(card.tests) if card else "per task",
+            card.horizon if card else "per task",
             levels,
         ))  # fmt: skip
-    columns = ("id", "agents", "observation", "actions", "chance / memoryless / optimal")
+    columns = (
+        "id",
+        "agents",
+        "observation",
+        "actions",
+        "tests",
+        "memory horizon",
+        "chance / memoryless / optimal",
+    )
     print_table(console, "environments (or gymnax:<EnvName>)", columns, rows)
 
     rows = []

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import jax
 import jax.numpy as jnp
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from pmarl_bench.envs.spaces import Box, Dict, Discrete
 from pmarl_bench.types import NO_ACTION, Array, Group, PRNGKey, TeamEvaluation, TimeStep
@@ -27,6 +27,21 @@ class EnvOptions(BaseModel):
     """Base for an env's static options: strict, immutable, hashable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+    observe: Literal["plain", "oracle"] = Field(
+        "plain",
+        description="oracle: add the perfect-memory observation (what memory would have to "
+        "hold) to the plain one, for the oracle control; dynamics are the same",
+    )
+
+    @model_serializer(mode="wrap")
+    def _plain_left_out(self, handler):
+        # the default is not written, so configs (and their hashes) from before the option
+        # existed are unchanged
+        data = handler(self)
+        if isinstance(data, dict) and data.get("observe") == "plain":
+            del data["observe"]
+        return data
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,19 @@ class ScoreLevels:
     chance: float | None = None
     memoryless: float | None = None
     optimal: float | None = None
+
+
+@dataclass(frozen=True)
+class TaskCard:
+    """What a task tests, shown by ``pmarl-bench list`` and reports.
+
+    ``tests``: from sequential recall, spatial memory, object tracking, roles, teams,
+    competition. ``horizon_steps``: how far back an observation can still matter to acting
+    well, in steps (None: unknown); ``horizon``: the same in words."""
+
+    tests: tuple[str, ...] = ()
+    horizon_steps: int | None = None
+    horizon: str = "unknown"
 
 
 class Environment(abc.ABC, Generic[State, Params]):
@@ -65,9 +93,53 @@ class Environment(abc.ABC, Generic[State, Params]):
 
     # -- static description -------------------------------------------------------------
     num_agents: int = 1
-    observation_space: Box | Dict  # Dict: named parts (e.g. a view and a task id)
     action_space: Discrete
     max_episode_steps: int | None = None
+    #: the oracle part's length when it is padded for a multi-task batch (None: its own)
+    oracle_width: int | None = None
+
+    @property
+    def observation_space(self) -> Box | Dict:
+        """Per agent; a ``Dict`` has named parts (e.g. a view and a task id). With ``observe:
+        oracle`` it is ``{"obs": the plain observation, "oracle": float32 [D]}`` (a plain
+        ``Dict`` gets the ``oracle`` part beside its own)."""
+        plain = self.plain_observation_space
+        if not self.observes_oracle:
+            return plain
+        oracle = Box(*self.oracle_bounds, (self.oracle_width or self.oracle_size,), "float32")
+        parts = dict(plain.spaces) if isinstance(plain, Dict) else {"obs": plain}
+        return Dict.of(**parts, oracle=oracle)
+
+    @observation_space.setter
+    def observation_space(self, space: Box | Dict) -> None:
+        self.plain_observation_space = space
+
+    @property
+    def observes_oracle(self) -> bool:
+        return getattr(self.options, "observe", "plain") == "oracle"
+
+    # -- the perfect-memory observation (ENVIRONMENTS.md, "Controls") ---------------------
+    oracle_bounds: tuple[float, float] = (-1.0, 1.0)
+
+    @property
+    def oracle_size(self) -> int:
+        """``D``, the length of ``oracle``'s vectors."""
+        raise NotImplementedError(f"{self.env_id or type(self).__name__} has no oracle")
+
+    def oracle(self, state: State, params: Params) -> Array:
+        """``float32 [A, D]`` in [-1, 1]: what each agent's memory would have to hold to act
+        well, read from the state (offsets are divided by the map's larger side)."""
+        raise NotImplementedError(f"{self.env_id or type(self).__name__} has no oracle")
+
+    def with_oracle(self, obs: Any, state: State, params: Params) -> Any:
+        """``obs`` as the agents see it: plain, or with the oracle part (``observe: oracle``),
+        padded to ``oracle_width`` where a multi-task batch set one."""
+        if not self.observes_oracle:
+            return obs
+        part = self.oracle(state, params).astype(jnp.float32)
+        pad = (self.oracle_width or self.oracle_size) - part.shape[-1]
+        part = jnp.pad(part, ((0, 0), (0, pad))) if pad else part
+        return {**obs, "oracle": part} if isinstance(obs, dict) else {"obs": obs, "oracle": part}
 
     @property
     @abc.abstractmethod
@@ -75,6 +147,9 @@ class Environment(abc.ABC, Generic[State, Params]):
 
     def score_levels(self, params: Params | None = None) -> ScoreLevels:
         return ScoreLevels()
+
+    def card(self) -> TaskCard:
+        return TaskCard()
 
     def groups(self, num_envs: int, params: Params | None = None) -> list[Group]:
         """The vmapped groups a batch of ``num_envs`` of this env is made of: one (a
@@ -112,6 +187,7 @@ class Environment(abc.ABC, Generic[State, Params]):
     def reset(self, key: PRNGKey, params: Params | None = None) -> tuple[State, TimeStep]:
         params = self.default_params if params is None else params
         state, obs = self.reset_env(key, params)
+        obs = self.with_oracle(obs, state, params)
         zeros = jnp.zeros((self.num_agents,), jnp.float32)
         ts = TimeStep(
             obs=obs,
@@ -136,6 +212,8 @@ class Environment(abc.ABC, Generic[State, Params]):
         (next_state, obs, reward, terminated, truncated), (reset_state, reset_obs) = (
             self.step_and_reset(key, state, actions, params)
         )
+        obs = self.with_oracle(obs, next_state, params)
+        reset_obs = self.with_oracle(reset_obs, reset_state, params)
         done = terminated | truncated
         pick = lambda a, b: jax.tree.map(lambda x, y: jnp.where(done, x, y), a, b)
         new_state = pick(reset_state, next_state)
@@ -166,6 +244,7 @@ class Environment(abc.ABC, Generic[State, Params]):
         params = self.default_params if params is None else params
         actions = jnp.asarray(actions, jnp.int32)
         state, obs, reward, terminated, truncated = self.step_env(key, state, actions, params)
+        obs = self.with_oracle(obs, state, params)
         reward = reward.astype(jnp.float32)
         ts = TimeStep(
             obs=obs,

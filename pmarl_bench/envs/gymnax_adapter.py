@@ -7,8 +7,10 @@ gymnax folds the time limit into ``done``; the adapter splits it back into ``ter
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -28,7 +30,7 @@ class GymnaxEnv(Environment):
                 f"unknown gymnax env {name!r}; gymnax has: {', '.join(gymnax.registered_envs)}"
             )
         self.name = name
-        self.options = EnvOptions()
+        self.options = EnvOptions(observe=options.pop("observe", "plain"))
         self.gymnax_options = dict(options)
         try:
             self._env, self._params = gymnax.make(name, **options)
@@ -54,6 +56,26 @@ class GymnaxEnv(Environment):
     @property
     def default_params(self):
         return self._params
+
+    #: a gymnax state has no known bounds
+    oracle_bounds = (-float("inf"), float("inf"))
+
+    @property
+    def oracle_size(self) -> int:
+        state = jax.eval_shape(self._env.reset_env, jax.random.key(0), self._params)[1]
+        for leaf in jax.tree.leaves(state):
+            if not (jnp.issubdtype(leaf.dtype, jnp.number) or leaf.dtype == jnp.bool_):
+                raise ConfigError(
+                    f"gymnax:{self.name}'s state holds {leaf.dtype} values; it has no oracle "
+                    "observation (the flattened state)",
+                    "options.observe",
+                )
+        return sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(state))
+
+    def oracle(self, state, params):
+        """The whole env state, flattened."""
+        leaves = jax.tree.leaves(state)
+        return jnp.concatenate([jnp.ravel(x).astype(jnp.float32) for x in leaves])[None]
 
     def reset_env(self, key, params):
         obs, state = self._env.reset_env(key, params)

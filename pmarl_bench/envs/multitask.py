@@ -67,8 +67,14 @@ class MultiTask:
         built: list[tuple[str, Any]] = []
         for i, spec in enumerate(opts.tasks):
             where = f"options.tasks[{i}]"
+            if spec.options.get("observe", opts.observe) != opts.observe:
+                raise ConfigError(
+                    "set observe on the multi-task env, not on one task",
+                    f"{where}.options.observe",
+                )
+            task_options = {**spec.options, "observe": opts.observe}
             try:
-                env = make(spec.id, **spec.options)
+                env = make(spec.id, **task_options)
             except ConfigError as err:
                 raise (err.at(where) if err.where else err.at(f"{where}.id")) from None
             if not isinstance(env, GridEnv):
@@ -81,9 +87,9 @@ class MultiTask:
                     f"duplicate task name {name!r}; set `name:` to tell them apart",
                     f"options.tasks[{i}]",
                 )
-        view = built[0][1].observation_space
+        view = built[0][1].plain_observation_space
         for i, (_, env) in enumerate(built):
-            if env.observation_space != view:
+            if env.plain_observation_space != view:
                 raise ConfigError(
                     f"its view {env.options.view} differs from task 0's "
                     f"({built[0][1].options.view}); all tasks need one observation shape",
@@ -106,9 +112,15 @@ class MultiTask:
         self.shares = tuple(spec.share for spec in opts.tasks)
         self.action_names = union
         self.action_space = Discrete(len(union))
-        self.observation_space = Dict.of(
-            view=view, task=Box(0, len(built) - 1, (), "int32", len(built))
-        )
+        parts = {"view": view, "task": Box(0, len(built) - 1, (), "int32", len(built))}
+        if opts.observe == "oracle":
+            # one oracle part for every task: each padded to the longest (the task id says
+            # how to read it)
+            width = max(env.oracle_size for _, env in built)
+            for _, env in built:
+                env.oracle_width = width
+            parts["oracle"] = Box(-1.0, 1.0, (width,), "float32")
+        self.observation_space = Dict.of(**parts)
         limits = [env.max_episode_steps for _, env in built]
         self.max_episode_steps = None if None in limits else min(x for x in limits if x)
 
@@ -181,12 +193,18 @@ class TaskEnv(Environment):
     def score_levels(self, params: Any = None) -> ScoreLevels:
         return self.env.score_levels(params)
 
+    @property
+    def observes_oracle(self) -> bool:
+        return False  # the task adds its own oracle part (padded) before the task id
+
     def reset_env(self, key, params):
         state, obs = self.env.reset_env(key, params)
+        obs = self.env.with_oracle(obs, state, params)
         return state, with_task_id(obs, self.task_id)
 
     def step_env(self, key, state, actions, params):
         state, obs, reward, terminated, truncated = self.env.step_env(key, state, actions, params)
+        obs = self.env.with_oracle(obs, state, params)
         return state, with_task_id(obs, self.task_id), reward, terminated, truncated
 
     def action_mask(self, state, params):

@@ -18,7 +18,7 @@ import numpy as np
 from flax import struct
 from pydantic import Field, model_validator
 
-from pmarl_bench.envs.base import Environment, EnvOptions, ScoreLevels
+from pmarl_bench.envs.base import Environment, EnvOptions, ScoreLevels, TaskCard
 from pmarl_bench.envs.spaces import Box, Discrete
 
 NO_MATCH, MATCH = 0, 1
@@ -138,6 +138,24 @@ class NBack(Environment[NBackState, NBackParams]):
         new_state = NBackState(history, symbol, label, state.n, t, answers)
         truncated = t >= self.options.episode_length
         return new_state, self._obs(symbol), reward, jnp.array(False), truncated
+
+    def card(self) -> TaskCard:
+        n = self.options.max_n
+        return TaskCard(("sequential recall",), n, f"{n} steps (the hidden n, 1..{n})")
+
+    @property
+    def oracle_size(self) -> int:
+        return self.options.num_symbols + 1 + self.options.max_n
+
+    def oracle(self, state: NBackState, params) -> jax.Array:
+        """One-hot of the symbol shown ``n`` steps ago (the last slot: none yet, ``t < n``),
+        then one-hot of ``n``."""
+        o = self.options
+        back = state.history[(state.t - state.n) % self.ring].astype(jnp.int32)
+        back = jnp.where(state.t >= state.n, back, o.num_symbols)
+        return jnp.concatenate(
+            [jax.nn.one_hot(back, o.num_symbols + 1), jax.nn.one_hot(state.n - 1, o.max_n)]
+        )[None]
 
     # -- rendering -----------------------------------------------------------------------
     def render(self, state: NBackState, params=None, cell_px: int = 16) -> jax.Array:

@@ -48,4 +48,12 @@ def make(env_id: str, **options: Any) -> Environment:
             allowed = getattr(getattr(_REGISTRY[env_id], "Options", None), "model_fields", {})
             raise from_validation(err, "options", list(allowed)) from None
     env.env_id = env_id
+    if getattr(env, "observes_oracle", False):
+        try:
+            _ = env.oracle_size
+        except NotImplementedError:
+            raise ConfigError(
+                f"{env_id} has no perfect-memory observation; use observe: plain",
+                "options.observe",
+            ) from None
     return env

@@ -34,6 +34,7 @@ class Cell:
     ppo: PPOConfig
     seeds: tuple[int, ...]
     checkpoint_every: int | None = None  # env steps per seed between saved parameters
+    control: str | None = None  # memoryless, frame_stack or oracle: a control cell (suites)
 
     @property
     def name(self) -> str:
@@ -41,12 +42,17 @@ class Cell:
 
     def resolved_config(self) -> dict:
         env = envs.make(self.env_id, **self.env_options)
+        # resolved options (a gymnax env's are passed through: its model has only `observe`,
+        # which like every env's is left out when plain)
+        options = {**self.env_options, **env.options.model_dump()}
+        if options.get("observe") == "plain":
+            del options["observe"]
         return {
             "suite": self.suite,
             "env": {
                 "name": self.env_name,
                 "id": self.env_id,
-                "options": env.options.model_dump() or dict(self.env_options),
+                "options": options,
                 "params": dict(self.env_params),
             },
             "agent": {
@@ -58,6 +64,7 @@ class Cell:
             "seeds": list(self.seeds),
             # only when set, so cells without it keep their config hash
             **({"checkpoint_every": self.checkpoint_every} if self.checkpoint_every else {}),
+            **({"control": self.control} if self.control else {}),
         }
 
     def config_hash(self) -> str:
@@ -96,6 +103,7 @@ class Cell:
             ppo=ppo,
             seeds=tuple(config["seeds"]),
             checkpoint_every=config.get("checkpoint_every"),
+            control=config.get("control"),
         )
 
 

@@ -8,7 +8,7 @@ shapes. Errors are ``ConfigError``s naming the file and the field.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from pmarl_bench.agents.base import AgentConfig
 from pmarl_bench.errors import ConfigError, from_validation
 from pmarl_bench.suites.cell import Cell, apply_env_params, network_config
 from pmarl_bench.suites.schema import (
+    CONTROL_BASELINES,
     DEFAULT_BUDGET,
     AgentBudget,
     Baseline,
@@ -51,6 +52,20 @@ def _as_mapping(data: Any, path: Path) -> dict:
             f"expected a mapping at the top level, got {type(data).__name__}", str(path)
         )
     return data
+
+
+@dataclass
+class _Agent:
+    """An agent of a suite (or a control) as loaded, with its PPO layers: the baseline file's,
+    the suite entry's (none for a control) and the budget's for this agent."""
+
+    name: str
+    baseline: str
+    network: AgentConfig
+    base_layer: tuple[dict, str]
+    budget_layer: tuple[dict, str]
+    entry_layers: list[tuple[dict, str]] = field(default_factory=list)
+    plain_mlp: bool = False
 
 
 @dataclass(frozen=True)
@@ -161,41 +176,56 @@ def load_suite(
     if steps is not None and steps < 1:
         raise ConfigError("must be positive", "--steps")
 
-    loaded_agents = []
-    for j, entry in enumerate(suite.agents):
-        where = f"{path}: agents[{j}]"
+    def load_agent(ref: str, entry_network: dict, where: str, name: str | None):
         try:
-            bpath = find_baseline(entry.baseline, path.parent)
+            bpath = find_baseline(ref, path.parent)
         except ConfigError as err:
             raise err.at(f"{where}.baseline") from None
         baseline, network, base_ppo = load_baseline(bpath)
-        name = entry.name or baseline.name
+        name = name or baseline.name
         over = chosen.agents.get(name, AgentBudget())
-        if entry.network:
-            network = network_config({**network.model_dump(), **entry.network}, f"{where}.network")
+        if entry_network:
+            network = network_config({**network.model_dump(), **entry_network}, f"{where}.network")
         if over.network:
             network = network_config(
                 {**network.model_dump(), **over.network}, f"{bwhere}.agents.{name}.network"
             )
-        loaded_agents.append(
-            (
-                name,
-                baseline.name,
-                network,
-                (base_ppo, f"{bpath}: ppo"),
-                (entry.ppo, f"{where}.ppo"),
-                (over.ppo, f"{bwhere}.agents.{name}.ppo"),
-            )
+        return _Agent(
+            name,
+            baseline.name,
+            network,
+            (base_ppo, f"{bpath}: ppo"),
+            (over.ppo, f"{bwhere}.agents.{name}.ppo"),
         )
+
+    loaded_agents = []
+    for j, entry in enumerate(suite.agents):
+        where = f"{path}: agents[{j}]"
+        agent = load_agent(entry.baseline, entry.network, where, entry.name)
+        agent.entry_layers.append((entry.ppo, f"{where}.ppo"))
+        # a plain MLP agent is the memoryless control already
+        agent.plain_mlp = agent.baseline == "mlp" and not entry.network
+        loaded_agents.append(agent)
+    wanted = {c for e in suite.envs for c in (suite.controls if e.controls is None else e.controls)}
+    controls = {
+        c: load_agent(CONTROL_BASELINES[c], {}, f"{path}: controls ({c})", c)
+        for c in sorted(wanted)
+    }
     for key in chosen.agents:
-        if key not in [a[0] for a in loaded_agents]:
+        if key not in [a.name for a in loaded_agents] + list(controls):
             raise ConfigError(
-                f"no agent named {key!r}; agents: {', '.join(a[0] for a in loaded_agents)}",
+                f"no agent named {key!r}; agents: {', '.join(a.name for a in loaded_agents)}",
                 f"{bwhere}.agents.{key}",
             )
 
     _unique([e.resolved_name for e in suite.envs], f"{path}: envs", "env name")
-    _unique([a[0] for a in loaded_agents], f"{path}: agents", "agent name")
+    names = [a.name for a in loaded_agents]
+    _unique(names, f"{path}: agents", "agent name")
+    for c in controls:
+        if c in names:
+            raise ConfigError(
+                f"agent name {c!r} is taken by the {c} control; rename it", f"{path}: agents"
+            )
 
     cells = []
     for i, entry in enumerate(suite.envs):
@@ -213,43 +243,62 @@ def load_suite(
             apply_env_params(env, entry.params)
         except ConfigError as err:
             raise err.at(f"{where}.params") from None
-        for name, baseline_name, network, base_layer, agent_layer, budget_layer in loaded_agents:
+        env_controls = suite.controls if entry.controls is None else entry.controls
+        memoryless_agent = next((a for a in loaded_agents if a.plain_mlp), None)
+        runs = [
+            (a, "memoryless" if a is memoryless_agent and "memoryless" in env_controls else None)
+            for a in loaded_agents
+        ]
+        runs += [
+            (controls[c], c)
+            for c in env_controls
+            if not (c == "memoryless" and memoryless_agent is not None)
+        ]
+        for agent, control in runs:
+            cell_options, cell_env = options, env
+            if control == "oracle":
+                cell_options = {**options, "observe": "oracle"}
+                try:
+                    cell_env = envs.make(entry.id, **cell_options)
+                except ConfigError as err:
+                    raise ConfigError(err.message, f"{where}.controls (oracle)") from None
             total = steps or over.steps or chosen.steps or entry.steps or suite.steps
             ppo = ppo_config(
                 [
-                    base_layer,
+                    agent.base_layer,
                     (suite.ppo, f"{path}: ppo"),
                     (entry.ppo, f"{where}.ppo"),
-                    agent_layer,
+                    *agent.entry_layers,
                     (chosen.ppo, f"{bwhere}.ppo"),
                     (over.ppo, f"{bwhere}.envs.{entry.resolved_name}.ppo"),
-                    budget_layer,
+                    agent.budget_layer,
                 ],
                 total,
             )
             cell = Cell(
                 suite.name,
                 entry.resolved_name,
-                name,
+                agent.name,
                 entry.id,
-                options,
+                cell_options,
                 dict(entry.params),
-                baseline_name,
-                network,
+                agent.baseline,
+                agent.network,
                 ppo,
                 tuple(suite.seed_list),
                 suite.checkpoint_every,
+                control,
             )
             if only and not fnmatch.fnmatch(cell.name, only):
                 continue
             try:
-                validate(env, ppo, network)
-                agents.make_agent(network, env.observation_space, env.action_space)
+                validate(cell_env, ppo, agent.network)
+                agents.make_agent(agent.network, cell_env.observation_space, cell_env.action_space)
             except ConfigError as err:
                 raise ConfigError(err.message, f"{path}: cell {cell.name}: {err.where}") from None
             cells.append(cell)
     if only and not cells:
-        names = [f"{e.resolved_name}/{a[0]}" for e in suite.envs for a in loaded_agents]
+        names = [f"{e.resolved_name}/{a.name}" for e in suite.envs for a in loaded_agents]
         raise ConfigError(f"no cell matches {only!r}; cells: {', '.join(names)}", "--only")
     return LoadedSuite(suite, path, cells)
 

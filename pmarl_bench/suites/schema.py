@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 DEFAULT_BUDGET = "default"
+
+#: control agents a suite can ask for on its envs (trained by the same PPO as every agent):
+#: memoryless (an MLP on the plain observation), frame_stack (an MLP over the last 4 inputs:
+#: short memory) and oracle (an MLP on the perfect-memory observation, ``observe: oracle``)
+Control = Literal["memoryless", "frame_stack", "oracle"]
+CONTROL_BASELINES: dict[str, str] = {
+    "memoryless": "mlp",
+    "frame_stack": "frame_stack",
+    "oracle": "mlp",
+}
 
 
 class _Strict(BaseModel):
@@ -18,6 +28,12 @@ class _Strict(BaseModel):
 def _check_name(v: str | None) -> str | None:
     if v is not None and not _NAME.match(v):
         raise ValueError("use letters, digits, '_', '-' and '.' (it names a results folder)")
+    return v
+
+
+def _check_controls(v):
+    if v is not None and len(set(v)) != len(v):
+        raise ValueError("each control once")
     return v
 
 
@@ -40,8 +56,12 @@ class EnvEntry(_Strict):
     ppo: dict[str, Any] = Field(
         default_factory=dict, description="PPO overrides for this env (num_envs, mode, ...)"
     )
+    controls: list[Control] | None = Field(
+        None, description="this env's control agents instead of the suite's ([]: none)"
+    )
 
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
+    _controls = field_validator("controls")(classmethod(lambda cls, v: _check_controls(v)))
 
     @property
     def resolved_name(self) -> str:
@@ -98,6 +118,11 @@ class Suite(_Strict):
     )
     envs: list[EnvEntry] = Field(min_length=1)
     agents: list[AgentEntry] = Field(min_length=1)
+    controls: list[Control] = Field(
+        default_factory=list,
+        description="control agents trained on every env beside the agents: memoryless, "
+        "frame_stack, oracle (an env entry's `controls` replaces this list)",
+    )
     budgets: dict[str, Budget] = Field(
         default_factory=dict,
         description="named size profiles for --budget (results go to results/<name>-<budget>)",
@@ -115,6 +140,7 @@ class Suite(_Strict):
         return v
 
     _seeds = field_validator("seeds")(classmethod(lambda cls, v: _check_seeds(v)))
+    _controls = field_validator("controls")(classmethod(lambda cls, v: _check_controls(v)))
 
     @property
     def seed_list(self) -> list[int]:

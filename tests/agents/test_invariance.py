@@ -32,6 +32,7 @@ STARTS = {0: (0, 3), 1: (0, 5), 2: (0,), 3: (0, 2, 6)}
 # shorter than the episodes (sliding window, ring-buffer wrap-around) and a histogram value
 VARIANTS = {kind: (kind, {}) for kind in agent_kinds()} | {
     "transformer[context=3]": ("transformer", {"context": 3}),
+    "frame_stack[frames=2]": ("frame_stack", {"frames": 2}),
     "gru[hl_gauss]": ("gru", {"value_head": {"kind": "hl_gauss", "bins": 11, "max": 2.0}}),
 }
 
@@ -242,7 +243,8 @@ def test_no_previous_action_has_its_own_embedding(kind):
 
 
 MEMORYLESS = {"mlp"}
-SHORT_MEMORY = {"transformer[context=3]"}  # tested by test_attention_sees_only_its_context
+#: tested by test_attention_sees_only_its_context and test_a_frame_stack_sees_its_frames_only
+SHORT_MEMORY = {"transformer[context=3]", "frame_stack", "frame_stack[frames=2]"}
 
 
 @pytest.mark.parametrize(
@@ -263,3 +265,20 @@ def test_memory_spans_the_whole_episode_and_resets_exactly_at_its_start(kind):
     )
     assert changed[2:6].all(), changed
     assert not changed[:2].any() and not changed[6:].any(), changed
+
+
+@pytest.mark.parametrize("variant", ["frame_stack", "frame_stack[frames=2]"])
+def test_a_frame_stack_sees_its_frames_only(variant):
+    """Row 2 is one episode: perturbing step 1 reaches steps 1 .. frames exactly."""
+    space = "n_back"
+    agent, params, unroll, _, _ = setup(variant, space)
+    inputs = make_inputs(space)
+    carry = agent.initial_carry(B)
+    _, base = unroll(params, carry, inputs)
+    _, moved = unroll(params, carry, perturb(inputs, space, 1, 2))
+    changed = ~np.isclose(
+        np.asarray(base.value[:, 2]), np.asarray(moved.value[:, 2]), rtol=1e-6, atol=1e-7
+    )
+    expected = np.zeros(T, bool)
+    expected[1 : 1 + config(variant).frames] = True
+    np.testing.assert_array_equal(changed, expected)

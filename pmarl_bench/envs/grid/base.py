@@ -6,7 +6,7 @@ import abc
 
 import jax
 
-from pmarl_bench.envs.base import Environment
+from pmarl_bench.envs.base import Environment, TaskCard
 from pmarl_bench.envs.grid import render
 from pmarl_bench.envs.grid.core import MOVES, NUM_TILES, GridOptions, mark_self, windows
 from pmarl_bench.envs.spaces import Box, Discrete
@@ -43,6 +43,11 @@ class GridEnv(Environment):
 
     def observe(self, state) -> jax.Array:
         return mark_self(windows(self.scene(state), self.positions(state), self.options.view))
+
+    def episode_card(self, tests: tuple[str, ...], why: str) -> TaskCard:
+        """The card of a task whose memory can matter across the whole episode."""
+        n = self.options.episode_length
+        return TaskCard(tests, n, f"the episode ({n} steps): {why}")
 
     def _truncated(self, t: jax.Array) -> jax.Array:
         return t >= self.options.episode_length

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 from pydantic import Field
 
+from pmarl_bench.envs.base import TaskCard
 from pmarl_bench.envs.grid.base import GridEnv
 from pmarl_bench.envs.grid.core import (
     OVERLAY_MAX_WRITES,
@@ -34,6 +35,7 @@ from pmarl_bench.envs.grid.core import (
     targets,
     uniform_cells,
 )
+from pmarl_bench.envs.grid.oracle import flat, offsets
 
 
 class GridReturnOptions(GridOptions):
@@ -91,6 +93,20 @@ class GridReturn(GridEnv):
         new = GridReturnState(tiles, pos, frozen, state.free, t)
         reward = reached.astype(jnp.float32)
         return new, self.observe(new), reward, jnp.array(False), self._truncated(t)
+
+    def card(self) -> TaskCard:
+        why = "a goal seen once is worth returning to after every teleport"
+        return self.episode_card(("spatial memory",), why)
+
+    @property
+    def oracle_size(self) -> int:
+        return 2 * self.options.num_goals
+
+    def oracle(self, state, params):
+        """Each goal's offset from the agent (goals never move; row-major order)."""
+        o = self.options
+        goals = jnp.argwhere(state.tiles == Tile.GOAL, size=o.num_goals, fill_value=0)
+        return flat(offsets(goals, state.pos, (o.height, o.width)))
 
     def scene(self, state):
         p = state.pos

@@ -44,6 +44,7 @@ import jax.numpy as jnp
 from flax import struct
 from pydantic import Field, model_validator
 
+from pmarl_bench.envs.base import TaskCard
 from pmarl_bench.envs.grid.base import GridEnv
 from pmarl_bench.envs.grid.core import (
     ATTACK,
@@ -61,6 +62,7 @@ from pmarl_bench.envs.grid.core import (
     sample_cells,
     set_cells,
 )
+from pmarl_bench.envs.grid.oracle import flat, offsets, other_agents
 from pmarl_bench.types import TeamEvaluation
 
 NEUTRAL = -1
@@ -270,6 +272,34 @@ class KingOfTheHill(GridEnv):
 
     def positions(self, state):
         return state.pos
+
+    def card(self) -> TaskCard:
+        why = "where the points are and who held them when last seen"
+        tests = ("teams", "competition", "spatial memory")
+        return self.episode_card(tests, why)
+
+    @property
+    def oracle_size(self) -> int:
+        return 5 * self.options.num_points + 3 * (self.num_agents - 1)
+
+    def oracle(self, state, params):
+        """Each control point's offset and owner (one-hot: nobody, us, them), then each
+        other agent's offset and team (1: ours); owners and teams are the observer's."""
+        o = self.options
+        shape = (o.height, o.width)
+        mine = self.team[:, None]
+        owner = jnp.stack(
+            [
+                jnp.broadcast_to(state.owner < 0, (self.num_agents, o.num_points)),
+                state.owner[None, :] == mine,
+                (state.owner[None, :] >= 0) & (state.owner[None, :] != mine),
+            ],
+            axis=-1,
+        )
+        points = jnp.concatenate([offsets(state.points, state.pos, shape), owner], axis=-1)
+        idx, rel = other_agents(state.pos, shape)
+        ally = (self.team[idx] == mine)[..., None]
+        return flat(points, jnp.concatenate([rel, ally], axis=-1))
 
 
 def _hits(pos: jax.Array, cells: jax.Array) -> jax.Array:

@@ -32,6 +32,7 @@ import numpy as np
 from flax import struct
 from pydantic import Field, model_validator
 
+from pmarl_bench.envs.base import TaskCard
 from pmarl_bench.envs.grid.base import GridEnv
 from pmarl_bench.envs.grid.core import (
     OVERLAY_MAX_WRITES,
@@ -49,6 +50,7 @@ from pmarl_bench.envs.grid.core import (
     windows,
 )
 from pmarl_bench.envs.grid.obstacles import connected_wall_pool
+from pmarl_bench.envs.grid.oracle import flat, offsets, other_agents
 
 
 class ScoutsOptions(GridOptions):
@@ -152,6 +154,27 @@ class Scouts(GridEnv):
 
     def positions(self, state):
         return state.pos
+
+    def card(self) -> TaskCard:
+        why = "where treasures were seen, and whether the other role has been there"
+        tests = ("roles", "spatial memory", "object tracking")
+        return self.episode_card(tests, why)
+
+    @property
+    def oracle_size(self) -> int:
+        return 3 * self.options.num_treasures + 3 * (self.num_agents - 1)
+
+    def oracle(self, state, params):
+        """Each treasure's offset and lock state, then each other agent's offset and role
+        (1: scout)."""
+        o = self.options
+        shape = (o.height, o.width)
+        unlocked = jnp.broadcast_to(state.unlocked, (self.num_agents, len(state.unlocked)))
+        treasures = jnp.concatenate(
+            [offsets(state.treasures, state.pos, shape), unlocked[..., None]], axis=-1
+        )
+        idx, rel = other_agents(state.pos, shape)
+        return flat(treasures, jnp.concatenate([rel, self.is_scout[idx][..., None]], axis=-1))
 
 
 # -- scouts-v1 -------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from flax import struct
 from pydantic import Field
 
+from pmarl_bench.envs.base import TaskCard
 from pmarl_bench.envs.grid.base import GridEnv
 from pmarl_bench.envs.grid.core import (
     OVERLAY_MAX_WRITES,
@@ -36,6 +37,7 @@ from pmarl_bench.envs.grid.core import (
     sample_cells,
     targets,
 )
+from pmarl_bench.envs.grid.oracle import flat, offsets
 
 
 class TravelingSalesmanOptions(GridOptions):
@@ -106,6 +108,21 @@ class TravelingSalesman(GridEnv):
 
     def _flag_reward(self, params) -> jax.Array:
         return jnp.asarray(params.flag_reward, jnp.float32)
+
+    def card(self) -> TaskCard:
+        why = "which flags the agent has, over a whole record cycle"
+        tests = ("spatial memory", "object tracking")
+        return self.episode_card(tests, why)
+
+    @property
+    def oracle_size(self) -> int:
+        return 3 * self.options.num_flags
+
+    def oracle(self, state, params):
+        """Each flag's offset from the agent and whether the agent's record holds it."""
+        o = self.options
+        rel = offsets(state.flags, state.pos, (o.height, o.width))
+        return flat(jnp.concatenate([rel, state.collected[..., None]], axis=-1))
 
     def _objects(self, state):
         """Flags, then agents (drawn over them): cells ``[O, 2]`` and tiles ``[O]``."""

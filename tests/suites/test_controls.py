@@ -1,0 +1,109 @@
+"""Control agents in suites (``controls:``): which cells they add, how they are configured and
+marked, and the one-line errors for asking wrongly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pmarl_bench.cli import app
+from pmarl_bench.errors import ConfigError
+from pmarl_bench.suites import load_suite
+
+SUITE = """\
+name: c
+seeds: 2
+steps: 1024
+ppo: {num_epochs: 2}
+controls: [memoryless, frame_stack, oracle]
+envs:
+  - id: n_back-v0
+    options: {episode_length: 16, max_n: 2}
+    ppo: {num_envs: 16, rollout_length: 16, num_minibatches: 2}
+  - id: n_back-v0
+    name: only_oracle
+    options: {episode_length: 16, max_n: 2}
+    ppo: {num_envs: 16, rollout_length: 16, num_minibatches: 2}
+    controls: [oracle]
+agents:
+  - baseline: gru
+    network: {width: 16}
+  - baseline: mlp
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_controls_add_cells_per_env_and_the_plain_mlp_is_the_memoryless_one(tmp_path):
+    cells = {c.name: c for c in load_suite(write(tmp_path, SUITE)).cells}
+    assert list(cells) == [
+        "n_back/gru",
+        "n_back/mlp",
+        "n_back/frame_stack",
+        "n_back/oracle",
+        "only_oracle/gru",
+        "only_oracle/mlp",
+        "only_oracle/oracle",
+    ]
+    assert {n: c.control for n, c in cells.items() if c.control} == {
+        "n_back/mlp": "memoryless",
+        "n_back/frame_stack": "frame_stack",
+        "n_back/oracle": "oracle",
+        "only_oracle/oracle": "oracle",
+    }
+    oracle = cells["n_back/oracle"]
+    assert oracle.env_options == {"episode_length": 16, "max_n": 2, "observe": "oracle"}
+    assert (
+        oracle.network.kind == "mlp" and cells["n_back/frame_stack"].network.kind == "frame_stack"
+    )
+    # controls get the same PPO layers as agents: baseline, suite, env
+    assert oracle.ppo.num_epochs == 2 and oracle.ppo.num_envs == 16
+    assert oracle.resolved_config()["control"] == "oracle"
+    assert "control" not in cells["n_back/gru"].resolved_config()
+    env, _, _ = oracle.build_policy()
+    assert env.observation_space.keys() == ["obs", "oracle"]
+
+
+def test_without_a_plain_mlp_agent_the_memoryless_control_is_its_own_cell(tmp_path):
+    text = SUITE.replace("  - baseline: mlp\n", "  - baseline: mlp\n    network: {width: 32}\n")
+    cells = {c.name: c for c in load_suite(write(tmp_path, text)).cells}
+    assert cells["n_back/memoryless"].control == "memoryless"
+    assert cells["n_back/mlp"].control is None and cells["n_back/mlp"].network.width == 32
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("controls: [memoryless, frame_stack, oracle]", "controls: [oracle, oracle]"), "once"),
+        (("controls: [memoryless, frame_stack, oracle]", "controls: [perfect]"), "controls"),
+        (("  - baseline: mlp\n", "  - baseline: mlp\n    name: oracle\n"), "taken by the oracle"),
+    ],
+)
+def test_bad_controls_fail_with_one_line(tmp_path, edit, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        load_suite(write(tmp_path, SUITE.replace(*edit)))
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.slow
+def test_control_cells_are_marked_in_their_manifests(tmp_path):
+    path = write(tmp_path, SUITE)
+    result = CliRunner().invoke(
+        app, ["run", str(path), "--only", "n_back/[mo]*", "--results-dir", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 0, result.output
+    cells = tmp_path / "r" / "c" / "n_back"
+    manifests = {p.name: json.loads((p / "manifest.json").read_text()) for p in cells.iterdir()}
+    assert sorted(manifests) == ["mlp", "oracle"]
+    assert manifests["mlp"]["control"] == "memoryless"
+    assert manifests["oracle"]["control"] == "oracle"
+    assert manifests["oracle"]["config"]["env"]["options"]["observe"] == "oracle"
+    # one env config, measured once: both cells carry the same random-policy level
+    assert manifests["mlp"]["random_return"] == manifests["oracle"]["random_return"]
