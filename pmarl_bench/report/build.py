@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import DegenerateDataWarning
 
-from pmarl_bench.report import plots, stats
-from pmarl_bench.report.data import FINAL_FRACTION, ReportData, load, normalised
+from pmarl_bench.report import claims, memory, plots, stats
+from pmarl_bench.report.data import CONTROLS, FINAL_FRACTION, ReportData, load
 from pmarl_bench.report.pages import Section, html_page, markdown_page
 
 FIGURE_DPI = 110
@@ -74,7 +74,9 @@ def _sections(data: ReportData, folder: Path, reps: int) -> list[Section]:
     sections.append(Section(
         "Learning curves",
         "Episode return per agent against env steps: mean over seeds with a 95% bootstrap "
-        "confidence band; reference levels dashed where the env knows them.",
+        "confidence band. The controls (memoryless, frame_stack, oracle) are curves of their "
+        "own where the suite has them; the random policy's measured return and the env's own "
+        "levels (where it knows them) are lines.",
         tuple(names),
     ))  # fmt: skip
 
@@ -87,48 +89,41 @@ def _sections(data: ReportData, folder: Path, reps: int) -> list[Section]:
                          "low": est.low, "high": est.high, "seeds": len(g)})  # fmt: skip
     per_task = pd.DataFrame(rows)
     per_task.to_csv(folder / "final_scores.csv", index=False, float_format="%.6g")
-    fig = plots.interval_estimates(per_task, colors, "Final return per task", "episode return")
+    lv = data.levels.set_index("task")
+    marks = {
+        task: {"random": lv.random[task]} | {c: lv[f"{c}_control"][task] for c in CONTROLS}
+        for task in data.tasks
+    }
+    fig = plots.interval_estimates(
+        per_task, colors, "Final return per task", "episode return", marks
+    )
     sections.append(Section(
         "Final performance per task",
         f"Each seed's score is its mean return over the last {FINAL_FRACTION:.0%} of updates. "
         "IQM (interquartile mean) and mean across seeds, with 95% stratified bootstrap "
-        "confidence intervals.",
+        "confidence intervals; dotted lines: the random policy's return and the controls' "
+        "mean scores.",
         (_save(fig, folder, "final_scores"),),
         _score_table(per_task),
     ))  # fmt: skip
 
-    # aggregate over tasks, normalised
-    norm = normalised(data)
-    by_agent = {a: [g.score.to_numpy() for _, g in norm[norm.agent == a].groupby("task")]
-                for a in data.agents}  # fmt: skip
-    agg = [
-        {"task": "all tasks", "agent": a, "stat": kind, **_est(stats.aggregate(s, kind, reps=reps))}
-        for a, s in by_agent.items()
-        for kind in ("iqm", "mean")
-    ]
-    agg = pd.DataFrame(agg)
-    agg.to_csv(folder / "aggregate.csv", index=False, float_format="%.6g")
-    taus = np.linspace(min(-0.1, float(norm.score.min())), max(1.1, float(norm.score.max())), 101)
-    profiles = {a: stats.performance_profile(s, taus) for a, s in by_agent.items()}
-    lv = data.levels[["task", "low", "low_source", "high", "high_source"]]
-    sections.append(Section(
-        "Aggregate over tasks",
-        "Scores normalised per task: 0 at the memoryless level (else chance, else the untrained "
-        "policy's first recorded return), 1 at the optimum (else the best agent's mean). IQM "
-        "and mean over all runs of all tasks with stratified bootstrap CIs, and performance "
-        "profiles (the share of runs above each normalised score).",
-        (
-            _save(plots.interval_estimates(agg, colors, "All tasks", "normalised score"),
-                  folder, "aggregate"),
-            _save(plots.performance_profiles(taus, profiles, colors), folder, "profiles"),
-        ),
-        lv.rename(columns={"low": "0 at", "low_source": "from", "high": "1 at",
-                           "high_source": "from "}),
-    ))  # fmt: skip
-
-    # probability of improvement
+    sections.append(_memory_test_section(data, reps))
+    gap = memory.gap_closed_per_task(data, reps)
+    if not gap.empty:
+        gap.to_csv(folder / "gap_closed.csv", index=False, float_format="%.6g")
+        fig = plots.interval_estimates(gap, colors, "Memory gap closed", "gap closed", GAP_MARKS)
+        sections.append(Section(
+            "Memory gap closed per task",
+            "Each agent's final score on the scale of the task's controls: 0 at the "
+            "memoryless control's mean, 1 at the oracle control's. Mean over seeds with a 95% "
+            "stratified bootstrap CI that resamples the controls' seeds too, so it includes "
+            "their uncertainty.",
+            (_save(fig, folder, "gap_closed"),),
+            _score_table(gap.assign(stat="gap closed")),
+        ))  # fmt: skip
+    sections.append(_aggregate_section(data, folder, colors, reps))
     if len(data.agents) > 1:
-        sections.append(_improvement_section(data, norm, folder, reps))
+        sections.append(_improvement_section(data, folder, reps))
 
     if not data.evaluations.empty:
         sections.append(_evaluation_section(data, reps))
@@ -145,47 +140,81 @@ def _sections(data: ReportData, folder: Path, reps: int) -> list[Section]:
     return sections
 
 
-def _improvement_section(data: ReportData, norm: pd.DataFrame, folder: Path, reps: int):
-    pairs, lines, rows = {}, [], []
-    for x, y in itertools.permutations(data.agents, 2):
-        tasks = sorted(set(norm[norm.agent == x].task) & set(norm[norm.agent == y].task))
-        if not tasks:
-            continue
-        xs = [norm[(norm.agent == x) & (norm.task == t)].score.to_numpy() for t in tasks]
-        ys = [norm[(norm.agent == y) & (norm.task == t)].score.to_numpy() for t in tasks]
-        if x < y:
-            pairs[(x, y)] = stats.probability_of_improvement(xs, ys, reps=reps)
-        for t, sx, sy in zip(tasks, xs, ys, strict=True):
-            est = stats.probability_of_improvement([sx], [sy], reps=reps)
-            rows.append({"task": t, "x": x, "y": y, **_est(est)})
-            if x < y:
-                lines.append(_verdict(t, x, y, est, min(len(sx), len(sy))))
-    table = pd.DataFrame(rows)
-    table.to_csv(folder / "probability_of_improvement.csv", index=False, float_format="%.6g")
+GAP_MARKS = {"memoryless": 0.0, "oracle": 1.0}
+
+
+def _memory_test_section(data: ReportData, reps: int) -> Section:
+    return Section(
+        "Does this task test memory?",
+        "The oracle control (an MLP that sees what memory would have to hold) against the "
+        "memoryless control (an MLP on the plain observation), trained by the same PPO: mean "
+        "final score difference with a 95% bootstrap CI. A task tests memory at this size "
+        "only where the interval lies above 0. The memory horizon is how many steps back an "
+        "observation can still matter; an agent whose reach is shorter cannot close the whole "
+        "gap.",
+        table=memory.memory_test(data, reps),
+    )
+
+
+def _aggregate_section(data: ReportData, folder: Path, colors: dict, reps: int) -> Section:
+    agg = memory.aggregate(data, reps)
+    left = "; ".join(f"{t} ({why})" for t, why in agg.left_out.items())
+    if not agg.tasks:
+        return Section(
+            "Aggregate over tasks",
+            "No aggregate: no task has both the memoryless and the oracle control and every "
+            "agent's results, and scores are never normalised by the best agent. Raw returns "
+            f"are above. Left out: {left or 'none'}.",
+        )
+    agg.estimates.to_csv(folder / "aggregate.csv", index=False, float_format="%.6g")
+    text = (
+        f"Memory gap closed over {', '.join(agg.tasks)} (the tasks with both controls that "
+        "every agent ran): IQM, mean, median and optimality gap (the mean shortfall from the "
+        "oracle control, 1) over all runs of these tasks, with 95% stratified bootstrap CIs "
+        "that include the controls' uncertainty; performance profiles (the share of runs above "
+        "each score) with 95% bootstrap bands."
+    )
+    if left:
+        text += f" Left out: {left}."
+    return Section(
+        "Aggregate over tasks",
+        text,
+        (
+            _save(plots.interval_estimates(agg.estimates, colors, "All tasks", "gap closed",
+                                           GAP_MARKS), folder, "aggregate"),
+            _save(plots.performance_profiles(agg.taus, agg.profiles, colors), folder,
+                  "profiles"),
+        ),
+    )  # fmt: skip
+
+
+def _improvement_section(data: ReportData, folder: Path, reps: int) -> Section:
+    comparisons = claims.compare_all(data.final, reps)
+    claims.table(comparisons).to_csv(
+        folder / "probability_of_improvement.csv", index=False, float_format="%.6g"
+    )
+    pairs = {}
+    for x, y in itertools.combinations(data.agents, 2):
+        both = [c for c in comparisons if (c.x, c.y) == (x, y)]
+        if both:
+            xs, ys = zip(*[_runs(data, c.task, x, y) for c in both], strict=True)
+            pairs[(x, y)] = stats.probability_of_improvement(list(xs), list(ys), reps=reps)
     return Section(
         "Probability of improvement",
         "P(X > Y): the chance that a seed of X ends above a seed of Y on the same task (ties "
-        "count half), 95% bootstrap CI; 0.5 is no difference.\n\n"
-        + "\n".join(f"- {line}" for line in sorted(lines)),
+        "count half), 95% bootstrap CI; 0.5 is no difference. A claim that one agent beats "
+        f"another needs at least {claims.MIN_SEEDS} seeds of each, an interval that excludes "
+        f"0.5 and Welch's t-test significant at {claims.LEVEL} after the Holm-Bonferroni "
+        f"correction over all {len(comparisons)} pairwise comparisons of this report. The "
+        "figure pools each pair's common tasks.\n\n"
+        + "\n".join(f"- {c.verdict}" for c in sorted(comparisons, key=lambda c: c.verdict)),
         (_save(plots.probability_of_improvement(pairs), folder, "improvement"),),
     )
 
 
-def _verdict(task: str, x: str, y: str, est: stats.Estimate, seeds: int) -> str:
-    if np.isfinite(est.low) and est.low > 0.5:
-        return f"{x} beats {y} on {task}: P(improvement) {est}"
-    if np.isfinite(est.high) and est.high < 0.5:
-        return f"{y} beats {x} on {task}: P(improvement) {_flip(est)}"
-    need = stats.seeds_to_separate(est, seeds)
-    more = (
-        "no sign of a difference"
-        if need is None
-        else f"about {need} seeds per agent might separate them (now {seeds})"
-    )
-    return (
-        f"no clear difference between {x} and {y} on {task} (CI includes 0.5): "
-        f"P({x} > {y}) {est}; {more}"
-    )
+def _runs(data: ReportData, task: str, x: str, y: str) -> tuple[np.ndarray, np.ndarray]:
+    f = data.final[data.final.task == task]
+    return f[f.agent == x].score.to_numpy(), f[f.agent == y].score.to_numpy()
 
 
 ROLLOUT_STEPS = 64
@@ -257,11 +286,17 @@ def _evaluation_section(data: ReportData, reps: int) -> Section:
 
 def _overview(data: ReportData) -> str:
     seeds = data.final.groupby(["task", "agent"]).seed.nunique()
-    return (
+    text = (
         f"Results from {', '.join(data.sources)}: {len(data.tasks)} task(s) "
         f"({', '.join(data.tasks)}), {len(data.agents)} agent(s) ({', '.join(data.agents)}), "
         f"{seeds.min()}-{seeds.max()} seeds per cell."
     )
+    roles = sorted({(c, a) for ctl in data.controls.values() for c, a in ctl.items()})
+    if roles:
+        text += " Controls: " + ", ".join(f"{c} ({a})" for c, a in roles) + "."
+    else:
+        text += " No controls (a suite asks for them with `controls:`)."
+    return text
 
 
 # -- computations ----------------------------------------------------------------------------
@@ -277,10 +312,6 @@ def _curve_bands(curves: pd.DataFrame, reps: int) -> dict:
 
 def _est(e: stats.Estimate) -> dict:
     return {"value": e.value, "low": e.low, "high": e.high}
-
-
-def _flip(e: stats.Estimate) -> stats.Estimate:
-    return stats.Estimate(1 - e.value, 1 - e.high, 1 - e.low)
 
 
 def _score_table(per_task: pd.DataFrame) -> pd.DataFrame:

@@ -22,16 +22,28 @@ RETURN = "episode_return"
 FINAL_FRACTION = 0.1
 
 
+#: the controls that set the "memory gap closed" scale: 0 at the first, 1 at the second
+GAP_ENDS = ("memoryless", "oracle")
+CONTROLS = ("memoryless", "frame_stack", "oracle")
+
+
 @dataclass
 class ReportData:
     curves: pd.DataFrame  # task, agent, seed, env_steps, value (episode return)
     final: pd.DataFrame  # task, agent, seed, score
-    levels: pd.DataFrame  # task, chance, memoryless, optimal, low, low_source, high, high_source
+    #: task; the env's chance, memoryless, optimal (None where unknown); random (measured) and
+    #: its sem; each control's mean final score (NaN where the suite has no such control);
+    #: low / high: the gap scale's ends (the memoryless and oracle controls' means, or NaN)
+    levels: pd.DataFrame
     evaluations: pd.DataFrame  # task, agent, seed, env_steps (when measured), metric, value
     throughput: pd.DataFrame  # task, agent, seeds, agent_steps_per_second, compile_seconds, ...
     sources: list[str]
     notes: list[str] = field(default_factory=list)  # what is missing or partial
     cells: dict[tuple[str, str], Path] = field(default_factory=dict)  # (task, agent) -> folder
+    controls: dict[str, dict[str, str]] = field(default_factory=dict)  # task -> control -> agent
+    cards: dict[str, dict] = field(default_factory=dict)  # task -> its task card
+    #: (task, agent) -> how many steps back the agent can remember (None: no limit)
+    reach: dict[tuple[str, str], int | None] = field(default_factory=dict)
 
     @property
     def tasks(self) -> list[str]:
@@ -81,16 +93,20 @@ def load(results_dirs: list[str | Path]) -> ReportData:
     evals["metric"] = evals.metric.str.split("/").str[-1]
 
     final = final_scores(curves)
+    controls, cards, reach = _controls_cards_reach(manifests, name)
     data = ReportData(
         curves=curves,
         final=final,
-        levels=reference_levels(curves, final, manifests, name),
+        levels=reference_levels(final, manifests, name, controls),
         evaluations=evals[["task", "agent", "seed", "env_steps", "metric", "value"]].reset_index(
             drop=True
         ),
         throughput=_throughput(manifests, name),
         sources=[str(d) for d in results_dirs],
         cells={(name(s, e), a): p for (s, e, a), p in folders.items()},
+        controls=controls,
+        cards=cards,
+        reach=reach,
     )
     data.notes = missing(data)
     return data
@@ -108,39 +124,97 @@ def final_scores(curves: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def reference_levels(curves, final, manifests, name) -> pd.DataFrame:
-    """Per task: the env's chance / memoryless / optimal levels, and the ends of the
-    normalised scale: 0 at the memoryless level (else chance, else the mean first recorded
-    return, i.e. the untrained policy), 1 at the optimum (else the best agent's mean score)."""
+def _task_names(m: dict, name) -> list[tuple[str, str | None]]:
+    """(report task name, the multi-task env's task or None) of a cell's manifest."""
+    suite, env = m.get("suite"), m.get("env")
+    tasks = list((m.get("tasks") or {}).keys())
+    if tasks:
+        return [(name(suite, f"{env}/{t}"), t) for t in tasks]
+    return [(name(suite, env), None)]
+
+
+def _controls_cards_reach(manifests: list[dict], name):
+    controls: dict[str, dict[str, str]] = {}
+    cards: dict[str, dict] = {}
+    reach: dict[tuple[str, str], int | None] = {}
+    for m in manifests:
+        card = m.get("task_card") or {}
+        network = ((m.get("config") or {}).get("agent") or {}).get("network") or {}
+        for task, sub in _task_names(m, name):
+            if m.get("control"):
+                controls.setdefault(task, {})[m["control"]] = m["agent"]
+            found = (card.get("tasks") or {}).get(sub) if sub else card
+            if found:
+                cards[task] = found
+            reach[(task, m["agent"])] = memory_reach(network)
+    return controls, cards, reach
+
+
+def memory_reach(network: dict) -> int | None:
+    """How many steps back an agent of this network config can remember (None: no limit,
+    e.g. a recurrent core; -1: unknown)."""
+    kind = network.get("kind")
+    if kind == "mlp":
+        return 0
+    if kind == "frame_stack":
+        return int(network.get("frames", 4)) - 1
+    if kind == "transformer":
+        return int(network.get("context", 64)) - 1
+    if kind == "gru":
+        return None
+    return -1
+
+
+def reference_levels(final, manifests, name, controls) -> pd.DataFrame:
+    """Per task: the env's chance / memoryless / optimal levels (where it knows them), the
+    random policy's measured return, each control's mean final score, and the ends of the
+    "memory gap closed" scale (the memoryless and the oracle control; NaN without them)."""
     known: dict[str, dict] = {}
+    random: dict[str, dict] = {}
     for m in manifests:
         suite, env = m.get("suite"), m.get("env")
         known[name(suite, env)] = m.get("score_levels") or {}
         for task, info in (m.get("tasks") or {}).items():
             known[name(suite, f"{env}/{task}")] = info.get("score_levels") or {}
+        measured = m.get("random_return") or {}
+        for task, sub in _task_names(m, name):
+            level = (measured.get("tasks") or {}).get(sub) if sub else measured
+            if level and "mean" in level:
+                random[task] = level
     rows = []
     for task, g in final.groupby("task"):
         lv = {k: known.get(task, {}).get(k) for k in ("chance", "memoryless", "optimal")}
-        c = curves[curves.task == task]
-        first = c[c["update"] == c.groupby(["agent", "seed"])["update"].transform("min")]
-        if lv["memoryless"] is not None:
-            low, low_source = lv["memoryless"], "memoryless"
-        elif lv["chance"] is not None:
-            low, low_source = lv["chance"], "chance"
-        else:
-            low, low_source = float(first.value.mean()), "initial policy"
-        if lv["optimal"] is not None:
-            high, high_source = lv["optimal"], "optimal"
-        else:
-            high, high_source = float(g.groupby("agent").score.mean().max()), "best agent"
-        rows.append({"task": task, **lv, "low": low, "low_source": low_source,
-                     "high": high, "high_source": high_source})  # fmt: skip
+        means = g.groupby("agent").score.mean()
+        ctl = {
+            f"{c}_control": float(means[agent]) if agent in means else np.nan
+            for c in CONTROLS
+            for agent in [controls.get(task, {}).get(c)]
+        }
+        rand = random.get(task, {})
+        rows.append({"task": task, **lv, "random": rand.get("mean", np.nan),
+                     "random_sem": rand.get("sem", np.nan), **ctl,
+                     "low": ctl[f"{GAP_ENDS[0]}_control"],
+                     "high": ctl[f"{GAP_ENDS[1]}_control"]})  # fmt: skip
     return pd.DataFrame(rows)
 
 
+def gap_samples(data: ReportData, task: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The memoryless and oracle controls' final scores (runs) on ``task``, or None when the
+    suite lacks either."""
+    ctl = data.controls.get(task, {})
+    if not all(c in ctl for c in GAP_ENDS):
+        return None
+    f = data.final[data.final.task == task]
+    lo, hi = (f[f.agent == ctl[c]].score.to_numpy() for c in GAP_ENDS)
+    return (lo, hi) if len(lo) and len(hi) else None
+
+
 def normalised(data: ReportData) -> pd.DataFrame:
+    """Final scores as "memory gap closed": 0 at the memoryless control's mean, 1 at the
+    oracle control's, on the tasks that have both (the others are left out)."""
     lv = data.levels.set_index("task")
-    f = data.final.copy()
+    f = data.final[data.final.task.map(lv.low).notna() & data.final.task.map(lv.high).notna()]
+    f = f.copy()
     low, high = f.task.map(lv.low), f.task.map(lv.high)
     span = (high - low).where((high - low).abs() > 1e-12, np.nan)
     f["score"] = (f.score - low) / span

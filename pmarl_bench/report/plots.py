@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -12,12 +14,37 @@ from matplotlib.ticker import EngFormatter
 
 from pmarl_bench.report.stats import Estimate
 
-LEVEL_STYLES = {"chance": ":", "memoryless": "--", "optimal": "-."}
+#: reference levels drawn as lines: the env's own (where it knows them), the random policy's
+#: measured return and the controls' mean final scores
+LEVEL_STYLES = {
+    "random": ("0.55", ":"),
+    "chance": ("0.3", ":"),
+    "memoryless": ("0.3", "--"),
+    "optimal": ("0.3", "-."),
+}
+#: agents that keep their colour in every report (others: by a hash of their name)
+FIXED_COLOURS = {"mlp": 0, "memoryless": 0, "gru": 1, "transformer": 2, "frame_stack": 3,
+                 "oracle": 4, "transformer-medium": 5}  # fmt: skip
 
 
 def palette(agents: list[str]) -> dict[str, tuple]:
-    """One fixed colour per agent, the same in every figure."""
-    return dict(zip(agents, sns.color_palette("colorblind", len(agents)), strict=True))
+    """One colour per agent, the same in every figure and in every report: fixed for the
+    shipped baselines and controls, else picked by a hash of the name (the next free one
+    where two agents of a report would share it)."""
+    colours = sns.color_palette("colorblind", 10)
+    taken: set[int] = set()
+    out = {}
+    for agent in sorted(agents, key=lambda a: (a not in FIXED_COLOURS, a)):
+        i = FIXED_COLOURS.get(agent, zlib.crc32(agent.encode()) % len(colours))
+        while i in taken and len(taken) < len(colours):
+            i = (i + 1) % len(colours)
+        taken.add(i)
+        out[agent] = colours[i]
+    return {a: out[a] for a in agents}
+
+
+def _legend_outside(ax) -> None:
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def learning_curve(
@@ -26,27 +53,34 @@ def learning_curve(
     task: str,
     colors: dict[str, tuple],
 ) -> Figure:
-    """Return against env steps per agent: ``curves[agent] = (steps, mean, low, high)``."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.4), layout="constrained")
+    """Return against env steps per agent: ``curves[agent] = (steps, mean, low, high)``;
+    ``levels``: the env's and the random policy's (controls are curves of their own)."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.4), layout="constrained")
     for agent, (steps, mean, low, high) in curves.items():
         ax.plot(steps, mean, color=colors[agent], label=agent, lw=1.6)
         ax.fill_between(steps, low, high, color=colors[agent], alpha=0.2, lw=0)
-    for name, style in LEVEL_STYLES.items():
+    for name, (colour, style) in LEVEL_STYLES.items():
         level = levels.get(name)
         if level is not None and np.isfinite(level):
-            ax.axhline(level, color="0.3", ls=style, lw=1, label=name)
+            ax.axhline(level, color=colour, ls=style, lw=1, label=f"{name} (env)"
+                       if name != "random" else "random policy")  # fmt: skip
     ax.set(title=task, xlabel="env steps (per seed)", ylabel="episode return")
     ax.xaxis.set_major_formatter(EngFormatter())
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, frameon=False)
+    _legend_outside(ax)
     return fig
 
 
 def interval_estimates(
-    estimates: pd.DataFrame, colors: dict[str, tuple], title: str, xlabel: str
+    estimates: pd.DataFrame,
+    colors: dict[str, tuple],
+    title: str,
+    xlabel: str,
+    marks: dict[str, float] | dict[str, dict[str, float]] | None = None,
 ) -> Figure:
     """Horizontal CI bars: one row per task, one column per statistic. ``estimates``
-    columns: task, agent, stat, value, low, high."""
+    columns: task, agent, stat, value, low, high. ``marks``: named reference values drawn as
+    vertical lines, the same for every task or per task (``{task: {name: value}}``)."""
     tasks = list(dict.fromkeys(estimates.task))
     stats_ = list(dict.fromkeys(estimates.stat))
     agents = list(colors)
@@ -70,6 +104,7 @@ def interval_estimates(
                     ax.barh(k, r.high - r.low, left=r.low, height=0.6, color=colors[agent],
                             alpha=0.75)  # fmt: skip
                 ax.plot([r.value, r.value], [k - 0.3, k + 0.3], color="k", lw=1.5)
+            _marks(ax, _task_marks(marks, task), len(agents))
             ax.set_yticks(range(len(agents)), agents if j == 0 else [""] * len(agents))
             ax.grid(axis="x", alpha=0.3)
             if i == 0:
@@ -82,20 +117,41 @@ def interval_estimates(
     return fig
 
 
+def _task_marks(marks, task: str) -> dict[str, float]:
+    if not marks:
+        return {}
+    if all(isinstance(v, dict) for v in marks.values()):
+        return marks.get(task, {})
+    return marks
+
+
+def _marks(ax, marks: dict[str, float], rows: int) -> None:
+    for name, value in marks.items():
+        if value is None or not np.isfinite(value):
+            continue
+        ax.axvline(value, color="0.4", ls=":", lw=1)
+        ax.text(value, rows - 0.4, name, rotation=90, fontsize=6, color="0.35", ha="right",
+                va="top")  # fmt: skip
+
+
 def performance_profiles(
-    taus: np.ndarray, profiles: dict[str, np.ndarray], colors: dict[str, tuple]
+    taus: np.ndarray,
+    profiles: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    colors: dict[str, tuple],
 ) -> Figure:
-    fig, ax = plt.subplots(figsize=(5, 3.4), layout="constrained")
-    for agent, profile in profiles.items():
+    """``profiles[agent] = (profile, band low, band high)``."""
+    fig, ax = plt.subplots(figsize=(6, 3.4), layout="constrained")
+    for agent, (profile, low, high) in profiles.items():
         ax.plot(taus, profile, color=colors[agent], label=agent, lw=1.6)
+        ax.fill_between(taus, low, high, color=colors[agent], alpha=0.2, lw=0)
     ax.set(
-        xlabel=r"normalised score $\tau$",
+        xlabel=r"memory gap closed $\tau$",
         ylabel=r"fraction of runs with score > $\tau$",
         title="Performance profiles (all tasks)",
         ylim=(-0.02, 1.02),
     )
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, frameon=False)
+    _legend_outside(ax)
     return fig
 
 
@@ -133,5 +189,5 @@ def throughput(table: pd.DataFrame, colors: dict[str, tuple]) -> Figure:
         ax.set_xlabel(label)
         ax.grid(axis="x", alpha=0.3)
     axes[0].xaxis.set_major_formatter(EngFormatter())
-    axes[1].legend(fontsize=8, frameon=False)
+    _legend_outside(axes[1])
     return fig

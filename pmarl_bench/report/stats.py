@@ -44,7 +44,16 @@ def _mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.mean(x, axis=axis)
 
 
-AGGREGATES = {"iqm": iqm, "mean": _mean}
+def _median(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.median(x, axis=axis)
+
+
+def optimality_gap(x: np.ndarray, axis: int = -1, target: float = 1.0) -> np.ndarray:
+    """How far runs fall short of ``target`` on average (scores above it count as 0)."""
+    return np.mean(np.maximum(target - x, 0.0), axis=axis)
+
+
+AGGREGATES = {"iqm": iqm, "mean": _mean, "median": _median, "optimality gap": optimality_gap}
 
 
 def _bootstrap(samples: tuple[np.ndarray, ...], statistic, seed: int, reps: int) -> Estimate:
@@ -129,3 +138,80 @@ def performance_profile(scores: list[np.ndarray], taus: np.ndarray) -> np.ndarra
     threshold in ``taus``."""
     per_task = [(np.asarray(s)[:, None] > taus[None, :]).mean(0) for s in scores]
     return np.mean(per_task, axis=0)
+
+
+def gap_closed(
+    tasks: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    kind: str = "iqm",
+    seed: int = SEED,
+    reps: int = REPS,
+) -> Estimate:
+    """The share of the gap between two controls an agent closes, aggregated over tasks:
+    ``tasks`` holds per task ``(agent runs, low control runs, high control runs)``; each run
+    is scored ``(x - mean(low)) / (mean(high) - mean(low))``. The stratified bootstrap
+    resamples the controls' runs too, so the interval includes their uncertainty."""
+    fn = AGGREGATES[kind]
+    n = len(tasks)
+
+    def statistic(*samples, axis=-1):
+        parts = []
+        for t in range(n):
+            x, lo, hi = samples[3 * t : 3 * t + 3]
+            low = np.mean(lo, axis=axis, keepdims=True)
+            span = np.mean(hi, axis=axis, keepdims=True) - low
+            parts.append((x - low) / np.where(np.abs(span) > 1e-12, span, np.nan))
+        return fn(np.concatenate(parts, axis=axis), axis=axis)
+
+    samples = tuple(np.asarray(s, float) for task in tasks for s in task)
+    return _bootstrap(samples, statistic, seed, reps)
+
+
+def difference(x: np.ndarray, y: np.ndarray, seed: int = SEED, reps: int = REPS) -> Estimate:
+    """mean(x) - mean(y), with a bootstrap CI (each sample resampled on its own)."""
+    statistic = lambda a, b, axis=-1: np.mean(a, axis=axis) - np.mean(b, axis=axis)
+    return _bootstrap((np.asarray(x, float), np.asarray(y, float)), statistic, seed, reps)
+
+
+def welch_p(x: np.ndarray, y: np.ndarray) -> float:
+    """Two-sided p-value of Welch's t-test (means differ; variances need not be equal). 1 for
+    samples without spread and equal means, 0 without spread and different means."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 2 or len(y) < 2:
+        return math.nan
+    if np.ptp(x) == 0 and np.ptp(y) == 0:
+        return 1.0 if x[0] == y[0] else 0.0
+    return float(stats.ttest_ind(x, y, equal_var=False).pvalue)
+
+
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (NaN stays NaN and is not counted): a claim is kept
+    when its adjusted p is below the level, for the family of all the claims at once."""
+    p = np.asarray(pvalues, float)
+    ok = np.flatnonzero(~np.isnan(p))
+    out = np.full(len(p), np.nan)
+    m = len(ok)
+    running = 0.0
+    for rank, i in enumerate(ok[np.argsort(p[ok], kind="stable")]):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out.tolist()
+
+
+def profile_band(
+    scores: list[np.ndarray], taus: np.ndarray, seed: int = SEED, reps: int = 1000
+) -> tuple[np.ndarray, np.ndarray]:
+    """A 95% stratified-bootstrap band around ``performance_profile`` (each task's runs
+    resampled); the profile itself where no task has two runs."""
+    rng = np.random.default_rng(seed)
+    scores = [np.asarray(s, float) for s in scores]
+    if all(len(s) < 2 for s in scores):
+        point = performance_profile(scores, taus)
+        return point, point
+    draws = np.stack(
+        [
+            performance_profile([s[rng.integers(0, len(s), len(s))] for s in scores], taus)
+            for _ in range(reps)
+        ]
+    )
+    alpha = (1 - CONFIDENCE) / 2
+    return np.quantile(draws, alpha, axis=0), np.quantile(draws, 1 - alpha, axis=0)

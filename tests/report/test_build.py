@@ -17,7 +17,19 @@ UPDATES = 20
 LEVELS = {"chance": 0.0, "memoryless": 1.0, "optimal": 3.0}
 
 
-def write(root, env, agent, seeds, final, *, levels=None, suite="toy", extra=None):
+def write(
+    root,
+    env,
+    agent,
+    seeds,
+    final,
+    *,
+    levels=None,
+    suite="toy",
+    extra=None,
+    control=None,
+    random=None,
+):
     """A cell whose return rises linearly to ``final`` (+ a small per-seed offset)."""
     ramp = np.linspace(0.0, 1.0, UPDATES)
     returns = np.stack([final * ramp + 0.01 * s for s in seeds])
@@ -30,6 +42,9 @@ def write(root, env, agent, seeds, final, *, levels=None, suite="toy", extra=Non
         "score_levels": levels or {"chance": None, "memoryless": None, "optimal": None},
         "agent_steps_per_second": 1000.0 * len(agent), "compile_seconds": 2.0,
         "run_seconds": 10.0, "peak_host_memory_bytes": 1e9, "device": "cpu",
+        "control": control, "random_return": random,
+        "task_card": {"tests": ["sequential recall"], "horizon_steps": 4, "horizon": "4 steps"},
+        "config": {"agent": {"network": {"kind": "transformer", "context": 3}}},
     }  # fmt: skip
     write_cell(root / suite / env / agent, frame, manifest)
 
@@ -37,9 +52,13 @@ def write(root, env, agent, seeds, final, *, levels=None, suite="toy", extra=Non
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     root = tmp_path_factory.mktemp("results")
-    seeds = [0, 1, 2, 3]
-    write(root, "recall", "good", seeds, 3.0, levels=LEVELS)
-    write(root, "recall", "bad", seeds, 1.0, levels=LEVELS)
+    seeds = [0, 1, 2, 3, 4]
+    random = {"mean": 0.5, "sem": 0.1, "episodes": 64}
+    write(root, "recall", "good", seeds, 3.0, levels=LEVELS, random=random)
+    write(root, "recall", "bad", seeds, 1.0, levels=LEVELS, random=random)
+    # the controls: 0 and 1 of the memory gap closed
+    write(root, "recall", "memoryless", seeds, 1.0, levels=LEVELS, control="memoryless")
+    write(root, "recall", "oracle", seeds, 4.0, levels=LEVELS, control="oracle")
     write(root, "maze", "good", seeds, 5.0)
     write(root, "maze", "bad", seeds[:2], 5.0)  # partial: fewer seeds, same level
     write(root, "solo", "good", seeds, 2.0)  # one agent only
@@ -56,10 +75,11 @@ def report(results, tmp_path_factory):
 def test_report_folder_has_pages_figures_and_tables(report):
     out, page = report
     assert page == out / "index.html"
-    for name in ("index.html", "report.md", "final_scores.csv", "aggregate.csv",
+    for name in ("index.html", "report.md", "final_scores.csv", "aggregate.csv", "gap_closed.csv",
                  "probability_of_improvement.csv", "throughput.csv", "marl_eval.json"):  # fmt: skip
         assert (out / name).is_file(), name
-    for fig in ("final_scores", "aggregate", "profiles", "improvement", "throughput", "curve_00"):
+    for fig in ("final_scores", "aggregate", "profiles", "improvement", "throughput", "curve_00",
+                "gap_closed"):  # fmt: skip
         assert (out / f"{fig}.png").stat().st_size > 1000 and (out / f"{fig}.svg").is_file()
     html = (out / "index.html").read_text()
     assert 'src="final_scores.png"' in html and "<table" in html
@@ -77,13 +97,31 @@ def test_same_tables_give_the_same_report_byte_for_byte(results, report, tmp_pat
 
 def test_statements_and_missing_results(report):
     md = (report[0] / "report.md").read_text()
-    assert "good beats bad on recall: P(improvement) 1 [1, 1]" in md
-    assert "no clear difference between bad and good on maze" in md
-    assert "maze/bad: 2 seeds (others have 4)" in md
+    assert "good beats bad on recall: P(improvement) 1 [1, 1], Holm-adjusted p" in md
+    # maze/bad has 2 seeds: no claim, and the report says how many a claim needs
+    assert "no claim on maze for bad vs good: 2 seeds, a claim needs at least 5 per agent" in md
+    assert not [line for line in md.splitlines() if "beats" in line and "on maze" in line]
+    assert "maze/bad: 2 seeds (others have 5)" in md
     assert "solo: no results for bad" in md and "solo: only good, nothing to compare" in md
 
 
-def test_scores_are_normalised_by_the_env_levels(results, report):
+def test_a_difference_needs_the_holm_corrected_test_too(tmp_path):
+    """Two agents whose seeds barely overlap: P(improvement)'s interval may exclude 0.5, but
+    with many comparisons in the report the corrected test does not back a claim."""
+    seeds = [0, 1, 2, 3, 4]
+    for task in ("a", "b", "c", "d"):
+        write(tmp_path, task, "x", seeds, 1.0)
+        write(tmp_path, task, "y", seeds, 0.97)
+        write(tmp_path, task, "z", seeds, 0.99)
+    build_report([tmp_path / "toy"], tmp_path / "out", "md", reps=100, videos=False)
+    md = (tmp_path / "out" / "report.md").read_text()
+    verdicts = [line for line in md.splitlines() if line.startswith("- ")]
+    assert len(verdicts) == 12 and not [v for v in verdicts if " beats " in v]
+    # the interval alone would have claimed it
+    assert [v for v in verdicts if "(Holm-adjusted p" in v], verdicts
+
+
+def test_memory_gap_closed_is_scaled_by_the_controls(results, report):
     import pandas as pd
 
     from pmarl_bench.report.data import load, normalised
@@ -91,17 +129,26 @@ def test_scores_are_normalised_by_the_env_levels(results, report):
     agg = pd.read_csv(report[0] / "final_scores.csv")
     good = agg[(agg.task == "recall") & (agg.agent == "good") & (agg.stat == "mean")].iloc[0]
     # the last 10% of 20 updates: the last 2 of the ramp to 3.0, plus the seed offsets
-    final = np.linspace(0.0, 3.0, UPDATES)[-2:].mean() + 0.015
-    assert good.value == pytest.approx(final)
+    ramp_end = np.linspace(0.0, 1.0, UPDATES)[-2:].mean()
+    offsets = 0.01 * np.mean([0, 1, 2, 3, 4])
+    assert good.value == pytest.approx(3.0 * ramp_end + offsets)
     norm = normalised(load([results]))
+    assert set(norm.task) == {"recall"}  # the only task with both controls
+    low, high = 1.0 * ramp_end + offsets, 4.0 * ramp_end + offsets  # the controls' means
     recall = norm[(norm.task == "recall") & (norm.agent == "good")].score.mean()
-    assert recall == pytest.approx((final - 1.0) / (3.0 - 1.0))  # memoryless 1, optimal 3
-    # maze has no levels: 0 at the first recorded return, 1 at the best agent's mean
-    maze = norm[norm.task == "maze"].groupby("agent").score.mean()
-    assert maze["good"] == pytest.approx(1.0) and 0.9 < maze["bad"] < 1.0
+    assert recall == pytest.approx((good.value - low) / (high - low), rel=1e-5)  # CSV: 6 digits
+    gap = pd.read_csv(report[0] / "gap_closed.csv").set_index("agent")
+    assert gap.value["memoryless"] == pytest.approx(0.0) and gap.value["oracle"] == 1.0
+    assert gap.low["good"] < gap.value["good"] < gap.high["good"]
     md = (report[0] / "report.md").read_text()
-    row = [line for line in md.splitlines() if line.startswith("| recall") and "optimal" in line]
-    assert row and "memoryless" in row[0]
+    assert "Memory gap closed over recall" in md
+    assert "maze (no memoryless and oracle controls)" in md
+    table = md[md.index("## Does this task test memory?") :]
+    row = next(line for line in table.splitlines() if line.startswith("| recall"))
+    assert "yes: perfect memory scores above no memory" in row
+    assert "good 2 (short)" in row  # a context of 3 steps reaches 2 back; the horizon is 4
+    maze = next(line for line in table.splitlines() if line.startswith("| maze"))
+    assert "unknown" in maze and "needs memoryless and oracle" in maze
 
 
 def test_marl_eval_layout(report):

@@ -71,3 +71,44 @@ def test_performance_profile_counts_runs_above_each_threshold():
     # tasks weigh equally, whatever their number of runs
     two = stats.performance_profile([np.array([0.0]), np.array([2.0, 2.0, 2.0])], taus)
     np.testing.assert_allclose(two, [1.0, 0.5, 0.0])
+
+
+def test_gap_closed_scales_by_the_controls_and_widens_with_their_spread():
+    agent = np.array([2.0, 2.0, 2.0])
+    tight = stats.gap_closed([(agent, np.array([1.0, 1.0]), np.array([3.0, 3.0]))], "mean")
+    assert tight.value == pytest.approx(0.5) and tight.low == tight.high == 0.5
+    loose = stats.gap_closed(
+        [(agent, np.array([0.8, 1.0, 1.2]), np.array([2.8, 3.0, 3.2]))], "mean", reps=500
+    )
+    assert loose.value == pytest.approx(0.5) and loose.low < 0.5 < loose.high
+
+
+def test_optimality_gap_and_median():
+    x = np.array([0.5, 1.2, 0.9, 0.0])
+    assert stats.optimality_gap(x) == pytest.approx((0.5 + 0.0 + 0.1 + 1.0) / 4)
+    assert stats.AGGREGATES["median"](x) == pytest.approx(0.7)
+
+
+def test_holm_adjusts_in_order_and_keeps_nan():
+    adjusted = stats.holm([0.01, 0.04, float("nan"), 0.03])
+    assert adjusted[0] == pytest.approx(0.03)  # smallest of 3: x3
+    assert adjusted[3] == pytest.approx(0.06)  # next: x2
+    assert adjusted[1] == pytest.approx(0.06)  # last: x1, but never below the one before
+    assert np.isnan(adjusted[2])
+
+
+def test_welch_p_and_difference():
+    a, b = np.array([1.0, 1.1, 0.9, 1.0]), np.array([2.0, 2.1, 1.9, 2.0])
+    assert stats.welch_p(a, b) < 1e-4 and stats.welch_p(a, a) == 1.0
+    assert stats.welch_p(np.ones(3), 2 * np.ones(3)) == 0.0
+    d = stats.difference(b, a, reps=500)
+    assert d.value == pytest.approx(1.0) and 0.8 < d.low < 1.0 < d.high < 1.2
+
+
+def test_profile_band_contains_the_profile():
+    taus = np.linspace(0, 1, 11)
+    scores = [np.array([0.1, 0.5, 0.9, 0.3]), np.array([0.2, 0.8])]
+    low, high = stats.profile_band(scores, taus, reps=300)
+    point = stats.performance_profile(scores, taus)
+    assert np.all(low <= point + 1e-12) and np.all(point <= high + 1e-12)
+    assert np.any(high - low > 0)
