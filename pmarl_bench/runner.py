@@ -153,7 +153,12 @@ def run_cell(
         saved.append({"label": checkpoints.FINAL, "update": train.num_updates, "env_steps": total})
         if evaluated:
             say(total, f"evaluating (against random agents and {len(kept)} checkpoint(s))…")
-        evals = evaluate.evaluate_seeds(env, env_params, agent, params, seeds, kept)
+        vs_random, vs_checkpoints = evaluate.evaluate_seeds(
+            env, env_params, agent, params, seeds, kept
+        )
+        say(total, "evaluating the final policy (greedy and stochastic)…")
+        finals = evaluate.final_policy_returns(env, env_params, agent, params)
+        evals = (finals | vs_random, vs_checkpoints)
         say(total, "measuring the random policy's return…")
         random = random_levels(cell, env, env_params)
         manifest = _write(
@@ -261,6 +266,8 @@ def _evaluation(vs_random: dict, vs_checkpoints: dict) -> dict | None:
             for label, metrics in vs_checkpoints.items()
         },
         "episodes_per_seed": evaluate.EVAL_EPISODES,
+        # the final-policy returns: one episode per env, resets and samples from this key
+        "final_policy_key": evaluate.FINAL_EVAL_SEED,
     }
 
 

@@ -88,6 +88,9 @@ def test_run_writes_tidy_tables_and_manifest(smoke_results):
         assert manifest["config"]["agent"]["network"]["width"] == 16
         assert manifest["agent_steps_per_second"] > 0
         assert manifest["control"] is None  # the smoke suite asks for no controls
+        final = manifest["evaluation"]  # the final policy, on episodes shared by every seed
+        assert len(final["eval/return_stochastic"]) == len(final["eval/return_greedy"]) == 2
+        assert {"eval/return_stochastic", "eval/return_greedy"} <= set(df.metric)
         assert manifest["task_card"]["tests"] == ["sequential recall"]
         assert manifest["task_card"]["horizon_steps"] == 2  # max_n
         random = manifest["random_return"]  # 16-step episodes, half right by chance

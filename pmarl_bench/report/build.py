@@ -99,7 +99,11 @@ def _sections(data: ReportData, folder: Path, reps: int) -> list[Section]:
     )
     sections.append(Section(
         "Final performance per task",
-        f"Each seed's score is its mean return over the last {FINAL_FRACTION:.0%} of updates. "
+        "Each seed's score is its final policy's mean return on evaluation episodes (actions "
+        "sampled, as trained; env resets and samples from one key shared by every agent and "
+        "seed; the greedy policy's return is under Evaluations). Cells from before this "
+        f"evaluation existed are scored by their mean training return over the last "
+        f"{FINAL_FRACTION:.0%} of updates (listed under Missing or partial results). "
         "IQM (interquartile mean) and mean across seeds, with 95% stratified bootstrap "
         "confidence intervals; dotted lines: the random policy's return and the controls' "
         "mean scores.",

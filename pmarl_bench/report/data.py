@@ -18,7 +18,10 @@ from pmarl_bench.errors import ConfigError
 from pmarl_bench.results import load_manifests, load_results
 
 RETURN = "episode_return"
-#: final score of a seed: the mean of its last ``FINAL_FRACTION`` of updates (at least one)
+#: a seed's final score: its final policy's return on the evaluation episodes (sampled
+#: actions, the policy PPO trained), ``eval/return_stochastic``; for cells from before that
+#: evaluation existed, the mean training return over its last ``FINAL_FRACTION`` of updates
+SCORE_METRIC = "return_stochastic"
 FINAL_FRACTION = 0.1
 
 
@@ -92,7 +95,7 @@ def load(results_dirs: list[str | Path]) -> ReportData:
     ]
     evals["metric"] = evals.metric.str.split("/").str[-1]
 
-    final = final_scores(curves)
+    final, from_training = scores(final_scores(curves), evals)
     controls, cards, reach = _controls_cards_reach(manifests, name)
     data = ReportData(
         curves=curves,
@@ -108,8 +111,26 @@ def load(results_dirs: list[str | Path]) -> ReportData:
         cards=cards,
         reach=reach,
     )
-    data.notes = missing(data)
+    data.notes = missing(data) + [
+        f"{task}/{agent}: no final-policy evaluation (a run from before it existed); its score "
+        f"is its training return over the last {FINAL_FRACTION:.0%} of updates"
+        for task, agent in from_training
+    ]
     return data
+
+
+def scores(training: pd.DataFrame, evals: pd.DataFrame) -> tuple[pd.DataFrame, list]:
+    """Final scores (task, agent, seed, score) from the final-policy evaluation where a cell
+    has it, else from training; and the (task, agent) pairs scored from training."""
+    ev = evals[evals.metric == SCORE_METRIC].rename(columns={"value": "score"})
+    ev = ev[["task", "agent", "seed", "score"]]
+    have = set(map(tuple, ev[["task", "agent"]].drop_duplicates().to_numpy()))
+    pairs = training[["task", "agent"]].apply(tuple, axis=1)
+    rest = training[~pairs.isin(have)]
+    from_training = sorted(set(map(tuple, rest[["task", "agent"]].to_numpy())))
+    out = pd.concat([ev, rest], ignore_index=True)
+    out["seed"] = out.seed.astype(int)
+    return out.sort_values(["task", "agent", "seed"]).reset_index(drop=True), from_training
 
 
 def final_scores(curves: pd.DataFrame) -> pd.DataFrame:

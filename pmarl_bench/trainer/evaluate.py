@@ -1,5 +1,10 @@
-"""Evaluations run after training, beside the training returns, for envs that declare one
-(``env.evaluation``, a ``TeamEvaluation``; e.g. King of the Hill).
+"""Evaluations run after training, beside the training returns.
+
+Every cell: the final policy's episode return, greedy and stochastic, on evaluation episodes
+whose env resets and action samples come from one fixed key, the same for every agent and
+seed (``final_policy_returns``); reports score agents by it, not by training returns.
+
+Envs that declare one (``env.evaluation``, a ``TeamEvaluation``; e.g. King of the Hill):
 
 The trained policy plays one team against a team of uniformly random agents, and against each
 of its own earlier checkpoints; a cell records the share of the score each team holds over
@@ -22,6 +27,65 @@ from pmarl_bench.types import Group, TeamEvaluation
 
 #: episodes per seed (an even number: half with the policy on each team)
 EVAL_EPISODES = 64
+#: the key of the final-policy evaluation's episodes, shared by every agent and seed
+FINAL_EVAL_SEED = 2026
+#: the longest evaluation episode of an env without a time limit (longer ones are left out)
+UNBOUNDED_STEPS = 1000
+#: final-policy metrics: the greedy policy (most likely action) and the trained one (sampled)
+FINAL_RETURNS = {True: "return_greedy", False: "return_stochastic"}
+
+
+def first_episode_return(agent: Agent, envs: EnvBatch, params, greedy, key, steps: int):
+    """The mean per-agent return of the first episode of every env of ``envs`` (NaN when
+    none ends within ``steps``), acting greedily or by sampling (``greedy``: a traced bool)."""
+    key_reset, key_scan = jax.random.split(key)
+    rs = envs.fresh(key_reset, agent)
+    zeros = jnp.zeros((envs.batch,), jnp.float32)
+
+    def act(carry, key):
+        rs, total, running = carry
+        key_act, key_env = jax.random.split(key)
+        inputs = envs.agent_input(rs.timestep, rs.start)
+        mask = envs.action_mask(rs.timestep)
+        memory, sampled, logits, _ = policy.act(agent, params, rs.carry, inputs, mask, key_act)
+        action = jnp.where(greedy, jnp.argmax(logits, -1).astype(jnp.int32), sampled)
+        env_state, ts = envs.step(key_env, rs.env_state, action)
+        done = envs.per_agent(ts, "terminated") | envs.per_agent(ts, "truncated")
+        running = jnp.where(jnp.isnan(total), running + envs.per_agent(ts, "reward"), running)
+        total = jnp.where(jnp.isnan(total) & done, running, total)
+        new = rs._replace(env_state=env_state, timestep=ts, carry=memory, start=done)
+        return (new, total, running), None
+
+    init = (rs, jnp.full((envs.batch,), jnp.nan), zeros)
+    total = jax.lax.scan(act, init, jax.random.split(key_scan, steps))[0][1]
+    return jnp.nanmean(total)
+
+
+def final_policy_returns(
+    env, env_params, agent: Agent, params, episodes: int = EVAL_EPISODES,
+    seed: int = FINAL_EVAL_SEED,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """``{metric: [seeds]}``: the final policy's mean per-agent return over ``episodes``
+    evaluation episodes (split among the tasks of a multi-task env), greedy and stochastic;
+    ``eval/<metric>``, or ``eval/<task>/<metric>`` per task. ``params`` are stacked over
+    seeds; every seed plays the same episodes with the same sampling key."""
+    out = {}
+    key = jax.random.key(seed)
+    for g in env.groups(episodes, env_params):
+        batch = EnvBatch(env, env_params, episodes, auto_reset=True, groups=[g])
+        steps = g.env.max_episode_steps or UNBOUNDED_STEPS
+        run = jax.jit(
+            jax.vmap(
+                lambda p, greedy, batch=batch, steps=steps: first_episode_return(
+                    agent, batch, p, greedy, key, steps
+                ),
+                in_axes=(0, None),
+            )
+        )
+        prefix = "eval/" if g.name is None else f"eval/{g.name}/"
+        for greedy, name in FINAL_RETURNS.items():
+            out[prefix + name] = np.asarray(jax.device_get(run(params, jnp.asarray(greedy))))
+    return out
 
 
 def team_shares(

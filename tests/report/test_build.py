@@ -115,7 +115,8 @@ def test_a_difference_needs_the_holm_corrected_test_too(tmp_path):
         write(tmp_path, task, "z", seeds, 0.99)
     build_report([tmp_path / "toy"], tmp_path / "out", "md", reps=100, videos=False)
     md = (tmp_path / "out" / "report.md").read_text()
-    verdicts = [line for line in md.splitlines() if line.startswith("- ")]
+    section = md[md.index("## Probability of improvement") :]
+    verdicts = [line for line in section.splitlines() if line.startswith("- ")]
     assert len(verdicts) == 12 and not [v for v in verdicts if " beats " in v]
     # the interval alone would have claimed it
     assert [v for v in verdicts if "(Holm-adjusted p" in v], verdicts
@@ -193,3 +194,24 @@ def test_evaluations_are_listed_per_checkpoint(tmp_path):
         ("checkpoint_vs_final", "1000", "0.3"),  # the checkpoint after 10 updates of 100 steps
         ("point_share", "2000", "0.8"),
     ]
+
+
+def test_final_scores_come_from_the_final_policy_evaluation(tmp_path):
+    """Where a cell has the final-policy evaluation, it scores the seeds, not training."""
+    seeds = [0, 1]
+    at_end = np.full((2, UPDATES), np.nan)
+    stochastic, greedy = at_end.copy(), at_end.copy()
+    stochastic[:, -1], greedy[:, -1] = [7.0, 9.0], [8.0, 8.0]
+    extra = {"eval/return_stochastic": stochastic, "eval/return_greedy": greedy}
+    write(tmp_path, "recall", "new", seeds, 1.0, extra=extra)
+    write(tmp_path, "recall", "old", seeds, 1.0)  # before the evaluation existed
+    build_report([tmp_path / "toy"], tmp_path / "out", "md", reps=100, videos=False)
+    import pandas as pd
+
+    final = pd.read_csv(tmp_path / "out" / "final_scores.csv")
+    mean = final[final.stat == "mean"].set_index("agent").value
+    assert mean["new"] == pytest.approx(8.0)  # the stochastic policy's returns, 7 and 9
+    assert mean["old"] == pytest.approx(np.linspace(0.0, 1.0, UPDATES)[-2:].mean() + 0.005)
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "recall/old: no final-policy evaluation" in md and "recall/new: no" not in md
+    assert "return_greedy" in md  # listed under Evaluations

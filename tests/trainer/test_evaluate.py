@@ -157,3 +157,44 @@ def test_enjoy_and_report_videos_play_each_task_of_a_multitask_cell(multitask_ce
     gifs = sorted(p.name for p in report.glob("rollout_*.gif"))
     assert gifs == [f"rollout_mixed-{t}_mlp_{w}.gif" for t in ("koth", "scouts")
                     for w in ("best", "median")]  # fmt: skip
+
+
+def answering_policy(agent, key, answer: int):
+    """Parameters whose policy always gives ``answer`` (n-back: 0 no match, 1 match)."""
+    params = agent.init(key)
+    policy = params["heads"]["policy"]
+    policy["kernel"][...] = jnp.zeros_like(policy["kernel"][...])
+    policy["bias"][...] = jnp.zeros_like(policy["bias"][...]).at[answer].set(50.0)
+    return params
+
+
+@pytest.mark.slow
+def test_final_policy_returns_score_the_first_episode_on_shared_episodes():
+    env = envs.make("n_back-v0")
+    agent = agents.make_agent(MLPConfig(width=8), env.observation_space, env.action_space)
+    keys = jax.random.split(jax.random.key(0), 3)
+    never = jax.vmap(lambda k: answering_policy(agent, k, 0))(keys[:2])
+    fresh = jax.vmap(agent.init)(keys[1:])
+    params = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), never, fresh)
+    out = evaluate.final_policy_returns(env, None, agent, params)
+    assert set(out) == {"eval/return_greedy", "eval/return_stochastic"}
+    greedy, sampled = out["eval/return_greedy"], out["eval/return_stochastic"]
+    # "never match" on the same 64 episodes: identical for both seeds and both modes, and
+    # about the memoryless level (exact in expectation for p_match 0.5)
+    assert greedy[0] == greedy[1] == sampled[0] == sampled[1]
+    assert abs(greedy[0] - env.score_levels().memoryless) < 2.0
+    assert (greedy * 64 == jnp.round(greedy * 64)).all()  # whole rewards over 64 episodes
+    # a fresh network samples near-uniform answers: about chance, not its greedy answer's
+    assert abs(sampled[2] - env.score_levels().chance) < 3.0 and greedy[2] != sampled[2]
+
+
+@pytest.mark.slow
+def test_final_policy_returns_without_a_fixed_length_count_one_episode_each():
+    env = envs.make("gymnax:CartPole-v1")
+    agent = agents.make_agent(MLPConfig(width=8), env.observation_space, env.action_space)
+    params = jax.vmap(agent.init)(jax.random.split(jax.random.key(1), 2))
+    out = evaluate.final_policy_returns(env, env.default_params, agent, params)
+    for values in out.values():
+        # CartPole pays 1 per step: each episode's return is its length, 8 to 500 steps
+        assert ((values >= 8) & (values <= 500)).all()
+        assert (values * 64 == jnp.round(values * 64)).all()
