@@ -10,48 +10,30 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from pmarl_bench import agents, envs
 from pmarl_bench.agents.base import AgentConfig
 from pmarl_bench.errors import ConfigError, from_validation
 from pmarl_bench.suites.cell import Cell, apply_env_params, network_config
+from pmarl_bench.suites.files import (
+    _as_mapping,
+    check_ppo_keys,
+    find_baseline,
+    load_baseline,
+    read_yaml,
+)
 from pmarl_bench.suites.schema import (
     CONTROL_BASELINES,
     DEFAULT_BUDGET,
     AgentBudget,
-    Baseline,
     Budget,
     EnvBudget,
     Suite,
 )
 from pmarl_bench.trainer.config import PPOConfig
 from pmarl_bench.trainer.ppo import validate
-
-PPO_FIELDS = [f for f in PPOConfig.model_fields if f != "total_env_steps"]
-
-
-def read_yaml(path: Path) -> Any:
-    if not path.is_file():
-        raise ConfigError("no such file", str(path))
-    try:
-        return yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f"line {mark.line + 1}: " if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"{line}malformed YAML: {problem}", str(path)) from None
-
-
-def _as_mapping(data: Any, path: Path) -> dict:
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"expected a mapping at the top level, got {type(data).__name__}", str(path)
-        )
-    return data
 
 
 @dataclass
@@ -73,41 +55,6 @@ class LoadedSuite:
     suite: Suite
     path: Path
     cells: list[Cell]
-
-
-def find_baseline(ref: str, suite_dir: Path) -> Path:
-    if ref.endswith((".yaml", ".yml")) or "/" in ref:
-        path = Path(ref) if Path(ref).is_absolute() else suite_dir / ref
-        if not path.is_file():
-            raise ConfigError(f"no baseline file {str(path)!r}")
-        return path
-    dirs = [suite_dir.parent / "baselines", suite_dir / "baselines", Path.cwd() / "baselines"]
-    for d in dirs:
-        if (d / f"{ref}.yaml").is_file():
-            return d / f"{ref}.yaml"
-    available = sorted({p.stem for d in dirs if d.is_dir() for p in d.glob("*.yaml")})
-    raise ConfigError(f"no baseline {ref!r}; available: {', '.join(available) or '(none found)'}")
-
-
-def load_baseline(path: Path) -> tuple[Baseline, AgentConfig, dict]:
-    data = _as_mapping(read_yaml(path), path)
-    try:
-        baseline = Baseline(**data)
-    except ValidationError as err:
-        raise from_validation(err, f"{path}: ", list(Baseline.model_fields)) from None
-    network = network_config(baseline.network, f"{path}: network")
-    check_ppo_keys(baseline.ppo, f"{path}: ppo")
-    return baseline, network, baseline.ppo
-
-
-def check_ppo_keys(data: dict, where: str) -> None:
-    for key in data:
-        if key == "total_env_steps":
-            raise ConfigError(
-                "set the budget with `steps` (suite or env entry) or --steps", f"{where}.{key}"
-            )
-        if key not in PPO_FIELDS:
-            raise ConfigError(f"unknown key; allowed: {', '.join(PPO_FIELDS)}", f"{where}.{key}")
 
 
 def ppo_config(layers: list[tuple[dict, str]], total_env_steps: int) -> PPOConfig:
@@ -203,8 +150,8 @@ def load_suite(
         where = f"{path}: agents[{j}]"
         agent = load_agent(entry.baseline, entry.network, where, entry.name)
         agent.entry_layers.append((entry.ppo, f"{where}.ppo"))
-        # a plain MLP agent is the memoryless control already
-        agent.plain_mlp = agent.baseline == "mlp" and not entry.network
+        # an MLP agent as the baseline file has it is the memoryless control already
+        agent.plain_mlp = agent.baseline == "mlp" and not entry.network and not entry.ppo
         loaded_agents.append(agent)
     wanted = {c for e in suite.envs for c in (suite.controls if e.controls is None else e.controls)}
     controls = {
@@ -244,17 +191,7 @@ def load_suite(
         except ConfigError as err:
             raise err.at(f"{where}.params") from None
         env_controls = suite.controls if entry.controls is None else entry.controls
-        memoryless_agent = next((a for a in loaded_agents if a.plain_mlp), None)
-        runs = [
-            (a, "memoryless" if a is memoryless_agent and "memoryless" in env_controls else None)
-            for a in loaded_agents
-        ]
-        runs += [
-            (controls[c], c)
-            for c in env_controls
-            if not (c == "memoryless" and memoryless_agent is not None)
-        ]
-        for agent, control in runs:
+        for agent, control in _with_controls(loaded_agents, controls, env_controls):
             cell_options, cell_env = options, env
             if control == "oracle":
                 cell_options = {**options, "observe": "oracle"}
@@ -301,6 +238,20 @@ def load_suite(
         names = [f"{e.resolved_name}/{a.name}" for e in suite.envs for a in loaded_agents]
         raise ConfigError(f"no cell matches {only!r}; cells: {', '.join(names)}", "--only")
     return LoadedSuite(suite, path, cells)
+
+
+def _with_controls(
+    loaded: list[_Agent], controls: dict[str, _Agent], wanted: list[str]
+) -> list[tuple[_Agent, str | None]]:
+    """An env's (agent, control or None) pairs: the suite's agents, then the controls it
+    wants; an MLP agent as its baseline file has it is the memoryless control itself."""
+    plain_mlp = next((a for a in loaded if a.plain_mlp), None)
+    runs = [
+        (a, "memoryless" if a is plain_mlp and "memoryless" in wanted else None) for a in loaded
+    ]
+    return runs + [
+        (controls[c], c) for c in wanted if not (c == "memoryless" and plain_mlp is not None)
+    ]
 
 
 def _unique(names: list[str], where: str, what: str) -> None:

@@ -1,0 +1,73 @@
+"""Reading suite and baseline files: YAML with one-line errors that name the file, and
+baselines found by name (``baselines/<name>.yaml``) or path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from pmarl_bench.agents.base import AgentConfig
+from pmarl_bench.errors import ConfigError, from_validation
+from pmarl_bench.suites.cell import network_config
+from pmarl_bench.suites.schema import Baseline
+from pmarl_bench.trainer.config import PPOConfig
+
+PPO_FIELDS = [f for f in PPOConfig.model_fields if f != "total_env_steps"]
+
+
+def read_yaml(path: Path) -> Any:
+    if not path.is_file():
+        raise ConfigError("no such file", str(path))
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f"line {mark.line + 1}: " if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{line}malformed YAML: {problem}", str(path)) from None
+
+
+def _as_mapping(data: Any, path: Path) -> dict:
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"expected a mapping at the top level, got {type(data).__name__}", str(path)
+        )
+    return data
+
+
+def find_baseline(ref: str, suite_dir: Path) -> Path:
+    if ref.endswith((".yaml", ".yml")) or "/" in ref:
+        path = Path(ref) if Path(ref).is_absolute() else suite_dir / ref
+        if not path.is_file():
+            raise ConfigError(f"no baseline file {str(path)!r}")
+        return path
+    dirs = [suite_dir.parent / "baselines", suite_dir / "baselines", Path.cwd() / "baselines"]
+    for d in dirs:
+        if (d / f"{ref}.yaml").is_file():
+            return d / f"{ref}.yaml"
+    available = sorted({p.stem for d in dirs if d.is_dir() for p in d.glob("*.yaml")})
+    raise ConfigError(f"no baseline {ref!r}; available: {', '.join(available) or '(none found)'}")
+
+
+def load_baseline(path: Path) -> tuple[Baseline, AgentConfig, dict]:
+    data = _as_mapping(read_yaml(path), path)
+    try:
+        baseline = Baseline(**data)
+    except ValidationError as err:
+        raise from_validation(err, f"{path}: ", list(Baseline.model_fields)) from None
+    network = network_config(baseline.network, f"{path}: network")
+    check_ppo_keys(baseline.ppo, f"{path}: ppo")
+    return baseline, network, baseline.ppo
+
+
+def check_ppo_keys(data: dict, where: str) -> None:
+    for key in data:
+        if key == "total_env_steps":
+            raise ConfigError(
+                "set the budget with `steps` (suite or env entry) or --steps", f"{where}.{key}"
+            )
+        if key not in PPO_FIELDS:
+            raise ConfigError(f"unknown key; allowed: {', '.join(PPO_FIELDS)}", f"{where}.{key}")
