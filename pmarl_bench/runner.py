@@ -157,7 +157,7 @@ def run_cell(
             env, env_params, agent, params, seeds, kept
         )
         say(total, "evaluating the final policy (greedy and stochastic)…")
-        finals = evaluate.final_policy_returns(env, env_params, agent, params)
+        finals = evaluate.final_policy_returns(env, env_params, agent, params, *cell.evaluation)
         evals = (finals | vs_random, vs_checkpoints)
         say(total, "measuring the random policy's return…")
         random = random_levels(cell, env, env_params)
@@ -215,7 +215,7 @@ def _write(cell, path, stage, env, env_params, agent, train, result, evals, save
         "env_steps_per_second": result.agent_steps_per_second
         * train.env_steps_per_update
         / train.agent_steps_per_update,
-        "evaluation": _evaluation(*evals),
+        "evaluation": _evaluation(cell, *evals),
         "checkpoints": saved,
         "compiled_memory_bytes": result.compiled_memory_bytes,
         "mesh": {"seed": result.devices[0], "data": result.devices[1]},
@@ -256,7 +256,7 @@ def budget_note(train) -> str:
     return note
 
 
-def _evaluation(vs_random: dict, vs_checkpoints: dict) -> dict | None:
+def _evaluation(cell, vs_random: dict, vs_checkpoints: dict) -> dict | None:
     if not vs_random:
         return None
     return {
@@ -266,8 +266,8 @@ def _evaluation(vs_random: dict, vs_checkpoints: dict) -> dict | None:
             for label, metrics in vs_checkpoints.items()
         },
         "episodes_per_seed": evaluate.EVAL_EPISODES,
-        # the final-policy returns: one episode per env, resets and samples from this key
-        "final_policy_key": evaluate.FINAL_EVAL_SEED,
+        # the final-policy returns: one episode per env, resets and samples from one key
+        "final_policy": dict(zip(("episodes", "seed"), cell.evaluation, strict=True)),
     }
 
 

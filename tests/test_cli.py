@@ -90,6 +90,7 @@ def test_run_writes_tidy_tables_and_manifest(smoke_results):
         assert manifest["control"] is None  # the smoke suite asks for no controls
         final = manifest["evaluation"]  # the final policy, on episodes shared by every seed
         assert len(final["eval/return_stochastic"]) == len(final["eval/return_greedy"]) == 2
+        assert final["final_policy"] == {"episodes": 64, "seed": 2026}
         assert {"eval/return_stochastic", "eval/return_greedy"} <= set(df.metric)
         assert manifest["task_card"]["tests"] == ["sequential recall"]
         assert manifest["task_card"]["horizon_steps"] == 2  # max_n

@@ -15,8 +15,12 @@ from pydantic import ValidationError
 from pmarl_bench import agents, envs
 from pmarl_bench.agents.base import AgentConfig
 from pmarl_bench.errors import ConfigError, from_validation
+from pmarl_bench.trainer import evaluate
 from pmarl_bench.trainer.config import PPOConfig
 from pmarl_bench.trainer.ppo import Train
+
+#: the default final-policy evaluation: (episodes per seed, key), as in ``evaluate``
+EVALUATION = (evaluate.EVAL_EPISODES, evaluate.FINAL_EVAL_SEED)
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class Cell:
     seeds: tuple[int, ...]
     checkpoint_every: int | None = None  # env steps per seed between saved parameters
     control: str | None = None  # memoryless, frame_stack or oracle: a control cell (suites)
+    evaluation: tuple[int, int] = EVALUATION  # final-policy evaluation: (episodes, seed)
 
     @property
     def name(self) -> str:
@@ -65,6 +70,12 @@ class Cell:
             # only when set, so cells without it keep their config hash
             **({"checkpoint_every": self.checkpoint_every} if self.checkpoint_every else {}),
             **({"control": self.control} if self.control else {}),
+            # only when not the default, so cells from before it keep their config hash
+            **(
+                {"evaluation": dict(zip(("episodes", "seed"), self.evaluation, strict=True))}
+                if self.evaluation != EVALUATION
+                else {}
+            ),
         }
 
     def config_hash(self) -> str:
@@ -87,6 +98,7 @@ class Cell:
     def from_config(cls, config: dict, where: str = "config") -> Cell:
         """The cell of a resolved config (``resolved_config()``, as a manifest keeps it)."""
         env, agent = config["env"], config["agent"]
+        ev = config.get("evaluation") or {}
         try:
             ppo = PPOConfig(**config["ppo"])
         except ValidationError as err:
@@ -104,6 +116,7 @@ class Cell:
             seeds=tuple(config["seeds"]),
             checkpoint_every=config.get("checkpoint_every"),
             control=config.get("control"),
+            evaluation=(ev.get("episodes", EVALUATION[0]), ev.get("seed", EVALUATION[1])),
         )
 
 

@@ -225,6 +225,7 @@ def load_suite(
                 tuple(suite.seed_list),
                 suite.checkpoint_every,
                 control,
+                (suite.evaluation.episodes, suite.evaluation.seed),
             )
             if only and not fnmatch.fnmatch(cell.name, only):
                 continue

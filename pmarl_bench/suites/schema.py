@@ -105,6 +105,14 @@ class Budget(_Strict):
     _seeds = field_validator("seeds")(classmethod(lambda cls, v: _check_seeds(v)))
 
 
+class Evaluation(_Strict):
+    """The final-policy evaluation: one episode in each of ``episodes`` envs, their resets and
+    action samples from ``seed``, the same for every agent and seed of the suite."""
+
+    episodes: int = Field(64, ge=1, description="evaluation episodes per seed (one per env)")
+    seed: int = Field(2026, ge=0, description="the key of the evaluation episodes")
+
+
 class Suite(_Strict):
     name: str = Field(description="names the results folder results/<name>/")
     description: str = ""
@@ -115,6 +123,10 @@ class Suite(_Strict):
         None,
         gt=0,
         description="also save parameters every N env steps per seed (the final ones always)",
+    )
+    evaluation: Evaluation = Field(
+        default_factory=lambda: Evaluation(),
+        description="the final-policy evaluation that scores every seed",
     )
     envs: list[EnvEntry] = Field(min_length=1)
     agents: list[AgentEntry] = Field(min_length=1)

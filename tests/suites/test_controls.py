@@ -107,3 +107,18 @@ def test_control_cells_are_marked_in_their_manifests(tmp_path):
     assert manifests["oracle"]["config"]["env"]["options"]["observe"] == "oracle"
     # one env config, measured once: both cells carry the same random-policy level
     assert manifests["mlp"]["random_return"] == manifests["oracle"]["random_return"]
+
+
+def test_the_suite_states_its_evaluation_protocol(tmp_path):
+    default = load_suite(write(tmp_path, SUITE)).cells[0]
+    assert default.evaluation == (64, 2026) and "evaluation" not in default.resolved_config()
+    text = SUITE.replace(
+        "controls: [memory", "evaluation: {episodes: 8, seed: 3}\ncontrols: [memory"
+    )
+    cell = load_suite(write(tmp_path, text)).cells[0]
+    assert cell.evaluation == (8, 3)
+    assert cell.resolved_config()["evaluation"] == {"episodes": 8, "seed": 3}
+    assert cell.config_hash() != default.config_hash()
+    assert type(cell).from_config(cell.resolved_config()).evaluation == (8, 3)
+    with pytest.raises(ConfigError, match=r"evaluation\.episodes"):
+        load_suite(write(tmp_path, text.replace("episodes: 8", "episodes: 0")))
