@@ -77,9 +77,9 @@ class FrameStackAgent(Agent):
         # frames are kept, the carry itself is zero where they were cleared)
         last_start = jax.lax.cummax(jnp.where(inputs.start, t, -k), axis=0)
         age = t - last_start  # [T, B]
-        lags = jnp.arange(k - 1, -1, -1)  # oldest first
-        frames = past[
-            t[:, :, None] + (k - 1) - lags[None, None, :], jnp.arange(x.shape[1])[None, :, None]
-        ]
-        frames = jnp.where((lags[None, None, :] <= age[:, :, None])[..., None], frames, 0.0)
+        lags = range(k - 1, -1, -1)  # oldest first
+        # slices, not a gather: frame ``lag`` steps back of steps 0..T-1
+        frames = jnp.stack([past[k - 1 - lag : k - 1 - lag + steps] for lag in lags], axis=2)
+        valid = jnp.arange(k - 1, -1, -1)[None, None, :] <= age[:, :, None]
+        frames = jnp.where(valid[..., None], frames, 0.0)
         return frames[-1, :, 1:], net(frames)  # frames: [T, B, k, W]
