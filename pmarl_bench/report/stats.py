@@ -31,8 +31,14 @@ class Estimate:
 
     def __str__(self) -> str:
         if math.isnan(self.low):
-            return f"{self.value:.3g}"
-        return f"{self.value:.3g} [{self.low:.3g}, {self.high:.3g}]"
+            return _short(self.value)
+        return f"{_short(self.value)} [{_short(self.low)}, {_short(self.high)}]"
+
+
+def _short(x: float) -> str:
+    """3 significant digits; rounding noise around 0 (e.g. 2e-17 from a mean of
+    differences) reads 0."""
+    return f"{0.0 if abs(x) < 1e-12 else x:.3g}"
 
 
 def iqm(x: np.ndarray, axis: int = -1) -> np.ndarray:
