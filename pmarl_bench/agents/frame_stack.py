@@ -2,7 +2,8 @@
 and previous reward), the classic frame stack. It remembers exactly ``frames - 1`` steps back,
 so a task it solves needs no longer memory than that.
 
-Each input is embedded by the shared encoder; the carry holds the last ``frames - 1``
+Each input is embedded by the shared encoder (``frame_width`` wide, 32 by default, so the
+window of 4 costs what the MLP's first layer does); the carry holds the last ``frames - 1``
 embeddings (zeros before an episode's first step), and the first hidden layer reads the
 whole window, so it knows which frame is which.
 """
@@ -24,7 +25,10 @@ from pmarl_bench.agents.torso import ACTIVATIONS, Activation, InputEncoder
 class FrameStackConfig(AgentConfig):
     kind: Literal["frame_stack"] = "frame_stack"
     frames: int = Field(4, ge=1, description="inputs seen at once: this step and frames-1 back")
-    width: int = Field(128, gt=0, description="per-frame embedding and hidden width")
+    frame_width: int = Field(
+        32, gt=0, description="each frame's embedding (the window is frames x frame_width)"
+    )
+    width: int = Field(128, gt=0, description="hidden width")
     depth: int = Field(2, ge=1, description="hidden layers, the window's own included")
     activation: Activation = "relu"
 
@@ -32,8 +36,8 @@ class FrameStackConfig(AgentConfig):
 class FrameStackNet(nnx.Module):
     def __init__(self, cfg: FrameStackConfig, obs_space, num_actions: int, rngs: nnx.Rngs):
         self.act = ACTIVATIONS[cfg.activation]
-        self.encoder = InputEncoder(obs_space, num_actions, cfg.width, rngs)
-        self.window = nnx.Linear(cfg.frames * cfg.width, cfg.width, rngs=rngs)
+        self.encoder = InputEncoder(obs_space, num_actions, cfg.frame_width, rngs)
+        self.window = nnx.Linear(cfg.frames * cfg.frame_width, cfg.width, rngs=rngs)
         self.hidden = nnx.List(
             [nnx.Linear(cfg.width, cfg.width, rngs=rngs) for _ in range(cfg.depth - 1)]
         )
@@ -56,7 +60,7 @@ class FrameStackAgent(Agent):
         return FrameStackNet(self.config, self.obs_space, self.action_space.n, rngs)
 
     def initial_carry(self, batch: int) -> jax.Array:
-        return jnp.zeros((batch, self.config.frames - 1, self.config.width), jnp.float32)
+        return jnp.zeros((batch, self.config.frames - 1, self.config.frame_width), jnp.float32)
 
     def step(self, params, carry, inputs):
         net = self.module(params)
