@@ -20,6 +20,7 @@ from pmarl_bench.trainer.losses import masked_logits
 pytestmark = pytest.mark.slow
 
 SMALL = {
+    "frame_stack": {"frames": 3, "frame_width": 8, "width": 16},
     "mlp": {"width": 16},
     "gru": {"width": 16},
     "transformer": {"width": 16, "ffn_width": 32, "context": 5},
