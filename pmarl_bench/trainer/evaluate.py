@@ -69,22 +69,24 @@ def final_policy_returns(
     evaluation episodes (split among the tasks of a multi-task env), greedy and stochastic;
     ``eval/<metric>``, or ``eval/<task>/<metric>`` per task. ``params`` are stacked over
     seeds; every seed plays the same episodes with the same sampling key."""
-    out = {}
     key = jax.random.key(seed)
+    runs = []  # (metric prefix, batch, steps) per task: one program plays them all
     for g in env.groups(episodes, env_params):
         batch = EnvBatch(env, env_params, episodes, auto_reset=True, groups=[g])
-        steps = g.env.max_episode_steps or UNBOUNDED_STEPS
-        run = jax.jit(
-            jax.vmap(
-                lambda p, greedy, batch=batch, steps=steps: first_episode_return(
-                    agent, batch, p, greedy, key, steps
-                ),
-                in_axes=(0, None),
-            )
-        )
         prefix = "eval/" if g.name is None else f"eval/{g.name}/"
-        for greedy, name in FINAL_RETURNS.items():
-            out[prefix + name] = np.asarray(jax.device_get(run(params, jnp.asarray(greedy))))
+        runs.append((prefix, batch, g.env.max_episode_steps or UNBOUNDED_STEPS))
+
+    def play(p, greedy):
+        return {
+            prefix: first_episode_return(agent, batch, p, greedy, key, steps)
+            for prefix, batch, steps in runs
+        }
+
+    run = jax.jit(jax.vmap(play, in_axes=(0, None)))
+    out: dict[str, np.ndarray] = {}
+    for greedy, name in FINAL_RETURNS.items():
+        values = jax.device_get(run(params, jnp.asarray(greedy)))
+        out |= {prefix + name: np.asarray(v) for prefix, v in values.items()}
     return out
 
 

@@ -68,7 +68,12 @@ def test_observe_is_left_out_of_plain_configs_and_checked():
 
 
 def test_multitask_pads_each_tasks_oracle_part_to_one_length():
-    env = envs.make("multitask-v0", observe="oracle")
+    small = {"width": 9, "height": 9, "episode_length": 16}
+    tasks = [
+        {"id": "grid_return-v0", "options": small},
+        {"id": "king_of_the_hill-v1", "options": {**small, "num_agents": 4}},
+    ]
+    env = envs.make("multitask-v0", observe="oracle", tasks=tasks)
     space = env.observation_space
     assert space.keys() == ["oracle", "task", "view"]
     width = space["oracle"].shape[0]
