@@ -179,7 +179,9 @@ _RANDOM_LEVELS: dict[str, dict] = {}
 def random_levels(cell, env, env_params) -> dict:
     """The uniformly random policy's return on the cell's env (per task for a multi-task
     env), measured once per env config in this process: its agents and controls share it."""
-    key = json.dumps([cell.env_id, cell.env_options, cell.env_params], sort_keys=True, default=str)
+    # the oracle observation changes no dynamics: an oracle control shares its env's level
+    options = {k: v for k, v in cell.env_options.items() if k != "observe"}
+    key = json.dumps([cell.env_id, options, cell.env_params], sort_keys=True, default=str)
     if key not in _RANDOM_LEVELS:
         found = levels.random_policy_returns(env, env_params)
         _RANDOM_LEVELS[key] = found[None] if list(found) == [None] else {"tasks": found}

@@ -20,13 +20,18 @@ from pmarl_bench.trainer import evaluate
 KOTH = {"width": 9, "height": 9, "episode_length": 32, "num_agents": 4, "knights_per_team": 1}
 
 
-def staying_policy(agent, key):
-    """Parameters whose policy always picks ``stay``."""
+def fixed_policy(agent, key, action: int):
+    """Parameters whose policy always picks ``action``."""
     params = agent.init(key)
     policy = params["heads"]["policy"]
     policy["kernel"][...] = jnp.zeros_like(policy["kernel"][...])
-    policy["bias"][...] = jnp.zeros_like(policy["bias"][...]).at[STAY].set(50.0)
+    policy["bias"][...] = jnp.zeros_like(policy["bias"][...]).at[action].set(50.0)
     return params
+
+
+def staying_policy(agent, key):
+    """Parameters whose policy always picks ``stay``."""
+    return fixed_policy(agent, key, STAY)
 
 
 @pytest.mark.slow
@@ -159,21 +164,12 @@ def test_enjoy_and_report_videos_play_each_task_of_a_multitask_cell(multitask_ce
                     for w in ("best", "median")]  # fmt: skip
 
 
-def answering_policy(agent, key, answer: int):
-    """Parameters whose policy always gives ``answer`` (n-back: 0 no match, 1 match)."""
-    params = agent.init(key)
-    policy = params["heads"]["policy"]
-    policy["kernel"][...] = jnp.zeros_like(policy["kernel"][...])
-    policy["bias"][...] = jnp.zeros_like(policy["bias"][...]).at[answer].set(50.0)
-    return params
-
-
 @pytest.mark.slow
 def test_final_policy_returns_score_the_first_episode_on_shared_episodes():
     env = envs.make("n_back-v0")
     agent = agents.make_agent(MLPConfig(width=8), env.observation_space, env.action_space)
     keys = jax.random.split(jax.random.key(0), 3)
-    never = jax.vmap(lambda k: answering_policy(agent, k, 0))(keys[:2])
+    never = jax.vmap(lambda k: fixed_policy(agent, k, 0))(keys[:2])  # n-back: no match
     fresh = jax.vmap(agent.init)(keys[1:])
     params = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), never, fresh)
     out = evaluate.final_policy_returns(env, None, agent, params)
