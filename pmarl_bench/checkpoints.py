@@ -16,10 +16,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import orbax.checkpoint as ocp
 
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.results import store
+from pmarl_bench.results.staging import local_checkpointer
 from pmarl_bench.suites.cell import Cell
 
 FOLDER = "checkpoints"
@@ -29,19 +29,21 @@ FINAL = "final"
 def save(cell_dir: Path, label: str, params: Any) -> None:
     """Write ``params`` (stacked over seeds) as ``cell_dir/checkpoints/<label>``."""
     host = jax.device_get(params)  # a copy: the device buffers may be donated next
-    checkpointer = _checkpointer()
+    checkpointer = local_checkpointer()  # process 0 alone saves host copies it gathered
     checkpointer.save((Path(cell_dir) / FOLDER / label).absolute(), host, force=True)
     checkpointer.wait_until_finished()
 
 
-def _checkpointer() -> ocp.StandardCheckpointer:
-    if jax.process_count() == 1:
-        return ocp.StandardCheckpointer()
-    # in a distributed job only process 0 saves (host copies it gathered): it must not wait
-    # for the other processes at orbax's barriers
-    me = jax.process_index()
-    only_me = ocp.options.MultiprocessingOptions(primary_host=me, active_processes={me})
-    return ocp.StandardCheckpointer(multiprocessing_options=only_me)
+def load(cell_dir: Path, label: str, agent, seeds: list[int]) -> Any:
+    """The parameters ``save`` wrote as ``label`` (stacked over ``seeds``), on the host."""
+    restored = local_checkpointer().restore(
+        (Path(cell_dir) / FOLDER / label).absolute(), _abstract_params(agent, seeds)
+    )
+    return jax.tree.map(np.asarray, restored)
+
+
+def _abstract_params(agent, seeds: list[int]) -> Any:
+    return jax.eval_shape(jax.vmap(agent.init), jnp.stack([jax.random.key(s) for s in seeds]))
 
 
 def update_label(update: int) -> str:
@@ -75,14 +77,9 @@ class TrainedCell:
                 "--seed",
             )
         label = self._label(checkpoint)
-        abstract = jax.eval_shape(
-            jax.vmap(self.agent.init), jnp.stack([jax.random.key(s) for s in self.seeds])
-        )
-        restored = ocp.StandardCheckpointer().restore(
-            (self.path / FOLDER / label).absolute(), abstract
-        )
+        restored = load(self.path, label, self.agent, self.seeds)
         i = self.seeds.index(seed)
-        return jax.tree.map(lambda x: np.asarray(x)[i], restored)
+        return jax.tree.map(lambda x: x[i], restored)
 
     def _label(self, checkpoint: str) -> str:
         labels = [c["label"] for c in self.checkpoints]

@@ -6,7 +6,7 @@ only places calls of that function and brings their folders back."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -29,10 +29,18 @@ class CellJob:
 
 
 class TrainCell(Protocol):
-    """Train one cell into ``path`` (reporting progress); returns its manifest."""
+    """Train one cell into ``path`` (reporting progress; resuming from the snapshot in its
+    staging folder, ``results.store.running_dir(path)``, if there is one); returns its
+    manifest. ``on_snapshot(stage)`` runs after each snapshot of the staging folder."""
 
     def __call__(
-        self, cell: Cell, path: Path, report: Report | None = None, *, memory_limit: MemoryLimit
+        self,
+        cell: Cell,
+        path: Path,
+        report: Report | None = None,
+        *,
+        memory_limit: MemoryLimit,
+        on_snapshot: Callable[[Path], None] | None = None,
     ) -> dict | None: ...
 
 

@@ -1,19 +1,49 @@
 """Progress of long work, one line per cell: live bars on a terminal, plain lines elsewhere
-(a pipe, a batch job's log), where a bar would only be drawn once, cut at 80 columns."""
+(a pipe, a batch job's log): one when a cell enters a new phase (queued, compiling, training,
+evaluating, done), one when its steps first move, then one at most every ``PLAIN_EVERY``
+seconds."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Iterable
+from typing import Protocol
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Column
+from rich.text import Text
 
-#: ``report(env_steps_done, info, total_env_steps)``: a cell's progress
-Report = Callable[[int, str, int], None]
+#: phases of a cell; a plain log gets a line whenever the phase changes
+QUEUED, COMPILE, TRAIN, EVALUATE, DONE = "queued", "compile", "train", "evaluate", "done"
 
-#: a plain log gets a line each time a cell passes another tenth of its steps
-PLAIN_STEPS = 10
+#: a plain log gets at most one line per cell this often (seconds) within a phase
+PLAIN_EVERY = 30.0
+
+
+class Report(Protocol):
+    """``report(env_steps_done, info, total_env_steps, phase)``: a cell's progress."""
+
+    def __call__(self, env_steps: int, info: str, total: int, phase: str = TRAIN) -> None: ...
+
+
+class _PhaseClock(ProgressColumn):
+    """How long the current phase has run, e.g. 'compiling 0:42' (compilation blocks the
+    training loop, so nothing else moves meanwhile)."""
+
+    def render(self, task: Task) -> Text:
+        since = task.fields.get("since")
+        if task.fields.get("phase") != COMPILE or since is None:
+            return Text("")
+        return Text(f"compiling {clock(time.monotonic() - since)}", style="yellow")
 
 
 class ProgressDisplay:
@@ -30,6 +60,7 @@ class ProgressDisplay:
                                                                         min_width=width)),
             BarColumn(bar_width=20),
             TextColumn("{task.fields[info]}", table_column=Column(overflow="fold")),
+            _PhaseClock(),
             TimeElapsedColumn(),
         )  # fmt: skip
         self.progress = Progress(*columns, console=console, disable=not self.live)
@@ -43,24 +74,34 @@ class ProgressDisplay:
 
     def reporter(self, name: str, info: str = "") -> Report:
         if self.live:
-            task = self.progress.add_task(name, total=None, info=info)
+            task = self.progress.add_task(name, total=None, info=info, phase=QUEUED, since=None)
+            last = {"phase": QUEUED}
 
-            def report(env_steps: int, info: str, total: int) -> None:
-                self.progress.update(task, completed=env_steps, total=total, info=info)
+            def report(env_steps: int, info: str, total: int, phase: str = TRAIN) -> None:
+                since = {}
+                if phase != last["phase"]:
+                    last["phase"] = phase
+                    since = {"since": time.monotonic()}
+                self.progress.update(
+                    task, completed=env_steps, total=total, info=info, phase=phase, **since
+                )
 
             return report
         return self._plain(name, info)
 
     def _plain(self, name: str, info: str) -> Report:
-        last = {"step": -1, "info": None}
+        last = {"at": -float("inf"), "phase": QUEUED, "steps": 0, "moved": False}
         if self.visible and info:
             self._line(name, info)
 
-        def report(env_steps: int, info: str, total: int) -> None:
-            step = env_steps * PLAIN_STEPS // total if total else 0
-            stage_changed = env_steps in (0, total) and info != last["info"]
-            if step > last["step"] or stage_changed:
-                last.update(step=step, info=info)
+        def report(env_steps: int, info: str, total: int, phase: str = TRAIN) -> None:
+            now = time.monotonic()
+            # the first line of a phase, the first that shows its steps moving, then every
+            # PLAIN_EVERY seconds
+            first_move = not last["moved"] and env_steps != last["steps"]
+            if phase != last["phase"] or first_move or now - last["at"] >= PLAIN_EVERY:
+                moved = phase == last["phase"] and env_steps != last["steps"]
+                last.update(at=now, phase=phase, steps=env_steps, moved=moved)
                 if self.visible:
                     self._line(name, info)
 
@@ -76,3 +117,10 @@ def human(x: float) -> str:
         if abs(x) >= size:
             return f"{x / size:.3g}{unit}"
     return f"{x:.3g}"
+
+
+def clock(seconds: float) -> str:
+    """95 -> '1:35', 3725 -> '1:02:05'."""
+    s = max(int(seconds), 0)
+    h, rest = divmod(s, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"

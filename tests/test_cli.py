@@ -54,7 +54,8 @@ def test_progress_lines_in_a_log_name_every_cell_whole_and_the_rounding(tmp_path
     assert (
         "3 updates x 256 = 768 env steps (1,000 asked; rounded down to whole updates)" in lines[0]
     )
-    assert "768/768 env steps" in text and "\x1b" not in text  # no terminal codes
+    assert "256/768 env steps" in text and "\x1b" not in text  # no terminal codes
+    assert "768 env steps · return" in lines[-2]  # the finished line keeps the final return
     manifest = json.loads((tmp_path / "res/smoke/n_back/mlp_tanh/manifest.json").read_text())
     assert manifest["env_steps_requested"] == 1000 and manifest["env_steps_per_seed"] == 768
     assert "rounded down" in manifest["env_steps_note"]

@@ -95,7 +95,11 @@ def user_errors(fn):
             err_console.print(f"[red]error:[/] {err}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except TrainingDivergedError as err:
-            err_console.print(f"[red]training diverged:[/] {err}", highlight=False, soft_wrap=True)
+            kept = getattr(err, "kept", None)
+            where = f"; its metrics and last snapshot are kept in {kept}" if kept else ""
+            err_console.print(
+                f"[red]training diverged:[/] {err}{where}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(1) from None
         except CellLostError as err:
             err_console.print(
@@ -104,44 +108,42 @@ def user_errors(fn):
                 soft_wrap=True,
             )
             raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            interrupted(fn.__name__)
+        except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM (``interrupts``)
+            interrupted(fn.__name__, getattr(err, "exit_code", 130))
 
     return wrapper
 
 
-def interrupted(command: str) -> None:
-    """Say what was kept and exit 130 at once. Skipping the interpreter's teardown matters:
-    JAX's exit hook clears its backends while XLA may still be compiling, and a second
-    Ctrl-C (uv forwards one too) there crashes the process (exit 139)."""
+def interrupted(command: str, code: int = 130) -> None:
+    """Say what was kept and exit at once (130 after Ctrl-C, 143 after SIGTERM). Skipping
+    the interpreter's teardown matters: JAX's exit hook clears its backends while XLA may
+    still be compiling, and a second Ctrl-C (uv forwards one too) there crashes the process
+    (exit 139)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if command == "run":
         err_console.print(
-            "interrupted: finished cells are kept, the unfinished one is "
-            "discarded; run the same command to continue"
+            "interrupted: finished cells are kept, the running one saved its latest "
+            "snapshot; rerun the same command to resume"
         )
     else:
         err_console.print("interrupted")
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(130)
-
-
-def _first_interrupt(signum, frame) -> None:
-    """Ctrl-C: the first one stops the command; later ones (uv forwards each one too) are
-    ignored, so none lands in the middle of the clean-up."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise KeyboardInterrupt
+    os._exit(code)
 
 
 def main() -> None:
-    signal.signal(signal.SIGINT, _first_interrupt)
+    from pmarl_bench import interrupts
+
+    interrupts.install()
     app(prog_name="pmarl-bench")
 
 
 # The commands, imported last (they register on ``app``) and in the order --help lists them.
 # isort: off
 from pmarl_bench.cli import train  # noqa: E402, F401
+from pmarl_bench.cli import status  # noqa: E402, F401
 from pmarl_bench.cli import inspection  # noqa: E402, F401
 from pmarl_bench.cli import tools  # noqa: E402, F401
 # isort: on

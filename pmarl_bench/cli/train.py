@@ -13,6 +13,11 @@ from pmarl_bench.cli import announce_backend, app, err_console, user_errors
 from pmarl_bench.errors import ConfigError
 
 
+class Logger(StrEnum):
+    tensorboard = "tensorboard"
+    wandb = "wandb"
+
+
 class Executor(StrEnum):
     local = "local"
     ray = "ray"
@@ -34,7 +39,34 @@ def run(
             "results/<suite>-<budget>/"
         ),
     ] = None,
-    force: Annotated[bool, typer.Option(help="rerun cells that already finished")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="train the selected cells afresh: replace finished results (even of another "
+            "config) and drop interrupted runs' snapshots"
+        ),
+    ] = False,
+    keep_previous: Annotated[
+        bool,
+        typer.Option(
+            help="a finished cell of another config (other seeds, steps or settings) is moved "
+            "aside as <agent>@previous-<date>-<hash> instead of stopping the run"
+        ),
+    ] = False,
+    snapshot_every: Annotated[
+        str | None,
+        typer.Option(
+            help="how often a training cell saves its whole state for resuming, e.g. 90s, "
+            "5m, 1h (default: the suite's snapshot_every, else 5m; 0: every chunk)"
+        ),
+    ] = None,
+    log: Annotated[
+        list[Logger] | None,
+        typer.Option(
+            help="also stream metrics to tensorboard (event files in the cell folder) or "
+            "wandb (offline unless WANDB_MODE=online; needs the wandb extra); repeatable"
+        ),
+    ] = None,
     results_dir: Annotated[Path, typer.Option(help="where results/<suite>/ goes")] = Path(
         "results"
     ),
@@ -71,10 +103,16 @@ def run(
 ) -> None:
     """Train every (env, agent) cell of a suite over its seeds and store tidy results.
 
-    Finished cells whose config is unchanged are skipped; an interrupted run continues where
-    it stopped. A cell's seeds spread over all local devices (then each seed's envs).
+    Finished cells whose config is unchanged are skipped. A training cell saves its whole
+    state every few minutes: after Ctrl-C, SIGTERM, a kill or a crash, rerunning the same
+    command resumes it from there (the result is bit for bit that of an unbroken run on the
+    CPU). A finished result of another config is never replaced silently: the run stops and
+    says so (see --force, --keep-previous). Watch runs with `pmarl-bench status`. A cell's
+    seeds spread over all local devices (then each seed's envs).
 
-    Examples: pmarl-bench run suites/memory.yaml --only 'n_back/*' --seeds 2
+    Examples: pmarl-bench run suites/memory.yaml --only 'n_back/*' --seeds 2 --results-dir r2
+
+              pmarl-bench run suites/memory.yaml --log tensorboard > run.log 2>&1
 
               pmarl-bench run suites/coordination.yaml --budget full   (on a GPU)
 
@@ -85,6 +123,9 @@ def run(
     if executor is not Executor.ray and (address is not None or gpus_per_cell is not None):
         raise ConfigError("only applies with --executor ray", "--address/--gpus-per-cell")
     limit = "device" if device_memory is None else parse_bytes(device_memory, "--device-memory")
+    every = None if snapshot_every is None else parse_seconds(snapshot_every, "--snapshot-every")
+    if force and keep_previous:
+        raise ConfigError("use one of --force and --keep-previous", "--force")
     if distributed:  # before the imports below: importing the envs creates device arrays
         from pmarl_bench.scale import distributed as multihost
 
@@ -101,7 +142,15 @@ def run(
     loaded = load_suite(suite, seeds=seeds, steps=steps, only=only, budget=budget)
     announce_backend()
     summary = run_suite(
-        loaded, results_dir, force=force, console=err_console, memory_limit=limit, executor=pool
+        loaded,
+        results_dir,
+        force=force,
+        keep_previous=keep_previous,
+        console=err_console,
+        memory_limit=limit,
+        executor=pool,
+        snapshot_every=every,
+        loggers=tuple(dict.fromkeys(str(k) for k in log or ())),
     )
     out = results_dir / loaded.suite.name
     where = f"results in {out}"
@@ -123,6 +172,16 @@ def _not_a_bench_matrix(path: Path) -> None:
         raise ConfigError(
             f"{path} is a benchmark matrix, not a suite; run it with `pmarl-bench bench {path}`"
         )
+
+
+def parse_seconds(text: str, where: str) -> float:
+    """'90', '90s', '5m', '1.5h' -> seconds."""
+    units = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600}
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([a-z]*)\s*", text.lower())
+    try:
+        return float(match.group(1)) * units[match.group(2)]
+    except (AttributeError, KeyError, ValueError):
+        raise ConfigError(f"not a duration: {text!r}; e.g. 90s, 5m, 1h or 0", where) from None
 
 
 def parse_bytes(text: str, where: str) -> int:

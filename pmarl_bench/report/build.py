@@ -12,11 +12,13 @@ from pathlib import Path
 import pandas as pd
 from scipy.stats import DegenerateDataWarning
 
+from pmarl_bench.errors import ConfigError
 from pmarl_bench.report import plots, stats
 from pmarl_bench.report import sections as sections_
 from pmarl_bench.report.data import CONTROLS, FINAL_FRACTION, ReportData, load
 from pmarl_bench.report.files import save
 from pmarl_bench.report.pages import Section, html_page, markdown_page
+from pmarl_bench.report.unfinished import unfinished, unfinished_section
 
 
 def build_report(
@@ -29,7 +31,17 @@ def build_report(
     """Write the report for ``results_dirs`` into ``out`` (replaced if it exists); returns the
     main page (``index.html``, or ``report.md`` for ``fmt="md"``). ``videos``: a short GIF of
     the best and the median seed of every cell with saved parameters and a renderable env."""
-    data = load(results_dirs)
+    pending = unfinished(results_dirs)
+    try:
+        data = load(results_dirs)
+    except ConfigError as err:
+        if "no finished cells" in str(err) and not pending.empty:
+            raise ConfigError(
+                f"no finished cells yet; {len(pending)} running, interrupted or failed (see "
+                "pmarl-bench status)",
+                err.where,
+            ) from None
+        raise
     warnings.simplefilter("ignore", DegenerateDataWarning)  # flat samples: the CI is the point
     out = Path(out)
     tmp = out.with_name(out.name + ".tmp")
@@ -37,6 +49,8 @@ def build_report(
     tmp.mkdir(parents=True)
     try:
         sections = _sections(data, tmp, reps)
+        if not pending.empty:
+            sections.insert(1, unfinished_section(pending, tmp))
         if videos and data.cells:
             sections.append(_rollout_section(data, tmp))
         (tmp / "report.md").write_text(markdown_page(sections))

@@ -2,8 +2,16 @@
 
 Each finished cell holds ``metrics.parquet`` (long format: suite, env, agent, seed, update,
 env_steps, metric, value) and ``manifest.json`` (resolved config and its hash, versions,
-device, timings, throughput). A cell folder appears only when complete: it is written under a
-temporary name and renamed into place, so an interrupted run never leaves a half-written cell.
+device, timings, throughput). A cell folder appears only when complete: it is written under
+another name and renamed into place, so an interrupted run never leaves a half-written cell.
+
+Beside a cell folder ``<agent>`` (names never hold ``@``):
+- ``<agent>@running``: the cell while it trains, and after an interruption until it is
+  resumed: its status, metrics so far and snapshots (``results.staging``);
+- ``<agent>@failed``: the staging folder of a cell that crashed or diverged, kept with its
+  reason, its metrics up to the failure and its last snapshot;
+- ``<agent>@previous-<date>-<hash>``: a finished result moved aside by ``run --keep-previous``.
+Reports and the cell cache read finished cells only.
 """
 
 from __future__ import annotations
@@ -26,6 +34,9 @@ COLUMNS = ["suite", "env", "agent", "seed", "update", "env_steps", "metric", "va
 METRICS_FILE = "metrics.parquet"
 MANIFEST_FILE = "manifest.json"
 _TMP_MARK = ".tmp-"
+RUNNING, FAILED, PREVIOUS = "@running", "@failed", "@previous-"
+#: files of a staging folder that a finished cell does not keep
+_STAGING_ONLY = ("snapshots", "live.parquet", "status.json")
 
 
 def cell_dir(results_dir: Path, suite: str, env: str, agent: str) -> Path:
@@ -58,15 +69,17 @@ def metrics_frame(
     agent: str,
     seeds: list[int],
     env_steps_per_update: int,
+    first_update: int = 0,
 ) -> pd.DataFrame:
-    """Per-update metrics ``{name: [seeds, updates]}`` -> long table. NaN entries (episode
-    metrics of an update in which no episode ended) are dropped: no row, no observation."""
+    """Per-update metrics ``{name: [seeds, updates]}`` (from update ``first_update`` on) ->
+    long table. NaN entries (episode metrics of an update in which no episode ended) are
+    dropped: no row, no observation."""
     frames = []
     for name, values in metrics.items():
         values = np.asarray(values, dtype=np.float64)
         n_seeds, n_updates = values.shape
         seed_col = np.repeat(np.asarray(seeds), n_updates)
-        update_col = np.tile(np.arange(n_updates), n_seeds)
+        update_col = np.tile(np.arange(first_update, first_update + n_updates), n_seeds)
         frames.append(
             pd.DataFrame(
                 {
@@ -88,8 +101,24 @@ def metrics_frame(
 
 
 def stage_dir(path: Path) -> Path:
-    """A new temporary folder beside the cell folder ``path``, for files written while the
-    cell runs (checkpoints); ``write_cell(..., stage=...)`` moves it into place."""
+    """The staging folder of the cell folder ``path`` (created if missing): what the cell
+    writes while it trains (status, metrics so far, snapshots, checkpoints), kept across
+    interruptions; ``write_cell(..., stage=...)`` moves it into place."""
+    stage = running_dir(path)
+    stage.mkdir(parents=True, exist_ok=True)
+    return stage
+
+
+def running_dir(path: Path) -> Path:
+    return Path(path).with_name(f"{Path(path).name}{RUNNING}")
+
+
+def failed_dir(path: Path) -> Path:
+    return Path(path).with_name(f"{Path(path).name}{FAILED}")
+
+
+def _temp_dir(path: Path) -> Path:
+    """A new temporary folder beside ``path`` (removed by ``remove_stale_tmp``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}{_TMP_MARK}{uuid.uuid4().hex[:8]}")
@@ -97,13 +126,44 @@ def stage_dir(path: Path) -> Path:
     return tmp
 
 
+def is_cell_name(name: str) -> bool:
+    """A finished cell's folder name (not a staging, failed, previous or temporary one)."""
+    return "@" not in name and _TMP_MARK not in name
+
+
+def mark_failed(path: Path) -> Path:
+    """Keep the staging folder of the cell ``path`` as its failed folder (replacing an older
+    one); returns the failed folder."""
+    failed = failed_dir(path)
+    if failed.exists():
+        shutil.rmtree(failed)
+    running_dir(path).rename(failed)
+    return failed
+
+
+def keep_previous(path: Path) -> Path:
+    """Move the finished cell ``path`` aside, named by its creation date and config hash, so
+    a new result can take its place; returns where it went."""
+    manifest = read_manifest(path) or {}
+    created = "".join(ch for ch in str(manifest.get("created", ""))[:16] if ch.isalnum())
+    tag = f"{created or 'undated'}-{str(manifest.get('config_hash', 'nohash'))[:8]}"
+    target = Path(path).with_name(f"{Path(path).name}{PREVIOUS}{tag}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = target.with_name(f"{Path(path).name}{PREVIOUS}{tag}-{n}")
+    Path(path).rename(target)
+    return target
+
+
 def write_cell(
     path: Path, metrics: pd.DataFrame, manifest: dict[str, Any], stage: Path | None = None
 ) -> None:
     """Atomically (re)place the cell folder ``path`` with these tables (and what ``stage``,
-    from ``stage_dir``, already holds)."""
+    from ``stage_dir``, already holds: its snapshots are dropped once the cell is in place,
+    and an older failed folder of the cell goes too)."""
     path = Path(path)
-    tmp = stage or stage_dir(path)
+    tmp = stage or _temp_dir(path)
     try:
         metrics.to_parquet(tmp / METRICS_FILE, index=False)
         with open(tmp / MANIFEST_FILE, "w") as f:
@@ -112,8 +172,23 @@ def write_cell(
             os.fsync(f.fileno())
         _install(path, tmp)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if stage is None:  # a staging folder keeps its snapshots for a rerun
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
+    clean_finished(path)
+    shutil.rmtree(failed_dir(path), ignore_errors=True)
+
+
+def clean_finished(path: Path) -> None:
+    """Drop what only a running cell needs (snapshots, live metrics, status) from the
+    finished cell ``path``; an interruption between installing and this leaves them, harmless,
+    for the next run to remove."""
+    for name in _STAGING_ONLY:
+        target = Path(path) / name
+        if target.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+        elif target.exists():
+            target.unlink()
 
 
 def _install(path: Path, tmp: Path) -> None:
@@ -139,13 +214,27 @@ def pack_cell(path: Path) -> bytes:
 def unpack_cell(path: Path, archive: bytes) -> None:
     """Atomically (re)place the cell folder ``path`` with the contents of ``pack_cell``."""
     path = Path(path)
-    tmp = stage_dir(path)
+    tmp = _temp_dir(path)
     try:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(tmp, filter="data")
         if not is_complete(tmp):
             raise ValueError(f"the archive for {path} holds no complete cell")
         _install(path, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def unpack_stage(path: Path, archive: bytes) -> None:
+    """Atomically (re)place the staging folder of the cell ``path`` with the contents of
+    ``pack_cell(stage)`` (a snapshot a cluster worker sent home)."""
+    stage = running_dir(path)
+    tmp = _temp_dir(path)
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tmp, filter="data")
+        _install(stage, tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -171,7 +260,7 @@ def finished_cells(path: str | Path) -> list[Path]:
     return sorted(
         p.parent
         for p in path.rglob(MANIFEST_FILE)
-        if _TMP_MARK not in str(p.parent.relative_to(path))
+        if all(is_cell_name(part) for part in p.parent.relative_to(path).parts)
         and is_complete(p.parent)
         and (p.parent / METRICS_FILE).is_file()
     )

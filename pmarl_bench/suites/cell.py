@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jax.numpy as jnp
@@ -40,6 +40,9 @@ class Cell:
     checkpoint_every: int | None = None  # env steps per seed between saved parameters
     control: str | None = None  # memoryless, frame_stack or oracle: a control cell (suites)
     evaluation: tuple[int, int] = EVALUATION  # final-policy evaluation: (episodes, seed)
+    # seconds between snapshots while it trains (None: the runner's default); how a cell
+    # runs, not what it computes: not part of its config
+    snapshot_every: float | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:

@@ -226,6 +226,7 @@ def load_suite(
                 suite.checkpoint_every,
                 control,
                 (suite.evaluation.episodes, suite.evaluation.seed),
+                suite.snapshot_every,
             )
             if only and not fnmatch.fnmatch(cell.name, only):
                 continue

@@ -124,6 +124,12 @@ class Suite(_Strict):
         gt=0,
         description="also save parameters every N env steps per seed (the final ones always)",
     )
+    snapshot_every: float | None = Field(
+        None,
+        ge=0,
+        description="seconds between snapshots of a training cell's whole state, which a rerun "
+        "resumes from (default 300; 0: after every chunk); not part of the results' config",
+    )
     evaluation: Evaluation = Field(
         default_factory=lambda: Evaluation(),
         description="the final-policy evaluation that scores every seed",

@@ -1,5 +1,7 @@
 """The host side of training one cell: compile once, run jitted chunks of updates over all
-seeds (vmapped, spread over the devices), report progress and stop on NaN between chunks."""
+seeds (vmapped, spread over the devices), report progress and stop on NaN between chunks.
+Training can start from a snapshot of its state taken between chunks (``Resume``) and goes on
+exactly as it would have."""
 
 from __future__ import annotations
 
@@ -38,15 +40,38 @@ class Progress:
 
 
 @dataclass
+class Resume:
+    """Where an earlier, interrupted training of the same cell stopped: after ``updates``
+    updates (a whole number of chunks), with the state of all seeds as host leaves (in
+    ``ChunkDone.state_leaves`` form) and the metrics so far (``{name: [seeds, updates]}``)."""
+
+    updates: int
+    leaves: list[np.ndarray]
+    metrics: dict[str, np.ndarray]
+
+
+@dataclass
+class ChunkDone:
+    """What ``on_chunk`` gets after each chunk; the getters copy from the devices (in a
+    distributed job every process must call the same ones)."""
+
+    updates: int  # done so far
+    params: Callable[[], Any]  # of all seeds, stacked in seed order
+    state_leaves: Callable[[], list[np.ndarray]]  # the whole state of all seeds, host arrays
+    metrics: Callable[[], dict[str, np.ndarray]]  # so far: name -> [seeds, updates]
+
+
+@dataclass
 class TrainResult:
     metrics: dict[str, np.ndarray]  # name -> [seeds, num_updates]
     states: list[Any]  # final RunnerState of each seed group (stacked over its seeds, on device)
     groups: list[list[int]]  # the seeds trained together (one group unless memory is short)
     devices: tuple[int, int]  # (seed devices, data devices) of the first group's program
     compile_seconds: float
-    run_seconds: float
-    agent_steps: int  # all seeds together
+    run_seconds: float  # this call's (after a resume: since it)
+    agent_steps: int  # all seeds together, in this call
     compiled_memory_bytes: int | None  # per device, while the largest group's chunk runs
+    resumed_from: int = 0  # the update this call started at
 
     @functools.cached_property
     def params(self) -> Any:
@@ -66,61 +91,107 @@ def train_seeds(
     *,
     name: str = "cell",
     on_progress: Callable[[Progress], None] | None = None,
-    on_chunk: Callable[[Any, int], None] | None = None,
+    on_chunk: Callable[[ChunkDone], None] | None = None,
+    on_compiled: Callable[[float], None] | None = None,
     memory_limit: int | str | None = DEVICE,
     programs: ProgramCache | None = None,
+    resume: Resume | None = None,
 ) -> TrainResult:
-    """Train all ``seeds`` of a cell. ``on_chunk(params, updates_done)`` runs on the host
-    after every chunk with the parameters of all seeds (e.g. to save them).
+    """Train all ``seeds`` of a cell. ``on_chunk`` runs on the host after every chunk (e.g. to
+    save parameters or snapshot the state); an exception it raises stops training.
+    ``on_compiled(seconds)`` runs once the programs are compiled, before the first chunk.
     ``memory_limit``: bytes per device the seeds must fit in (``"device"``: what the device
     reports; None: no limit); seeds that do not fit together train in groups.
-    ``programs``: compiled programs to reuse (of this ``train``)."""
+    ``programs``: compiled programs to reuse (of this ``train``). ``resume``: go on from an
+    earlier call's ``ChunkDone`` state; the result is that of an uninterrupted call.
+    A chunk whose losses are not finite raises ``TrainingDivergedError`` with ``metrics``:
+    everything up to and including that chunk."""
     t0 = time.perf_counter()
     program = programs or ProgramCache(train)
 
     limit = device_memory_limit() if isinstance(memory_limit, str) else memory_limit
     groups = seed_groups(seeds, program, limit, name)
-    states = [program(len(g)).init(g) for g in groups]
+    start = 0 if resume is None else resume.updates // train.updates_per_chunk
+    if resume is None:
+        states = [program(len(g)).init(g) for g in groups]
+    else:
+        if resume.updates % train.updates_per_chunk or resume.updates > train.num_updates:
+            raise ValueError(f"{name}: cannot resume after update {resume.updates}")
+        states = _place(resume.leaves, groups, program)
     compile_seconds = time.perf_counter() - t0
+    if on_compiled is not None:
+        on_compiled(compile_seconds)
 
-    chunks: list[dict[str, np.ndarray]] = []
+    chunks: list[dict[str, np.ndarray]] = [] if resume is None else [resume.metrics]
     agent_steps_per_chunk = len(seeds) * train.updates_per_chunk * train.agent_steps_per_update
     t_run = time.perf_counter()
-    for i in range(train.num_chunks):
+    for i in range(start, train.num_chunks):
         # groups take turns on the device; their metrics join in seed order
         outs = [program(len(g)).chunk(s) for g, s in zip(groups, states, strict=True)]
         states = [state for state, _ in outs]
         metrics = _concat(to_host([m for _, m in outs]))  # waits for the chunk
-        _check_finite(metrics, name, seeds, i * train.updates_per_chunk)
         chunks.append(metrics)
+        try:
+            _check_finite(metrics, name, seeds, i * train.updates_per_chunk)
+        except TrainingDivergedError as err:
+            err.metrics = _merge(chunks)  # type: ignore[attr-defined]
+            raise
+        done = (i + 1) * train.updates_per_chunk
         if on_chunk is not None:
-            on_chunk(_stack([s.params for s in states]), (i + 1) * train.updates_per_chunk)
+            now = list(states)  # the state after this chunk (the next one donates it)
+            on_chunk(
+                ChunkDone(
+                    updates=done,
+                    params=lambda now=now: _stack([s.params for s in now]),
+                    state_leaves=lambda now=now: _leaves(now, groups, program),
+                    metrics=lambda: _merge(chunks),
+                )
+            )
         if on_progress is not None:
             elapsed = time.perf_counter() - t_run
-            done = (i + 1) * train.updates_per_chunk
             ret = metrics["episode_return"][:, -1]
             on_progress(
                 Progress(
                     updates=done,
                     num_updates=train.num_updates,
                     env_steps=done * train.env_steps_per_update,
-                    agent_steps_per_second=(i + 1) * agent_steps_per_chunk / elapsed,
+                    agent_steps_per_second=(i + 1 - start) * agent_steps_per_chunk / elapsed,
                     latest_return=float(np.nanmean(ret)) if np.isfinite(ret).any() else np.nan,
                 )
             )
     run_seconds = time.perf_counter() - t_run
-    merged = {k: np.concatenate([c[k] for c in chunks], axis=1) for k in chunks[0]}
     memories = [program(len(g)).memory() for g in groups]
     return TrainResult(
-        metrics=merged,
+        metrics=_merge(chunks),
         states=states,
         groups=groups,
         devices=program(len(groups[0])).devices,
         compile_seconds=compile_seconds,
         run_seconds=run_seconds,
-        agent_steps=len(seeds) * train.num_updates * train.agent_steps_per_update,
+        agent_steps=(train.num_chunks - start) * agent_steps_per_chunk,
         compiled_memory_bytes=_compiled_bytes(memories),
+        resumed_from=start * train.updates_per_chunk,
     )
+
+
+def _merge(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {k: np.concatenate([c[k] for c in chunks], axis=1) for k in chunks[0]}
+
+
+def _leaves(states: list[Any], groups: list[list[int]], program: ProgramCache) -> list:
+    """The state of every group as host leaves over all seeds (in seed order)."""
+    parts = [program(len(g)).to_leaves(s) for g, s in zip(groups, states, strict=True)]
+    return [np.concatenate(xs) for xs in zip(*parts, strict=True)]
+
+
+def _place(leaves: list[np.ndarray], groups: list[list[int]], program: ProgramCache) -> list:
+    """Host leaves over all seeds -> each group's state, placed as its chunk expects."""
+    states, first = [], 0
+    for g in groups:
+        part = [x[first : first + len(g)] for x in leaves]
+        states.append(program(len(g)).from_leaves(part))
+        first += len(g)
+    return states
 
 
 def _compiled_bytes(memories: list[Memory | None]) -> int | None:
@@ -155,4 +226,4 @@ def _check_finite(metrics: dict[str, np.ndarray], name: str, seeds: list[int], f
             )
 
 
-__all__ = ["DEVICE", "Progress", "TrainResult", "train_seeds"]
+__all__ = ["DEVICE", "ChunkDone", "Progress", "Resume", "TrainResult", "train_seeds"]

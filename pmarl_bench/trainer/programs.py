@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from pmarl_bench.errors import ConfigError
+from pmarl_bench.scale.distributed import to_host
 from pmarl_bench.trainer import mesh
 from pmarl_bench.trainer.ppo import Train
 
@@ -51,7 +52,9 @@ class SeedProgram:
 
         seeds = jax.ShapeDtypeStruct((num_seeds,), jnp.int32)
         state = jax.eval_shape(jax.vmap(init), seeds)
+        self.abstract_state = state
         self.seeds_sharding = None if self.layout is None else self.layout.seeds()
+        self.state_shardings = None
         # init compiles on first use: sizes compiled only to ask their memory never run it
         if self.layout is None:
             self._lower_init = lambda: jax.jit(jax.vmap(init)).lower(seeds)
@@ -60,6 +63,7 @@ class SeedProgram:
         layout = self.layout
         vmap = functools.partial(jax.vmap, spmd_axis_name=mesh.SEED)
         states = layout.state(state)
+        self.state_shardings = states
 
         def lower_init():
             with jax.set_mesh(layout.mesh):
@@ -90,6 +94,30 @@ class SeedProgram:
     def chunk(self, state):
         return self._chunk(state)
 
+    def to_leaves(self, state) -> list[np.ndarray]:
+        """The state as host arrays (PRNG keys as their raw data), gathered from every
+        process in a distributed job; ``from_leaves`` puts them back bit for bit."""
+        host = to_host(
+            [jax.random.key_data(x) if _is_key(x) else x for x in jax.tree.leaves(state)]
+        )
+        return [np.asarray(x) for x in host]
+
+    def from_leaves(self, leaves: list[np.ndarray]):
+        """A state from ``to_leaves`` form, placed on the devices as ``chunk`` expects."""
+        specs, treedef = jax.tree.flatten(self.abstract_state)
+        shardings = (
+            [None] * len(specs)
+            if self.state_shardings is None
+            else jax.tree.leaves(self.state_shardings)
+        )
+        placed = []
+        for x, spec, sharding in zip(leaves, specs, shardings, strict=True):
+            value = jax.random.wrap_key_data(x) if _is_key(spec) else x
+            if value.shape != spec.shape:
+                raise ValueError(f"a state leaf of shape {value.shape}, expected {spec.shape}")
+            placed.append(_put(value, sharding))
+        return jax.tree.unflatten(treedef, placed)
+
     @property
     def devices(self) -> tuple[int, int]:
         """(seed devices, data devices)"""
@@ -108,6 +136,37 @@ class SeedProgram:
             )
         except Exception:  # not every backend reports it
             return None
+
+
+def state_leaf_specs(train: Train, num_seeds: int) -> list[jax.ShapeDtypeStruct]:
+    """Shapes and types of ``SeedProgram.to_leaves`` for ``num_seeds`` seeds (nothing is
+    compiled)."""
+    seeds = jax.ShapeDtypeStruct((num_seeds,), jnp.int32)
+    state = jax.eval_shape(jax.vmap(lambda s: train.init(jax.random.key(s))), seeds)
+    return [
+        jax.eval_shape(jax.random.key_data, x) if _is_key(x) else x for x in jax.tree.leaves(state)
+    ]
+
+
+def _is_key(x) -> bool:
+    return jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _put(value, sharding):
+    if sharding is None:
+        return jax.device_put(value)
+    if jax.process_count() == 1:
+        return jax.device_put(value, sharding)
+    # every process holds the whole host value: each places its own devices' parts (keys as
+    # their raw data, with the data's extra axis unsharded, then wrapped where they lie)
+    if not _is_key(value):
+        return jax.make_array_from_callback(value.shape, sharding, lambda index: value[index])
+    data = np.asarray(jax.random.key_data(value))
+    spec = jax.sharding.PartitionSpec(*sharding.spec, None)
+    placed = jax.make_array_from_callback(
+        data.shape, jax.sharding.NamedSharding(sharding.mesh, spec), lambda index: data[index]
+    )
+    return jax.jit(jax.random.wrap_key_data, out_shardings=sharding)(placed)
 
 
 class ProgramCache:

@@ -50,7 +50,9 @@ def cell_workers() -> list[int]:
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds Ray's workers through /proc")
 def test_a_killed_worker_is_retried_and_a_second_run_skips_every_cell(tmp_path):
     results = tmp_path / "results"
-    run = cli("run", str(SMOKE), "--executor", "ray", "--results-dir", str(results))
+    # a snapshot after every chunk: the workers send each one home
+    run = cli("run", str(SMOKE), "--executor", "ray", "--results-dir", str(results),
+              "--snapshot-every", "0")  # fmt: skip
     killed, seen = None, {}
     deadline = time.monotonic() + 240
     while run.poll() is None and killed is None and time.monotonic() < deadline:
@@ -72,6 +74,7 @@ def test_a_killed_worker_is_retried_and_a_second_run_skips_every_cell(tmp_path):
         assert (results / "smoke" / cell / "checkpoints" / "final").is_dir()
     assert len(store.load_results(results / "smoke")) > 0
     assert not list((results / "smoke").glob("*/*.tmp-*"))  # nothing half-written left
+    assert not list((results / "smoke").glob("*/*@*"))  # no staging folder left
 
     again = cli("run", str(SMOKE), "--executor", "ray", "--results-dir", str(results))
     out, _ = again.communicate(timeout=120)

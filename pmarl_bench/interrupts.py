@@ -1,0 +1,62 @@
+"""Ctrl-C (SIGINT) and SIGTERM (a scheduler's preemption): stop at once, or, while a cell
+trains, at the end of the running chunk, once its state is saved.
+
+The first signal counts; later ones are ignored (``uv run`` forwards the same Ctrl-C again,
+and a second one must not land in the middle of the clean-up)."""
+
+from __future__ import annotations
+
+import signal
+
+_pending: int | None = None
+_deferring = False
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop asked for by a signal; ``exit_code`` is 128 + its number (130 for SIGINT)."""
+
+    def __init__(self, signum: int = signal.SIGINT):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+def _handler(signum, frame) -> None:
+    global _pending
+    if _pending is not None:
+        return
+    _pending = signum
+    if not _deferring:
+        raise Interrupted(signum)
+
+
+def install() -> None:
+    """Handle SIGINT and SIGTERM as described above (call once, in the main thread)."""
+    signal.signal(signal.SIGINT, _handler)
+    signal.signal(signal.SIGTERM, _handler)
+
+
+def defer(on: bool) -> None:
+    """While on, a signal only sets ``pending()``: whoever deferred it must ``check()``."""
+    global _deferring
+    _deferring = on
+
+
+def check() -> None:
+    """Raise ``Interrupted`` if a signal asked to stop."""
+    if _pending is not None:
+        raise Interrupted(_pending)
+
+
+def pending() -> int | None:
+    """The signal that asked to stop, if one did."""
+    return _pending
+
+
+def reset() -> None:
+    """Forget a handled signal (tests, and a process that goes on after one)."""
+    global _pending, _deferring
+    _pending, _deferring = None, False
