@@ -2,11 +2,12 @@
 issue 17 promises: no cell corrupted, at most one snapshot interval of work lost per kill, and
 a final result bit for bit equal to an unbroken run's; report the snapshots' cost.
 
-    uv run python benchmarks/kill_resume.py --only n_back/transformer --steps 300000 \\
-        --snapshot-every 20 --kills 10
+    uv run python benchmarks/kill_resume.py --only n_back/transformer --snapshot-every 30 \\
+        --kills 10     # the memory suite's size: 5 seeds, 2M env steps
 
-Work lost per kill: the wall time between the latest snapshot and the kill (training the
-resumed run does again; its start-up and compilation are listed apart).
+Work lost per kill: the training the killed run did after its latest snapshot (or after it
+began training), which the resumed run does again; start-up and compilation are listed
+apart. Snapshots come at chunk ends, so up to one snapshot interval plus one chunk.
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ def run(args: list[str], log: Path) -> subprocess.Popen:
         )  # fmt: skip
 
 
-def training(stage: Path) -> bool:
+def training(stage: Path, pid: int) -> bool:
+    """The run ``pid`` is training (not the status a killed predecessor left)."""
     status = staging.read_status(stage)
-    return status is not None and status.get("phase") == "train"
+    return status is not None and status.get("pid") == pid and status.get("phase") == "train"
 
 
 def check_folders(suite_dir: Path) -> int:
@@ -80,8 +82,8 @@ def main() -> None:
     parser.add_argument("--suite", default="suites/memory.yaml")
     parser.add_argument("--only", default="n_back/transformer")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=300_000)
-    parser.add_argument("--snapshot-every", type=float, default=20.0)
+    parser.add_argument("--steps", type=int, default=2_000_000)
+    parser.add_argument("--snapshot-every", type=float, default=30.0)
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -106,11 +108,15 @@ def main() -> None:
     for i in range(args.kills):
         t_start = time.monotonic()
         proc = run([*common, "--results-dir", str(root / "killed")], root / f"kill{i}.log")
-        while proc.poll() is None and not training(stage):
+        while proc.poll() is None and not training(stage, proc.pid):
             time.sleep(0.05)
         startup.append(time.monotonic() - t_start)
-        # somewhere in the (remaining) training time, so some kills come between snapshots
-        time.sleep(rng.uniform(0.5, min(run_seconds, 3 * args.snapshot_every)))
+        trained_from = time.time()
+        # somewhere in what is left of training (from the unbroken run's pace), at most a few
+        # snapshot intervals on, so kills land anywhere between snapshots
+        before = staging.latest_snapshot(stage)
+        left = run_seconds * (1 - (before.updates if before else 0) / manifest["num_updates"])
+        time.sleep(rng.uniform(0.5, max(min(left - 2, 2.5 * args.snapshot_every), 1.0)))
         if proc.poll() is not None:
             print(f"kill {i}: the run finished first")
             break
@@ -118,7 +124,8 @@ def main() -> None:
         killed_at = time.time()
         proc.wait()
         snapshot = staging.latest_snapshot(stage)
-        since = killed_at - (snapshot.folder.stat().st_mtime if snapshot else t_start)
+        # training this run did after its latest snapshot (or since it began training)
+        since = killed_at - max(snapshot.folder.stat().st_mtime if snapshot else 0, trained_from)
         lost.append(since)
         corrupted += check_folders(root / "killed" / suite)
         done = snapshot.updates if snapshot else 0

@@ -24,11 +24,11 @@ from pmarl_bench.executor import MemoryLimit
 from pmarl_bench.progress import COMPILE, DONE, EVALUATE, TRAIN, Report, clock, human
 from pmarl_bench.results import staging, store
 from pmarl_bench.runner import manifest as manifests
+from pmarl_bench.runner import resume
 from pmarl_bench.runner.loggers import Loggers
 from pmarl_bench.scale import distributed
 from pmarl_bench.suites.cell import Cell
 from pmarl_bench.trainer import evaluate, loop
-from pmarl_bench.trainer.programs import state_leaf_specs
 
 #: seconds between snapshots of a training cell's state, unless a suite or ``--snapshot-every``
 #: says otherwise (0: after every chunk)
@@ -60,7 +60,7 @@ class _CellRun:
         self.cell, self.path, self.report = cell, Path(path), report
         self.snapshot_every, self.on_snapshot = snapshot_every, on_snapshot
         self.primary = distributed.is_primary()
-        self.stage = store.stage_dir(path) if self.primary else None
+        self.stage: Path | None = None  # made once the cell is built
         self.seeds = list(cell.seeds)
         self.started = _now()
 
@@ -102,6 +102,7 @@ class _CellRun:
         env, env_params, agent, train = self.built
         self.train_ = train
         self.total = train.num_updates * train.env_steps_per_update
+        self.stage = store.stage_dir(self.path) if self.primary else None
         self.progress: dict[str, Any] = {"updates": 0, "env_steps": 0}
         self.saved: list[dict] = []
         self.kept: dict[str, Any] = {}  # label -> parameters the final policy plays against
@@ -115,15 +116,15 @@ class _CellRun:
         self.evaluated = bool(evaluate.evaluations(env, env_params, agent))
         self.loggers: Loggers | None = None
         try:
-            resume = self._resume_point()
-            start = 0 if resume is None else resume.updates
+            snapshot = self._resume_point()
+            start = 0 if snapshot is None else snapshot.updates
             self.progress.update(updates=start, env_steps=start * train.env_steps_per_update)
             self.loggers = Loggers.open(logger_kinds, self.stage, cell, start, train)
             self.status(staging.RUNNING, phase=COMPILE)
             resumed = f"resuming at update {start}/{train.num_updates}; " if start else ""
             self.say(start * train.env_steps_per_update,
                      f"{resumed}compiling… ({manifests.budget_note(train)})", COMPILE)  # fmt: skip
-            self.last_snapshot = time.monotonic()
+            self.last_snapshot = time.monotonic()  # restarted once compiled
             self.session_start = time.perf_counter()
             try:
                 result = loop.train_seeds(
@@ -134,7 +135,7 @@ class _CellRun:
                     on_chunk=self._on_chunk,
                     on_compiled=self._on_compiled,
                     memory_limit=memory_limit,
-                    resume=resume,
+                    resume=snapshot,
                 )
             finally:
                 interrupts.defer(False)
@@ -155,39 +156,15 @@ class _CellRun:
         return manifest
 
     def _resume_point(self) -> loop.Resume | None:
-        """The latest snapshot of this config in the staging folder (process 0 reads it and
-        hands it to the others)."""
-        snapshot = staging.latest_snapshot(self.stage) if self.stage is not None else None
-        if snapshot is not None and snapshot.info.get("config_hash") != self.cell.config_hash():
-            snapshot = None  # another config's: the runner asked before replacing it
-        found = bool(distributed.broadcast(np.array(snapshot is not None)))
-        if not found:
-            if self.stage is not None:
-                _clear(self.stage)  # an earlier attempt's files, if any, are of no use now
+        found = resume.latest(self.stage, self.cell, self.train_, self.seeds)
+        if found is None:
             return None
-        specs = state_leaf_specs(self.train_, len(self.seeds))
-        if snapshot is not None:
-            leaves, metrics = staging.read_snapshot(snapshot, specs, len(self.seeds))
-            info = snapshot.info
-        else:  # another process of a distributed job: process 0's values arrive below
-            leaves, metrics, info = [np.zeros(s.shape, s.dtype) for s in specs], {}, {}
-        updates = int(distributed.broadcast(np.array(info.get("updates", 0))))
-        leaves = distributed.broadcast(leaves)  # only process 0 needs the metrics
         if self.primary:
-            self.saved = list(info.get("saved", []))
-            self.history = {
-                "run_seconds": float(info.get("run_seconds", 0.0)),
-                "agent_steps": int(info.get("agent_steps", 0)),
-                "resumed": [*info.get("resumed", []), updates],
-                "snapshots": int(info.get("snapshots", 0)),
-                "snapshot_seconds": float(info.get("snapshot_seconds", 0.0)),
-            }
+            self.saved, self.history = found.saved, found.history
             if self.evaluated:
-                self.kept = {
-                    c["label"]: checkpoints.load(self.stage, c["label"], self.built[2], self.seeds)
-                    for c in self.saved
-                }
-        return loop.Resume(updates, leaves, metrics)
+                self.kept = resume.kept_checkpoints(self.stage, self.saved, self.built[2],
+                                                    self.seeds)  # fmt: skip
+        return found.resume
 
     def _on_progress(self, p: loop.Progress) -> None:
         rate = p.agent_steps_per_second * self.train_.env_steps_per_update
@@ -203,13 +180,14 @@ class _CellRun:
             updates=p.updates,
             env_steps=p.env_steps,
             env_steps_per_second=rate,
-            eta_seconds=eta,
+            eta_seconds=eta if np.isfinite(eta) else None,
             latest_return=None if np.isnan(p.latest_return) else p.latest_return,
         )
 
     def _on_compiled(self, seconds: float) -> None:
         interrupts.defer(True)  # from now on a signal waits for the end of a chunk
         self.session_start = time.perf_counter()  # training time, as the loop counts it
+        self.last_snapshot = time.monotonic()  # snapshots every snapshot_every of training
         start = self.progress["updates"] * self.train_.env_steps_per_update
         self.say(start, f"compiled in {seconds:.0f}s; training…", TRAIN)
         self.status(staging.RUNNING, phase=TRAIN)
@@ -338,15 +316,6 @@ class _CellRun:
             traceback=traceback.format_exception(err)[-3:],
         )
         err.kept = str(store.mark_failed(self.path))  # type: ignore[union-attr]
-
-
-def _clear(stage: Path) -> None:
-    """Empty a staging folder whose contents cannot be resumed."""
-    for child in stage.iterdir():
-        if child.is_dir():
-            shutil.rmtree(child, ignore_errors=True)
-        else:
-            child.unlink(missing_ok=True)
 
 
 def _final_return(metrics: dict[str, np.ndarray]) -> str:

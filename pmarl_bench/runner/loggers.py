@@ -8,6 +8,7 @@ After a resume, TensorBoard is told to drop what the interrupted run logged past
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -63,9 +64,13 @@ class _TensorBoard:
     def __init__(self, folder: Path, cell, first_step: int):
         from tensorboardX import SummaryWriter
 
-        # a resumed run purges what its predecessor wrote from ``first_step`` on
+        # a resumed run purges what its predecessor wrote from ``first_step`` on; its own
+        # file name, even within the same second (the default names by time and host)
+        suffix = f".{uuid.uuid4().hex[:8]}"
         self.writers = {
-            seed: SummaryWriter(str(folder / f"seed_{seed}"), purge_step=first_step)
+            seed: SummaryWriter(
+                str(folder / f"seed_{seed}"), purge_step=first_step, filename_suffix=suffix
+            )
             for seed in cell.seeds
         }
 
@@ -105,6 +110,8 @@ class _Wandb:
                 mode=os.environ.get("WANDB_MODE", "offline"),
                 config={**cell.resolved_config(), "seed": seed},
                 reinit="create_new",
+                # the progress lines are the run's output: no console capture, no banners
+                settings=wandb.Settings(silent=True, console="off"),
             )
             for seed in cell.seeds
         }

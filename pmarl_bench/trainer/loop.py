@@ -138,13 +138,14 @@ def train_seeds(
             raise
         done = (i + 1) * train.updates_per_chunk
         if on_chunk is not None:
-            now = list(states)  # the state after this chunk (the next one donates it)
+            # getters of the state after this chunk (called before the next one donates it)
+            now = list(states)
             on_chunk(
                 ChunkDone(
                     updates=done,
-                    params=lambda now=now: _stack([s.params for s in now]),
-                    state_leaves=lambda now=now: _leaves(now, groups, program),
-                    metrics=lambda: _merge(chunks),
+                    params=functools.partial(_params, now),
+                    state_leaves=functools.partial(_leaves, now, groups, program),
+                    metrics=functools.partial(_merge, chunks),
                 )
             )
         if on_progress is not None:
@@ -176,6 +177,10 @@ def train_seeds(
 
 def _merge(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.concatenate([c[k] for c in chunks], axis=1) for k in chunks[0]}
+
+
+def _params(states: list[Any]) -> Any:
+    return _stack([s.params for s in states])
 
 
 def _leaves(states: list[Any], groups: list[list[int]], program: ProgramCache) -> list:

@@ -112,7 +112,7 @@ class SeedProgram:
         )
         placed = []
         for x, spec, sharding in zip(leaves, specs, shardings, strict=True):
-            value = jax.random.wrap_key_data(x) if _is_key(spec) else x
+            value = jax.random.wrap_key_data(jnp.asarray(x)) if _is_key(spec) else x
             if value.shape != spec.shape:
                 raise ValueError(f"a state leaf of shape {value.shape}, expected {spec.shape}")
             placed.append(_put(value, sharding))

@@ -10,7 +10,7 @@ import pytest
 from pmarl_bench import agents, envs
 from pmarl_bench.agents.gru import GRUConfig
 from pmarl_bench.trainer.config import PPOConfig
-from pmarl_bench.trainer.loop import train_seeds
+from pmarl_bench.trainer.loop import Resume, train_seeds
 from pmarl_bench.trainer.ppo import Train
 from pmarl_bench.trainer.programs import DoesNotFitError, ProgramCache, seed_groups
 
@@ -68,3 +68,47 @@ def test_grouped_training_matches_one_group(train, programs):
                     strict=True):  # fmt: skip
         assert a.shape == b.shape and a.shape[0] == 4
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-6)
+
+
+class _Stop(Exception):
+    pass
+
+
+def stopped_after(train, seeds, programs, limit, updates):
+    """Train until ``updates`` updates are done, then stop as a kill would; returns what a
+    snapshot holds."""
+    taken = {}
+
+    def on_chunk(chunk):
+        if chunk.updates == updates:
+            taken.update(leaves=chunk.state_leaves(), metrics=chunk.metrics())
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        train_seeds(train, seeds, memory_limit=limit, programs=programs, on_chunk=on_chunk)
+    return Resume(updates, taken["leaves"], taken["metrics"])
+
+
+@pytest.mark.parametrize("layouts", [("grouped", "grouped"), ("together", "grouped")])
+def test_resumed_training_ends_bit_for_bit_where_an_unbroken_one_does(train, programs, layouts):
+    """Seed groups resume from a snapshot exactly, even one taken with other groups (a run
+    resumed on a device with less memory)."""
+    seeds = [0, 1, 2, 3]
+    limits = {"together": None, "grouped": peak(programs, [2, 2])}
+    unbroken = train_seeds(train, seeds, memory_limit=limits[layouts[1]], programs=programs)
+    resume = stopped_after(train, seeds, programs, limits[layouts[0]], updates=2)
+    resumed = train_seeds(train, seeds, memory_limit=limits[layouts[1]], programs=programs,
+                          resume=resume)  # fmt: skip
+    assert resumed.resumed_from == 2 and resumed.agent_steps == unbroken.agent_steps // 2
+    same = layouts[0] == layouts[1]  # across layouts: the first updates' sums ran in groups
+    for name, values in unbroken.metrics.items():
+        if same:
+            np.testing.assert_array_equal(resumed.metrics[name], values, err_msg=name)
+        else:
+            np.testing.assert_allclose(resumed.metrics[name], values, rtol=1e-5, atol=1e-6)
+    for a, b in zip(jax.tree.leaves(unbroken.params), jax.tree.leaves(resumed.params),
+                    strict=True):  # fmt: skip
+        if same:
+            np.testing.assert_array_equal(np.asarray(b), np.asarray(a))
+        else:
+            np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-6)

@@ -1,6 +1,7 @@
 """A cell over several devices (4 simulated CPU devices in a subprocess) trains as on one:
 seeds spread over devices exactly, each seed's env batch split over the data axis within
-floating-point tolerance (its sums run in another order)."""
+floating-point tolerance (its sums run in another order); resumed from a snapshot of its
+sharded state, it ends bit for bit where it would have."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ import json, jax, numpy as np
 from pmarl_bench import agents, envs
 from pmarl_bench.agents.gru import GRUConfig
 from pmarl_bench.trainer.config import PPOConfig
-from pmarl_bench.trainer.loop import train_seeds
+from pmarl_bench.trainer.loop import Resume, train_seeds
 from pmarl_bench.trainer.ppo import Train
-from pmarl_bench.trainer.programs import SeedProgram
+from pmarl_bench.trainer.programs import ProgramCache, SeedProgram
 env = envs.make("n_back-v0", episode_length=16, max_n=2)
 agent = agents.make_agent(GRUConfig(width=16), env.observation_space, env.action_space)
 cfg = PPOConfig(num_envs=16, rollout_length=16, num_minibatches=2, num_epochs=2,
@@ -30,14 +31,33 @@ cfg = PPOConfig(num_envs=16, rollout_length=16, num_minibatches=2, num_epochs=2,
 train = Train(env, agent, cfg)
 # temporaries per device of one seed's program (split over the data axis on 4 devices)
 out = {"devices": jax.device_count(), "runs": {}, "temp": SeedProgram(train, 1).memory().temp}
+class Stop(Exception):
+    pass
+def stop_after_2(chunk):  # what a snapshot holds, then a kill
+    if chunk.updates == 2:
+        taken.update(leaves=chunk.state_leaves(), metrics=chunk.metrics())
+        raise Stop
 for seeds in SEEDS:
-    result = train_seeds(train, seeds)
+    programs = ProgramCache(train)
+    result = train_seeds(train, seeds, programs=programs)
     params = jax.tree.leaves(result.params)[0].addressable_shards
     envs = jax.tree.leaves(result.states[0].rollout)[0]
+    taken = {}
+    try:
+        train_seeds(train, seeds, programs=programs, on_chunk=stop_after_2)
+    except Stop:
+        pass
+    resumed = train_seeds(train, seeds, programs=programs,
+                          resume=Resume(2, taken["leaves"], taken["metrics"]))
     out["runs"][str(seeds)] = {
         "param_shards": [list(s.index[0].indices(len(seeds))) for s in params],
         "env_shards": sorted({s.index[1].indices(16)[:2] for s in envs.addressable_shards}),
         "metrics": {k: np.asarray(v).tolist() for k, v in result.metrics.items()},
+        # resumed on the same layout: bit for bit
+        "resumed_exact": all(np.array_equal(resumed.metrics[k], v)
+                             for k, v in result.metrics.items())
+        and all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in
+                zip(jax.tree.leaves(result.params), jax.tree.leaves(resumed.params))),
     }
 print(json.dumps(out))
 """
@@ -73,6 +93,8 @@ def test_seed_sharded_training_matches_one_device(one_device, four_devices):
     run4 = four_devices["runs"]["[0, 1, 2, 3]"]
     # one seed per device, and no device holds part of a seed's envs
     assert sorted(s[0] for s in run4["param_shards"]) == [0, 1, 2, 3]
+    assert one_device["runs"]["[0, 1, 2, 3]"]["resumed_exact"]
+    assert all(r["resumed_exact"] for r in four_devices["runs"].values())  # from a snapshot
     assert run4["env_shards"] == [[0, 16]]
     for name, values in rows(one_device, 4).items():
         np.testing.assert_allclose(run4["metrics"][name], values, rtol=1e-5, atol=1e-6,
