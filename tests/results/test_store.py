@@ -114,3 +114,70 @@ def test_a_packed_cell_unpacks_elsewhere_atomically(tmp_path):
     with pytest.raises(ValueError, match="no complete cell"):
         store.unpack_cell(path, store.pack_cell(tmp_path / "empty"))
     assert store.is_finished(path, "new") and [p.name for p in path.parent.iterdir()] == ["a"]
+
+
+def test_staging_failed_and_previous_folders_are_never_taken_for_results(tmp_path):
+    path = store.cell_dir(tmp_path, "s", "e", "a")
+    store.write_cell(path, frame(), {"config_hash": "h", "created": "2026-11-26T10:00:00"})
+    for side in ("a@running", "a@failed"):  # a stage just before it is installed looks done
+        store.write_cell(path.with_name(side), frame(), {"config_hash": "h"})
+    moved = store.keep_previous(path)
+    assert moved.name == "a@previous-20261126T1000-h"
+    store.write_cell(path, frame(seeds=(7, 8)), {"config_hash": "new"})
+    assert store.finished_cells(tmp_path) == [path]
+    assert set(store.load_results(tmp_path).seed) == {7, 8}
+    pd.testing.assert_frame_equal(pd.read_parquet(moved / store.METRICS_FILE), frame())
+
+
+def test_installing_a_stage_drops_its_snapshots_and_an_older_failure(tmp_path):
+    path = store.cell_dir(tmp_path, "s", "e", "a")
+    store.failed_dir(path).mkdir(parents=True)
+    stage = store.stage_dir(path)
+    (stage / "snapshots" / "update_00000004").mkdir(parents=True)
+    (stage / "status.json").write_text("{}")
+    (stage / "checkpoints").mkdir()
+    store.write_cell(path, frame(), {"config_hash": "h"}, stage=stage)
+    assert sorted(p.name for p in path.iterdir()) == [
+        "checkpoints", store.MANIFEST_FILE, store.METRICS_FILE]  # fmt: skip
+    assert [p.name for p in path.parent.iterdir()] == ["a"]
+
+
+def test_snapshots_are_whole_or_absent_and_only_the_latest_is_kept(tmp_path):
+    from pmarl_bench.results import staging
+
+    leaves = [np.arange(6, dtype=np.float32).reshape(2, 3), np.zeros((2, 0)), np.uint32([7, 9])]
+    metrics = {"episode_return": np.float32([[1.0, np.nan], [3.0, 4.0]])}
+    staging.write_snapshot(tmp_path, 2, leaves, metrics, {"config_hash": "h"})
+    staging.write_snapshot(tmp_path, 4, [x + 1 for x in leaves], metrics, {"config_hash": "h"})
+    torn = tmp_path / "snapshots" / ".tmp-dead"  # a kill during a write leaves this
+    (torn / "state").mkdir(parents=True)
+    found = staging.latest_snapshot(tmp_path)
+    assert found.updates == 4 and found.info["config_hash"] == "h"
+    assert sorted(p.name for p in (tmp_path / "snapshots").iterdir()) == [
+        ".tmp-dead", "update_00000004"]  # fmt: skip
+    like = [jax_like(x) for x in leaves]
+    got, got_metrics = staging.read_snapshot(found, like, num_seeds=2)
+    for a, b in zip(got, [x + 1 for x in leaves], strict=True):
+        np.testing.assert_array_equal(a, b)
+        assert a.dtype == b.dtype
+    np.testing.assert_array_equal(got_metrics["episode_return"], metrics["episode_return"])
+    assert got_metrics["episode_return"].dtype == np.float32
+
+
+def jax_like(x):
+    import jax
+
+    return jax.ShapeDtypeStruct(x.shape, x.dtype)
+
+
+def test_a_stage_sent_home_replaces_the_older_one(tmp_path):
+    worker = tmp_path / "worker" / "a@running"
+    (worker / "snapshots").mkdir(parents=True)
+    (worker / "status.json").write_text('{"state": "running"}')
+    path = store.cell_dir(tmp_path / "results", "s", "e", "a")
+    old = store.stage_dir(path)
+    (old / "stale").write_text("x")
+    store.unpack_stage(path, store.pack_cell(worker))
+    assert sorted(p.name for p in store.running_dir(path).iterdir()) == ["snapshots",
+                                                                        "status.json"]  # fmt: skip
+    assert [p.name for p in path.parent.iterdir()] == ["a@running"]
