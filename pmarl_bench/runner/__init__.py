@@ -20,20 +20,11 @@ from pmarl_bench.executor import CellJob, Executor, MemoryLimit
 from pmarl_bench.progress import ProgressDisplay
 from pmarl_bench.results import staging, store
 from pmarl_bench.runner.cell import SNAPSHOT_EVERY, run_cell
-from pmarl_bench.runner.manifest import budget_note, random_levels
 from pmarl_bench.scale import distributed
 from pmarl_bench.suites.loader import LoadedSuite
 from pmarl_bench.trainer import loop
 
-__all__ = [
-    "SNAPSHOT_EVERY",
-    "SuiteRun",
-    "budget_note",
-    "pending_cells",
-    "random_levels",
-    "run_cell",
-    "run_suite",
-]
+__all__ = ["SNAPSHOT_EVERY", "SuiteRun", "pending_cells", "run_cell", "run_suite"]
 
 
 @dataclass
