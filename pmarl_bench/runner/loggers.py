@@ -8,7 +8,7 @@ After a resume, TensorBoard is told to drop what the interrupted run logged past
 from __future__ import annotations
 
 import os
-import uuid
+import time
 from pathlib import Path
 
 import numpy as np
@@ -64,9 +64,10 @@ class _TensorBoard:
     def __init__(self, folder: Path, cell, first_step: int):
         from tensorboardX import SummaryWriter
 
-        # a resumed run purges what its predecessor wrote from ``first_step`` on; its own
-        # file name, even within the same second (the default names by time and host)
-        suffix = f".{uuid.uuid4().hex[:8]}"
+        # a resumed run purges what its predecessor wrote from ``first_step`` on. Readers
+        # take the files in name order, and the default names (seconds, host) can tie: the
+        # suffix keeps a later writer's file after an earlier one's
+        suffix = f".{time.time_ns():020d}"
         self.writers = {
             seed: SummaryWriter(
                 str(folder / f"seed_{seed}"), purge_step=first_step, filename_suffix=suffix
