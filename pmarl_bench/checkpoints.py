@@ -17,8 +17,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from pmarl_bench import interrupts
 from pmarl_bench.errors import ConfigError
-from pmarl_bench.results import store
+from pmarl_bench.results import reading, store
 from pmarl_bench.results.staging import local_checkpointer
 from pmarl_bench.suites.cell import Cell
 
@@ -30,8 +31,9 @@ def save(cell_dir: Path, label: str, params: Any) -> None:
     """Write ``params`` (stacked over seeds) as ``cell_dir/checkpoints/<label>``."""
     host = jax.device_get(params)  # a copy: the device buffers may be donated next
     checkpointer = local_checkpointer()  # process 0 alone saves host copies it gathered
-    checkpointer.save((Path(cell_dir) / FOLDER / label).absolute(), host, force=True)
-    checkpointer.wait_until_finished()
+    with interrupts.deferred():
+        checkpointer.save((Path(cell_dir) / FOLDER / label).absolute(), host, force=True)
+        checkpointer.wait_until_finished()
 
 
 def load(cell_dir: Path, label: str, agent, seeds: list[int]) -> Any:
@@ -77,7 +79,15 @@ class TrainedCell:
                 "--seed",
             )
         label = self._label(checkpoint)
-        restored = load(self.path, label, self.agent, self.seeds)
+        try:
+            restored = load(self.path, label, self.agent, self.seeds)
+        except Exception as err:  # orbax raises many kinds for a missing or broken folder
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+            raise ConfigError(
+                f"checkpoint {label} is missing or damaged ({reason}); train the cell again "
+                "with pmarl-bench run SUITE --only ENV/AGENT --force",
+                str(self.path / FOLDER / label),
+            ) from None
         i = self.seeds.index(seed)
         return jax.tree.map(lambda x: x[i], restored)
 
@@ -103,7 +113,16 @@ class TrainedCell:
 
 def load_cell(cell: str | Path, results_dir: str | Path = "results") -> TrainedCell:
     """A finished cell from ``suite/env/agent`` (under ``results_dir``) or a cell folder."""
-    path = store.find_cell(cell, results_dir)
-    manifest = store.read_manifest(path)
-    env, env_params, agent = Cell.from_config(manifest["config"], f"{path}: config").build_policy()
-    return TrainedCell(path, manifest, env, env_params, agent)
+    path = reading.find_cell(cell, results_dir)
+    manifest = store.read_manifest(path) or {}
+    where = f"{path / store.MANIFEST_FILE}: config"
+    seeds = manifest.get("seeds")
+    if not isinstance(seeds, list) or not all(type(s) is int for s in seeds) or not seeds:
+        raise ConfigError("a list of seeds is missing or damaged", where.replace("config", "seeds"))
+    try:
+        built = Cell.from_config(manifest["config"], where).build_policy()
+    except (KeyError, TypeError, AttributeError, ValueError) as err:
+        if isinstance(err, ConfigError):
+            raise
+        raise ConfigError(f"missing or damaged ({type(err).__name__}: {err})", where) from None
+    return TrainedCell(path, manifest, *built)

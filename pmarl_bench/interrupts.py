@@ -6,7 +6,9 @@ and a second one must not land in the middle of the clean-up)."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
+from collections.abc import Iterator
 
 _pending: int | None = None
 _deferring = False
@@ -43,6 +45,21 @@ def defer(on: bool) -> None:
     """While on, a signal only sets ``pending()``: whoever deferred it must ``check()``."""
     global _deferring
     _deferring = on
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """A write that a signal must not cut in half (a checkpoint: orbax writes from threads):
+    a signal during it waits for its end, then stops as usual."""
+    global _deferring
+    before = _deferring
+    _deferring = True
+    try:
+        yield
+    finally:
+        _deferring = before
+    if not before:
+        check()
 
 
 def check() -> None:

@@ -159,14 +159,27 @@ def annotate(rec: Recording, headers: list[str] | None = None) -> np.ndarray:
     return np.stack(out)
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: int = 12) -> Path:
-    """Encode ``frames [N, H, W, 3]`` as MP4 or GIF (by the file's extension)."""
+def check_path(path: str | Path) -> Path:
+    """``path`` as a video file to write: a known extension, not a folder, and a folder
+    that can take it; a one-line ``ConfigError`` otherwise (before any recording)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise ConfigError(f"unsupported video format {suffix!r}; use {' or '.join(FORMATS)}",
                           "--video-path")  # fmt: skip
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder; give a file name", "--video-path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot create {path.parent}: {err.strerror}", "--video-path") from None
+    return path
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: int = 12) -> Path:
+    """Encode ``frames [N, H, W, 3]`` as MP4 or GIF (by the file's extension)."""
+    path = check_path(path)
+    suffix = path.suffix.lower()
     if suffix == ".gif":
         iio.imwrite(path, frames, extension=".gif", duration=1000 / fps, loop=0)
     else:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from pmarl_bench.cli import app
 from pmarl_bench.errors import TrainingDivergedError
-from pmarl_bench.results import store
+from pmarl_bench.results import reading, store
 from pmarl_bench.trainer.loop import _check_finite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +71,7 @@ def test_run_writes_tidy_tables_and_manifest(smoke_results):
         assert manifest["task_card"]["horizon_steps"] == 2  # max_n
         random = manifest["random_return"]  # 16-step episodes, half right by chance
         assert random["episodes"] == 64 and abs(random["mean"] - 8) < 4 * random["sem"]
-    both = store.load_results(smoke_results / "smoke")
+    both = reading.load_results(smoke_results / "smoke")
     assert set(both.agent) == {"mlp", "mlp_tanh"}
 
 
@@ -205,7 +205,8 @@ def test_nan_losses_stop_training_with_a_clear_error():
     ("args", "message"),
     [
         (["--device-memory", "lots"], "--device-memory: not a size: 'lots'"),
-        (["--device-memory", "0GiB"], "--device-memory: must be positive"),
+        (["--device-memory", "0GiB"], "--device-memory: a positive, finite size"),
+        (["--device-memory", "1e999"], "--device-memory: a positive, finite size"),
         (["--device-memory", "1KB"], "n_back/mlp: even one seed at a time needs about"),
         (["--address", "auto"], "--address/--gpus-per-cell: only applies with --executor ray"),
         (["--distributed", "--executor", "ray"], "use one of --distributed and --executor ray"),

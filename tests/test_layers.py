@@ -13,8 +13,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pmarl_bench"
 
 #: the layer of each top-level module or package of pmarl_bench (higher may import lower)
 LAYERS = {
-    "types": 0, "errors": 0,
-    "provenance": 1, "progress": 1, "interrupts": 1, "viewer": 1, "scale": 1, "results": 1,
+    "types": 0, "errors": 0, "interrupts": 0,  # signal handling: results defer signals
+    "provenance": 1, "progress": 1, "viewer": 1, "scale": 1, "results": 1,
     "envs": 2, "agents": 3,  # agents are built from the envs' spaces
     "trainer": 4,
     "suites": 5,

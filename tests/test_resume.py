@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from pmarl_bench.checkpoints import load_cell
 from pmarl_bench.cli import app
-from pmarl_bench.results import staging, store
+from pmarl_bench.results import reading, staging, store
 
 pytestmark = pytest.mark.slow  # trains whole (tiny) suites in child processes
 
@@ -165,7 +165,7 @@ def test_another_config_never_replaces_a_finished_cell(reference, tmp_path):
     (previous,) = cell.parent.glob("mlp@previous-*")
     pd.testing.assert_frame_equal(pd.read_parquet(previous / store.METRICS_FILE), before)
     assert store.read_manifest(cell)["seeds"] == [0, 1]
-    assert len(store.finished_cells(results)) == 2
+    assert len(reading.finished_cells(results)) == 2
 
 
 def test_a_diverged_cell_keeps_its_curve_and_reason_and_reports_list_it(
@@ -199,7 +199,7 @@ def test_a_diverged_cell_keeps_its_curve_and_reason_and_reports_list_it(
     assert sorted(live["update"].unique()) == [0, 1, 2, 3, 4]
     assert staging.latest_snapshot(failed).updates == 4  # its last snapshot
     assert not store.running_dir(results / "smoke" / "n_back" / "mlp_tanh").exists()
-    assert [p.name for p in store.finished_cells(results)] == ["mlp"]  # never taken as done
+    assert [p.name for p in reading.finished_cells(results)] == ["mlp"]  # never taken as done
 
     out = CliRunner().invoke(app, ["status", str(results)]).output
     assert "failed" in out and "value_loss became nan" in out and "finished" in out, out

@@ -33,7 +33,7 @@ Carry = Any
 class AgentConfig(BaseModel):
     """Base of every agent's network config (strict: unknown keys are rejected)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     kind: str
     value_head: ValueHead = Field(
         default_factory=MSEValue,

@@ -28,6 +28,7 @@ from pydantic import Field, field_validator
 from pmarl_bench.agents.base import Agent, AgentConfig, register_agent
 from pmarl_bench.agents.heads import PolicyValueHeads
 from pmarl_bench.agents.torso import ACTIVATIONS, Activation, InputEncoder
+from pmarl_bench.errors import ConfigError
 from pmarl_bench.types import AgentInput, AgentOutput
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
@@ -122,10 +123,19 @@ def rope(x: jax.Array, pos: jax.Array, max_wavelength: float) -> jax.Array:
 
 
 def attention_implementation(choice: str, dtype) -> str:
+    """The attention kernel to use; a ``ConfigError`` where cuDNN's cannot run."""
+    gpu = jax.default_backend() == "gpu"
+    half = jnp.dtype(dtype) in (jnp.bfloat16, jnp.float16)
+    if choice == "cudnn" and not gpu:
+        raise ConfigError(
+            f"cudnn needs an NVIDIA GPU (JAX runs on {jax.default_backend()}); use auto or xla",
+            "attention",
+        )
+    if choice == "cudnn" and not half:
+        raise ConfigError("cudnn needs dtype: bfloat16; use auto or xla", "attention")
     if choice != "auto":
         return choice
-    gpu = jax.default_backend() == "gpu"
-    return "cudnn" if gpu and jnp.dtype(dtype) in (jnp.bfloat16, jnp.float16) else "xla"
+    return "cudnn" if gpu and half else "xla"
 
 
 class Attention(nnx.Module):

@@ -38,7 +38,7 @@ def load_bench(path: str | Path) -> BenchSuite:
     try:
         return BenchSuite(**(data or {}))
     except ValidationError as err:
-        raise from_validation(err, f"{path}: ", list(BenchSuite.model_fields)) from None
+        raise from_validation(err, f"{path}: ", BenchSuite) from None
 
 
 def select(suite: BenchSuite, profile: str | None, only: str | None) -> Cases:

@@ -5,6 +5,7 @@ modules: ``train`` (run), ``inspection`` (report, enjoy, play), ``tools`` (bench
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import signal
@@ -110,8 +111,38 @@ def user_errors(fn):
             raise typer.Exit(1) from None
         except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM (``interrupts``)
             interrupted(fn.__name__, getattr(err, "exit_code", 130))
+        except Exception as err:
+            cause = storage_error(err)
+            if cause is None:
+                raise
+            file = f" writing {cause.filename}" if cause.filename else ""
+            kept = "; finished cells are kept, rerun to resume" if fn.__name__ == "run" else ""
+            err_console.print(
+                f"[red]error:[/] {cause.strerror or cause}{file}{kept}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1) from None
 
     return wrapper
+
+
+#: errors of the storage, not of the program: a full disk or quota, a read-only file system
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
+
+
+def storage_error(err: BaseException) -> OSError | None:
+    """The full-disk (or quota, or read-only) ``OSError`` behind ``err``, if that is what
+    it is: libraries such as orbax wrap it in their own exceptions."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno in STORAGE_ERRNOS:
+            return err
+        if any(s in str(err) for s in ("No space left on device", "Disk quota exceeded")):
+            return OSError(errno.ENOSPC, "No space left on device")
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def interrupted(command: str, code: int = 130) -> None:

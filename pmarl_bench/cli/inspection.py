@@ -88,6 +88,8 @@ def enjoy(
 
     if video_path is None:
         viewer.require_display()
+    else:
+        video.check_path(video_path)
     trained = load_cell(cell, results_dir)
     env, env_params, _ = one_task(trained.env, trained.env_params, task)
     seed = trained.seeds[0] if seed is None else seed
@@ -138,6 +140,14 @@ def play(
     from pmarl_bench.play import Game, run_window
     from pmarl_bench.viewer import require_display
 
+    if video_path is not None:
+        video.check_path(video_path)  # before the game, not after it
+    if "/" not in target and target not in envs.registered():
+        raise ConfigError(
+            f"unknown env {target!r}; registered: {', '.join(envs.registered())} (or a cell: "
+            "suite/env/agent)",
+            "TARGET",
+        )
     require_display("play")
     if target in envs.registered():
         options = dict(_option(o) for o in option or [])

@@ -27,12 +27,12 @@ def status(
     Example: pmarl-bench status results/memory
     """
     from pmarl_bench.progress import clock, human
-    from pmarl_bench.results import staging, store
+    from pmarl_bench.results import reading, staging
 
     if not results_dir.is_dir():
         raise ConfigError("no such results folder", str(results_dir))
     rows = []
-    for manifest in store.load_manifests(results_dir):
+    for manifest in reading.load_manifests(results_dir):
         total = manifest.get("env_steps_per_seed")
         rows.append(
             (
@@ -45,6 +45,8 @@ def status(
                 f"finished {manifest.get('created', '?')}",
             )
         )
+    for path, reason in reading.scan_cells(results_dir)[1]:
+        rows.append((_name({}, results_dir, path), "damaged", "–", "–", "", "–", reason))
     for s in staging.unfinished_cells(results_dir):
         eta = s.get("eta_seconds")
         running = s["state"] == staging.RUNNING
@@ -71,7 +73,8 @@ def status(
     table = Table(title=f"cells in {results_dir}")
     for column in ("cell", "state", "env steps/seed", "env steps/s", "ETA", "return", "note"):
         table.add_column(column, overflow="fold")
-    colour = {"finished": "green", "running": "cyan", "interrupted": "yellow", "failed": "red"}
+    colour = {"finished": "green", "running": "cyan", "interrupted": "yellow", "failed": "red",
+              "damaged": "red"}  # fmt: skip
     for row in sorted(rows):
         table.add_row(row[0], f"[{colour.get(row[1], 'white')}]{row[1]}[/]", *row[2:])
     console = Console()
@@ -95,6 +98,7 @@ def _steps(done, total, human) -> str:
 
 def _mean(evaluation: dict) -> str:
     values = evaluation.get("eval/return_stochastic")
-    if not values:
+    try:
+        return f"{sum(values) / len(values):.3g}"
+    except (TypeError, ZeroDivisionError):  # none recorded (or not numbers)
         return "–"
-    return f"{sum(values) / len(values):.3g}"

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pmarl_bench.cli import announce_backend, app, err_console, user_errors
+from pmarl_bench.cli.paths import writable_dir, writable_file
 from pmarl_bench.errors import ConfigError
 
 
@@ -72,6 +73,10 @@ def bench(
 
     spec = matrices.load_bench(matrix)
     baseline = matrices.load_result(compare) if compare else None
+    if save is not None:  # before minutes of measuring, not after
+        writable_file(save, "--save")
+    if profile is not None:
+        writable_dir(profile, "--profile")
     table = Table(title=f"{spec.name} ({budget or 'default'}{', dry run' if dry_run else ''})")
     for col in ("case", "agent-steps/s", "vs reference", "reset", "compile", "peak host RSS"):
         table.add_column(col, justify="left" if col == "case" else "right", no_wrap=True)
@@ -162,6 +167,9 @@ def list_(
     from pmarl_bench.envs.spaces import Dict
     from pmarl_bench.suites.loader import load_baseline, read_yaml
 
+    for folder, option in ((baselines_dir, "--baselines-dir"), (suites_dir, "--suites-dir")):
+        if not folder.is_dir():
+            raise ConfigError(f"no such folder {folder} (run from the project folder)", option)
     console = Console()
     rows = []
     for env_id in envs.registered():

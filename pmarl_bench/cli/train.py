@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from enum import StrEnum
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Annotated
 import typer
 
 from pmarl_bench.cli import announce_backend, app, err_console, user_errors
+from pmarl_bench.cli.paths import writable_dir
 from pmarl_bench.errors import ConfigError
 
 
@@ -140,6 +142,7 @@ def run(
         pool = RayExecutor(address=address, gpus_per_cell=gpus_per_cell)
     _not_a_bench_matrix(suite)
     loaded = load_suite(suite, seeds=seeds, steps=steps, only=only, budget=budget)
+    writable_dir(results_dir, "--results-dir")
     announce_backend()
     summary = run_suite(
         loaded,
@@ -179,9 +182,12 @@ def parse_seconds(text: str, where: str) -> float:
     units = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600}
     match = re.fullmatch(r"\s*([0-9.]+)\s*([a-z]*)\s*", text.lower())
     try:
-        return float(match.group(1)) * units[match.group(2)]
+        seconds = float(match.group(1)) * units[match.group(2)]
     except (AttributeError, KeyError, ValueError):
         raise ConfigError(f"not a duration: {text!r}; e.g. 90s, 5m, 1h or 0", where) from None
+    if not math.isfinite(seconds):
+        raise ConfigError(f"a finite duration (got {text!r})", where)
+    return seconds
 
 
 def parse_bytes(text: str, where: str) -> int:
@@ -195,6 +201,6 @@ def parse_bytes(text: str, where: str) -> int:
         raise ConfigError(
             f"not a size: {text!r}; e.g. 20GiB, 512MB or a number of bytes", where
         ) from None
-    if value <= 0:
-        raise ConfigError(f"must be positive (got {text!r})", where)
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"a positive, finite size (got {text!r})", where)
     return int(value)

@@ -26,7 +26,7 @@ Params = TypeVar("Params")
 class EnvOptions(BaseModel):
     """Base for an env's static options: strict, immutable, hashable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, allow_inf_nan=False)
 
     observe: Literal["plain", "oracle"] = Field(
         "plain",

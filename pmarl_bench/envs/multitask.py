@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 import jax.numpy as jnp
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pmarl_bench.envs.base import Environment, EnvOptions, ScoreLevels
 from pmarl_bench.envs.registry import make
@@ -28,12 +28,19 @@ from pmarl_bench.types import Group, with_task_id
 
 
 class TaskSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     id: str = Field(description="a registered grid task id, e.g. scouts-v0")
     name: str | None = Field(None, description="name in metrics; default: the id without -vN")
     options: dict[str, Any] = Field(default_factory=dict, description="the task's options")
     share: float = Field(1.0, gt=0, description="relative share of the env batch")
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", v):
+            raise ValueError("use letters, digits, '_', '-' and '.' (it names metrics)")
+        return v
 
     @property
     def resolved_name(self) -> str:

@@ -38,7 +38,10 @@ class NBackOptions(EnvOptions):
 
 @struct.dataclass
 class NBackParams:
-    p_match: jax.Array = struct.field(default_factory=lambda: jnp.float32(0.5))
+    #: the probability that a step's symbol repeats the one n steps back
+    p_match: jax.Array = struct.field(
+        default_factory=lambda: jnp.float32(0.5), metadata={"range": (0.0, 1.0)}
+    )
 
 
 class NBackState(NamedTuple):

@@ -45,8 +45,8 @@ def make(env_id: str, **options: Any) -> Environment:
         try:
             env = _REGISTRY[env_id](**options)
         except ValidationError as err:
-            allowed = getattr(getattr(_REGISTRY[env_id], "Options", None), "model_fields", {})
-            raise from_validation(err, "options", list(allowed)) from None
+            options_model = getattr(_REGISTRY[env_id], "Options", None)
+            raise from_validation(err, "options", options_model) from None
     env.env_id = env_id
     if getattr(env, "observes_oracle", False):
         try:

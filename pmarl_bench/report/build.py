@@ -5,7 +5,9 @@ same report, byte for byte (fixed bootstrap seeds, no timestamps in files)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from pmarl_bench.errors import ConfigError
 from pmarl_bench.report import plots, stats
 from pmarl_bench.report import sections as sections_
 from pmarl_bench.report.data import CONTROLS, FINAL_FRACTION, ReportData, load
-from pmarl_bench.report.files import save
+from pmarl_bench.report.files import REPORT_MARK, check_out_folder, save
 from pmarl_bench.report.pages import Section, html_page, markdown_page
 from pmarl_bench.report.unfinished import unfinished, unfinished_section
 
@@ -30,7 +32,10 @@ def build_report(
 ) -> Path:
     """Write the report for ``results_dirs`` into ``out`` (replaced if it exists); returns the
     main page (``index.html``, or ``report.md`` for ``fmt="md"``). ``videos``: a short GIF of
-    the best and the median seed of every cell with saved parameters and a renderable env."""
+    the best and the median seed of every cell with saved parameters and a renderable env.
+    ``out`` may only be new, empty or an earlier report, and never in or around a results
+    folder read (a ``ConfigError`` otherwise)."""
+    check_out_folder(Path(out), [Path(d) for d in results_dirs])
     pending = unfinished(results_dirs)
     try:
         data = load(results_dirs)
@@ -44,10 +49,11 @@ def build_report(
         raise
     warnings.simplefilter("ignore", DegenerateDataWarning)  # flat samples: the CI is the point
     out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    tmp.chmod(0o755)  # mkdtemp's folder is private; a report is meant to be shared
     try:
+        (tmp / REPORT_MARK).write_text("written by pmarl-bench report; replaced by the next\n")
         sections = _sections(data, tmp, reps)
         if not pending.empty:
             sections.insert(1, unfinished_section(pending, tmp))
@@ -174,7 +180,7 @@ def _rollout_section(data: ReportData, folder: Path) -> Section:
                         env, env_params, cell.agent, cell.params(seed),
                         jax.random.key(seed), steps=ROLLOUT_STEPS, cell_px=video.CELL_PX,
                     )  # fmt: skip
-                    name = f"rollout_{task}_{agent}_{which}".replace("/", "-").replace(":", "-")
+                    name = re.sub(r"[^A-Za-z0-9_.-]", "-", f"rollout_{task}_{agent}_{which}")
                     video.write_video(folder / f"{name}.gif", video.annotate(rec), fps=8)
                     gifs.append((f"{task} / {agent}: {which} seed ({seed})", f"{name}.gif"))
             except ConfigError:

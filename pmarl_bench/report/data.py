@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pmarl_bench.errors import ConfigError
-from pmarl_bench.results import load_manifests, load_results
+from pmarl_bench.results import load_cells
 
 RETURN = "episode_return"
 #: a seed's final score: its final policy's return on the evaluation episodes (sampled
@@ -61,12 +61,13 @@ def load(results_dirs: list[str | Path]) -> ReportData:
     """Read every finished cell under the given folders (suite folders or results roots)."""
     if not results_dirs:
         raise ConfigError("give at least one results folder, e.g. results/memory", "RESULTS_DIR")
-    frames, manifests, folders = [], [], {}
+    frames, manifests, folders, damaged = [], [], {}, []
     for d in results_dirs:
-        frames.append(load_results(d))  # a one-line ConfigError for a missing or empty dir
-        found = load_manifests(d)
-        manifests.extend(found)
-        for m in found:
+        found = load_cells(d)  # a one-line ConfigError for a missing or empty dir
+        frames.append(found.metrics)
+        manifests.extend(found.manifests)
+        damaged += found.damaged
+        for m in found.manifests:
             if m.get("checkpoints"):  # saved parameters: the cell can be replayed
                 folders[(m["suite"], m["env"], m["agent"])] = Path(m["path"])
     df = pd.concat(frames, ignore_index=True).drop_duplicates(
@@ -111,7 +112,8 @@ def load(results_dirs: list[str | Path]) -> ReportData:
         cards=cards,
         reach=reach,
     )
-    data.notes = missing(data) + [
+    data.notes = [f"{path}: skipped, damaged: {reason}" for path, reason in damaged]
+    data.notes += missing(data) + [
         f"{task}/{agent}: no final-policy evaluation (a run from before it existed); its score "
         f"is its training return over the last {FINAL_FRACTION:.0%} of updates"
         for task, agent in from_training
@@ -247,7 +249,7 @@ def _throughput(manifests: list[dict], name) -> pd.DataFrame:
         {
             "task": name(m.get("suite"), m.get("env")),
             "agent": m.get("agent"),
-            "seeds": len(m.get("seeds", [])),
+            "seeds": len(m.get("seeds") or []),
             "agent_steps_per_second": m.get("agent_steps_per_second"),
             "compile_seconds": m.get("compile_seconds"),
             "run_seconds": m.get("run_seconds"),
@@ -258,7 +260,10 @@ def _throughput(manifests: list[dict], name) -> pd.DataFrame:
     ]
     cols = ["task", "agent", "seeds", "agent_steps_per_second", "compile_seconds",
             "run_seconds", "peak_host_memory_gb", "device"]  # fmt: skip
-    return pd.DataFrame(rows, columns=cols).sort_values(["task", "agent"]).reset_index(drop=True)
+    table = pd.DataFrame(rows, columns=cols)
+    measured = ["agent_steps_per_second", "compile_seconds", "run_seconds"]
+    table[measured] = table[measured].astype(float)  # NaN where a manifest lacks a figure
+    return table.sort_values(["task", "agent"]).reset_index(drop=True)
 
 
 def missing(data: ReportData) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import urllib.parse
 from dataclasses import dataclass
 
 import pandas as pd
@@ -23,11 +24,11 @@ def markdown_page(sections: list[Section]) -> str:
         parts += [f"## {s.title}", ""]
         if s.text:
             parts += [s.text, ""]
-        parts += [f"![{name}]({name}.png)" for name in s.figures]
+        parts += [f"![{name}]({urllib.parse.quote(name)}.png)" for name in s.figures]
         if s.figures:
             parts.append("")
         for caption, file in s.gifs:
-            parts += [f"{caption}", "", f"![{caption}]({file})", ""]
+            parts += [f"{caption}", "", f"![{caption}]({urllib.parse.quote(file)})", ""]
         if s.table is not None and not s.table.empty:
             parts += [s.table.to_markdown(index=False, floatfmt=".4g"), ""]
     parts += [
@@ -57,13 +58,14 @@ def html_page(sections: list[Section]) -> str:
         if s.figures:
             wide = ' class="wide"' if len(s.figures) == 1 else ""
             imgs = "".join(
-                f'<a href="{n}.svg"><img{wide} src="{n}.png" alt="{html.escape(n)}"></a>'
+                f'<a href="{_url(n + ".svg")}"><img{wide} src="{_url(n + ".png")}" '
+                f'alt="{html.escape(n)}"></a>'
                 for n in s.figures
             )
             body.append(f'<div class="figs">{imgs}</div>')
         if s.gifs:
             cells = "".join(
-                f'<figure><img src="{f}" alt="{html.escape(c)}"><figcaption>{html.escape(c)}'
+                f'<figure><img src="{_url(f)}" alt="{html.escape(c)}"><figcaption>{html.escape(c)}'
                 "</figcaption></figure>"
                 for c, f in s.gifs
             )
@@ -80,6 +82,12 @@ def html_page(sections: list[Section]) -> str:
         + "\n".join(body)
         + "\n</body></html>\n"
     )
+
+
+def _url(name: str) -> str:
+    """A file name beside the page as a relative URL, escaped for an attribute: names come
+    from results folders (agent and env names), which a page must never run as markup."""
+    return html.escape(urllib.parse.quote(name), quote=True)
 
 
 def _text_html(text: str) -> str:

@@ -24,6 +24,9 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pandas as pd
 
+from pmarl_bench import interrupts
+from pmarl_bench.results import durable
+
 STATUS_FILE = "status.json"
 LIVE_FILE = "live.parquet"
 SNAPSHOTS = "snapshots"
@@ -95,6 +98,7 @@ def write_live(stage: Path, frame: pd.DataFrame) -> None:
     path = Path(stage) / LIVE_FILE
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
     frame.to_parquet(tmp, index=False)
+    durable.fsync_path(tmp)
     os.replace(tmp, path)
 
 
@@ -130,15 +134,18 @@ def write_snapshot(
     # orbax stores no empty arrays: they come back from their shapes
     tree = {"leaves": _numbered(leaves, nonempty=True), "metrics": dict(metrics)}
     checkpointer = local_checkpointer()
-    checkpointer.save((tmp / _STATE).absolute(), tree)
-    checkpointer.wait_until_finished()
+    with interrupts.deferred():  # orbax writes from threads: let them finish
+        checkpointer.save((tmp / _STATE).absolute(), tree)
+        checkpointer.wait_until_finished()
     dtypes = {k: str(np.asarray(v).dtype) for k, v in metrics.items()}
     info = {**info, "updates": updates, "num_leaves": len(leaves), "metrics": dtypes}
     _replace_text(tmp / _INFO, json.dumps(info, indent=2, default=str))
+    durable.fsync_tree(tmp)  # whole on disk before the older snapshots go
     folder = root / f"{_PREFIX}{updates:08d}"
     if folder.exists():  # the same update again (a resumed run): the same state
         shutil.rmtree(folder)
     tmp.rename(folder)
+    durable.fsync_dir(root)
     for old in root.iterdir():
         if old != folder:
             shutil.rmtree(old, ignore_errors=True)

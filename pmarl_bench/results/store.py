@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import tarfile
 import uuid
@@ -28,12 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pmarl_bench.errors import ConfigError
+from pmarl_bench.results import durable
 
 COLUMNS = ["suite", "env", "agent", "seed", "update", "env_steps", "metric", "value"]
 METRICS_FILE = "metrics.parquet"
 MANIFEST_FILE = "manifest.json"
-_TMP_MARK = ".tmp-"
+TMP_MARK = ".tmp-"
 RUNNING, FAILED, PREVIOUS = "@running", "@failed", "@previous-"
 #: files of a staging folder that a finished cell does not keep
 _STAGING_ONLY = ("snapshots", "live.parquet", "status.json")
@@ -44,10 +43,12 @@ def cell_dir(results_dir: Path, suite: str, env: str, agent: str) -> Path:
 
 
 def read_manifest(path: Path) -> dict | None:
+    """A folder's manifest, or None where it is missing, unreadable or no JSON object."""
     try:
-        return json.loads((Path(path) / MANIFEST_FILE).read_text())
+        manifest = json.loads((Path(path) / MANIFEST_FILE).read_text())
     except (OSError, ValueError):
         return None
+    return manifest if isinstance(manifest, dict) else None
 
 
 def is_finished(path: Path, config_hash: str) -> bool:
@@ -121,14 +122,14 @@ def _temp_dir(path: Path) -> Path:
     """A new temporary folder beside ``path`` (removed by ``remove_stale_tmp``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}{_TMP_MARK}{uuid.uuid4().hex[:8]}")
+    tmp = path.with_name(f"{path.name}{TMP_MARK}{uuid.uuid4().hex[:8]}")
     tmp.mkdir()
     return tmp
 
 
 def is_cell_name(name: str) -> bool:
     """A finished cell's folder name (not a staging, failed, previous or temporary one)."""
-    return "@" not in name and _TMP_MARK not in name
+    return "@" not in name and TMP_MARK not in name
 
 
 def mark_failed(path: Path) -> Path:
@@ -168,9 +169,9 @@ def write_cell(
         metrics.to_parquet(tmp / METRICS_FILE, index=False)
         with open(tmp / MANIFEST_FILE, "w") as f:
             json.dump({**manifest, "status": "complete"}, f, indent=2, sort_keys=True, default=str)
-            f.flush()
-            os.fsync(f.fileno())
+        durable.fsync_tree(tmp)  # on disk before the rename publishes it: a power cut loses no rows
         _install(path, tmp)
+        durable.fsync_dir(path.parent)
     except BaseException:
         if stage is None:  # a staging folder keeps its snapshots for a rerun
             shutil.rmtree(tmp, ignore_errors=True)
@@ -194,7 +195,7 @@ def clean_finished(path: Path) -> None:
 def _install(path: Path, tmp: Path) -> None:
     """Move the complete folder ``tmp`` to ``path``, replacing what is there."""
     if path.exists():
-        old = path.with_name(f"{path.name}{_TMP_MARK}old-{uuid.uuid4().hex[:8]}")
+        old = path.with_name(f"{path.name}{TMP_MARK}old-{uuid.uuid4().hex[:8]}")
         path.rename(old)
         tmp.rename(path)
         shutil.rmtree(old, ignore_errors=True)
@@ -241,60 +242,29 @@ def unpack_stage(path: Path, archive: bytes) -> None:
 
 
 def remove_stale_tmp(results_dir: Path, suite: str) -> int:
-    """Delete temporary folders that an interrupted run left behind; returns their count."""
+    """Delete temporary folders that an interrupted run left behind; returns their count. A
+    finished cell moved aside to be replaced (``<agent>.tmp-old-...``) whose replacement never
+    arrived is put back instead. Only real folders inside ``results_dir/suite`` are touched:
+    symbolic links are neither followed nor removed."""
     root = Path(results_dir) / suite
-    if not root.is_dir():
+    if not root.is_dir() or root.is_symlink():
         return 0
-    stale = [p for p in root.glob(f"*/*{_TMP_MARK}*") if p.is_dir()]
+    stale = [
+        p
+        for env in root.iterdir()
+        if env.is_dir() and not env.is_symlink()
+        for p in env.iterdir()
+        if TMP_MARK in p.name and p.is_dir() and not p.is_symlink()
+    ]
+    removed = 0
     for p in stale:
+        cell = p.with_name(p.name.split(TMP_MARK)[0])
+        if f"{TMP_MARK}old-" in p.name and not cell.exists() and is_complete(p):
+            p.rename(cell)  # killed between moving the old cell aside and installing the new
+            continue
         shutil.rmtree(p, ignore_errors=True)
-    return len(stale)
-
-
-def finished_cells(path: str | Path) -> list[Path]:
-    """The folders of every finished cell under ``path`` (a cell, a suite folder or a results
-    dir holding suites), sorted; temporary folders of running or interrupted cells excluded."""
-    path = Path(path)
-    if not path.is_dir():
-        return []
-    return sorted(
-        p.parent
-        for p in path.rglob(MANIFEST_FILE)
-        if all(is_cell_name(part) for part in p.parent.relative_to(path).parts)
-        and is_complete(p.parent)
-        and (p.parent / METRICS_FILE).is_file()
-    )
-
-
-def find_cell(cell: str | Path, results_dir: str | Path) -> Path:
-    """A finished cell's folder, from ``suite/env/agent`` (under ``results_dir``) or a folder;
-    a one-line error listing the finished cells otherwise."""
-    path = Path(cell)
-    if not (path / MANIFEST_FILE).is_file():
-        path = Path(results_dir) / cell
-    if not is_complete(path):
-        root = Path(results_dir)
-        names = [str(p.relative_to(root)) for p in finished_cells(root)]
-        have = ", ".join(names) or f"(none under {root}/)"
-        raise ConfigError(f"no finished cell here; finished cells: {have}", str(cell))
-    return path
-
-
-def load_results(path: str | Path) -> pd.DataFrame:
-    """All finished cells under ``path`` (a suite folder, or a results dir holding suites) as
-    one long DataFrame."""
-    path = Path(path)
-    if not path.is_dir():
-        raise ConfigError("no such results folder", str(path))
-    cells = finished_cells(path)
-    if not cells:
-        raise ConfigError("no finished cells (metrics.parquet + manifest.json) here", str(path))
-    return pd.concat([pd.read_parquet(p / METRICS_FILE) for p in cells], ignore_index=True)
-
-
-def load_manifests(path: str | Path) -> list[dict]:
-    """The manifests of the finished cells under ``path``, each with ``path``: its folder."""
-    return [{**read_manifest(p), "path": str(p)} for p in finished_cells(path)]
+        removed += 1
+    return removed
 
 
 def is_complete(path: Path) -> bool:

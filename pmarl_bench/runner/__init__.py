@@ -5,6 +5,7 @@ replaced unless the user says so."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -18,7 +19,7 @@ from rich.console import Console
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.executor import CellJob, Executor, MemoryLimit
 from pmarl_bench.progress import ProgressDisplay
-from pmarl_bench.results import staging, store
+from pmarl_bench.results import lock, staging, store
 from pmarl_bench.runner.cell import SNAPSHOT_EVERY, run_cell
 from pmarl_bench.scale import distributed
 from pmarl_bench.suites.loader import LoadedSuite
@@ -55,10 +56,30 @@ def run_suite(
     one after the other; ``executors.ray.RayExecutor`` spreads them over a cluster).
     ``snapshot_every`` (seconds) and ``loggers``: see ``runner.cell.run_cell``.
 
-    In a ``jax.distributed`` job every process calls this; process 0 decides which cells are
-    finished and alone writes results."""
+    One run at a time per suite folder: a second one stops with a ``ConfigError`` (an OS lock
+    on the folder). In a ``jax.distributed`` job every process calls this; process 0 decides
+    which cells are finished, holds the lock and alone writes results."""
     console = console or Console(stderr=True)
     results_dir = Path(results_dir)
+    folder = results_dir / loaded.suite.name
+    with lock.suite_lock(folder) if distributed.is_primary() else contextlib.nullcontext():
+        return _run_locked(
+            loaded, results_dir, force, keep_previous, console, memory_limit, executor,
+            snapshot_every, loggers,
+        )  # fmt: skip
+
+
+def _run_locked(
+    loaded: LoadedSuite,
+    results_dir: Path,
+    force: bool,
+    keep_previous: bool,
+    console: Console,
+    memory_limit: MemoryLimit,
+    executor: Executor | None,
+    snapshot_every: float | None,
+    loggers: tuple[str, ...],
+) -> SuiteRun:
     summary = SuiteRun()
     todo = pending_cells(loaded, results_dir, force, console)
     if distributed.is_primary():

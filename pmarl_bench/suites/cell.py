@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jax.numpy as jnp
+import numpy as np
 from pydantic import ValidationError
 
 from pmarl_bench import agents, envs
@@ -129,10 +130,16 @@ def apply_env_params(env, overrides: dict):
         return params
     if not dataclasses.is_dataclass(params):
         raise ConfigError(f"{env!r} has no traced params; set its options instead")
-    names = [f.name for f in dataclasses.fields(params)]
+    fields = {f.name: f for f in dataclasses.fields(params)}
     for key, value in overrides.items():
-        if key not in names:
-            raise ConfigError(f"unknown env param; {env!r} has: {', '.join(names)}", key)
+        if key not in fields:
+            raise ConfigError(f"unknown env param; {env!r} has: {', '.join(fields)}", key)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number and not np.isfinite(value):
+            raise ConfigError(f"a finite number (got {value!r})", key)
+        low, high = fields[key].metadata.get("range", (-np.inf, np.inf))
+        if number and not low <= value <= high:
+            raise ConfigError(f"must be in [{low:g}, {high:g}] (got {value!r})", key)
         default = getattr(params, key)
         params = params.replace(**{key: jnp.asarray(value, dtype=jnp.asarray(default).dtype)})
     return params
@@ -149,4 +156,4 @@ def network_config(data: dict, where: str) -> AgentConfig:
     try:
         return cls(**data)
     except ValidationError as err:
-        raise from_validation(err, where, list(cls.model_fields)) from None
+        raise from_validation(err, where, cls) from None

@@ -27,6 +27,8 @@ from pmarl_bench.suites.files import (
 from pmarl_bench.suites.schema import (
     CONTROL_BASELINES,
     DEFAULT_BUDGET,
+    MAX_SEEDS,
+    MAX_STEPS,
     AgentBudget,
     Budget,
     EnvBudget,
@@ -108,7 +110,7 @@ def load_suite(
     try:
         suite = Suite(**data)
     except ValidationError as err:
-        raise from_validation(err, f"{path}: ", list(Suite.model_fields)) from None
+        raise from_validation(err, f"{path}: ", Suite) from None
     chosen = pick_budget(suite, budget, path)
     bwhere = f"{path}: budgets.{budget}"
     if chosen != Budget():
@@ -117,11 +119,13 @@ def load_suite(
             update["seeds"] = chosen.seeds
         suite = suite.model_copy(update=update)
     if seeds is not None:
-        if seeds < 1:
-            raise ConfigError("need at least one seed", "--seeds")
+        if not 1 <= seeds <= MAX_SEEDS:
+            raise ConfigError(f"a count of seeds from 1 to {MAX_SEEDS:,} (got {seeds})", "--seeds")
         suite = suite.model_copy(update={"seeds": seeds})
-    if steps is not None and steps < 1:
-        raise ConfigError("must be positive", "--steps")
+    if steps is not None and not 1 <= steps <= MAX_STEPS:
+        raise ConfigError(f"env steps per seed from 1 to {MAX_STEPS:,} (got {steps:,})", "--steps")
+    if only is not None and not only.strip():
+        raise ConfigError("an empty pattern; e.g. --only 'n_back/*'", "--only")
 
     def load_agent(ref: str, entry_network: dict, where: str, name: str | None):
         try:

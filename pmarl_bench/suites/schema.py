@@ -7,8 +7,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+from pmarl_bench.results import store
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 DEFAULT_BUDGET = "default"
+#: seeds a cell may train (the most any suite has asked for is 64) and the largest seed
+MAX_SEEDS, MAX_SEED = 10_000, 2**32 - 1
+#: env steps per seed: beyond it a run is a typo (1e13 would take years on one GPU)
+MAX_STEPS = 10**11
 
 #: control agents a suite can ask for on its envs (trained by the same PPO as every agent):
 #: memoryless (an MLP on the plain observation), frame_stack (an MLP over the last 4 inputs:
@@ -22,12 +28,16 @@ CONTROL_BASELINES: dict[str, str] = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _check_name(v: str | None) -> str | None:
     if v is not None and not _NAME.match(v):
-        raise ValueError("use letters, digits, '_', '-' and '.' (it names a results folder)")
+        raise ValueError(
+            "use up to 100 letters, digits, '_', '-' and '.' (it names a results folder)"
+        )
+    if v is not None and not store.is_cell_name(v):
+        raise ValueError(f"{v!r} holds {store.TMP_MARK!r}, which marks temporary folders")
     return v
 
 
@@ -38,10 +48,12 @@ def _check_controls(v):
 
 
 def _check_seeds(v):
-    if isinstance(v, int) and v < 1:
-        raise ValueError("need at least one seed")
+    if isinstance(v, int) and not 1 <= v <= MAX_SEEDS:
+        raise ValueError(f"a count of seeds from 1 to {MAX_SEEDS:,}")
     if isinstance(v, list) and (not v or len(set(v)) != len(v) or min(v) < 0):
         raise ValueError("a list of distinct non-negative seeds")
+    if isinstance(v, list) and (len(v) > MAX_SEEDS or max(v) > MAX_SEED):
+        raise ValueError(f"at most {MAX_SEEDS:,} seeds, each at most 2**32 - 1")
     return v
 
 
@@ -52,7 +64,9 @@ class EnvEntry(_Strict):
     params: dict[str, float | int | bool] = Field(
         default_factory=dict, description="traced env parameters (fields of its Params)"
     )
-    steps: int | None = Field(None, gt=0, description="env steps per seed for this env")
+    steps: int | None = Field(
+        None, gt=0, le=MAX_STEPS, description="env steps per seed for this env"
+    )
     ppo: dict[str, Any] = Field(
         default_factory=dict, description="PPO overrides for this env (num_envs, mode, ...)"
     )
@@ -82,7 +96,9 @@ class AgentEntry(_Strict):
 
 class EnvBudget(_Strict):
     options: dict[str, Any] = Field(default_factory=dict, description="env option overrides")
-    steps: int | None = Field(None, gt=0, description="env steps per seed for this env")
+    steps: int | None = Field(
+        None, gt=0, le=MAX_STEPS, description="env steps per seed for this env"
+    )
     ppo: dict[str, Any] = Field(default_factory=dict, description="PPO overrides for this env")
 
 
@@ -97,7 +113,7 @@ class Budget(_Strict):
 
     description: str = ""
     seeds: int | list[int] | None = None
-    steps: int | None = Field(None, gt=0)
+    steps: int | None = Field(None, gt=0, le=MAX_STEPS)
     ppo: dict[str, Any] = Field(default_factory=dict, description="PPO overrides for all cells")
     envs: dict[str, EnvBudget] = Field(default_factory=dict, description="by env name")
     agents: dict[str, AgentBudget] = Field(default_factory=dict, description="by agent name")
@@ -117,7 +133,9 @@ class Suite(_Strict):
     name: str = Field(description="names the results folder results/<name>/")
     description: str = ""
     seeds: int | list[int] = Field(4, description="a count (seeds 0..N-1) or a list of seeds")
-    steps: int = Field(gt=0, description="env steps per seed and cell (x agents = agent steps)")
+    steps: int = Field(
+        gt=0, le=MAX_STEPS, description="env steps per seed and cell (x agents = agent steps)"
+    )
     ppo: dict[str, Any] = Field(default_factory=dict, description="PPO overrides for all cells")
     checkpoint_every: int | None = Field(
         None,

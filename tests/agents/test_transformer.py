@@ -11,6 +11,7 @@ import pytest
 from pmarl_bench import envs
 from pmarl_bench.agents import TransformerConfig, make_agent
 from pmarl_bench.agents.transformer import attention_implementation, episode_clock
+from pmarl_bench.errors import ConfigError
 from pmarl_bench.types import NO_ACTION, AgentInput
 
 ENV = envs.make("n_back-v0")
@@ -96,7 +97,12 @@ def test_bfloat16_compute_keeps_float32_params_and_outputs():
 
 def test_attention_backend_selection(monkeypatch):
     assert attention_implementation("auto", jnp.bfloat16) == "xla"  # this CPU
-    assert attention_implementation("cudnn", jnp.float32) == "cudnn"  # explicit wins
+    assert attention_implementation("xla", jnp.bfloat16) == "xla"  # explicit wins
+    with pytest.raises(ConfigError, match="cudnn needs an NVIDIA GPU"):
+        attention_implementation("cudnn", jnp.bfloat16)  # not on a CPU: one line, not a crash
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
     assert attention_implementation("auto", jnp.bfloat16) == "cudnn"
+    assert attention_implementation("cudnn", jnp.bfloat16) == "cudnn"
     assert attention_implementation("auto", jnp.float32) == "xla"  # cuDNN needs 16-bit
+    with pytest.raises(ConfigError, match="cudnn needs dtype: bfloat16"):
+        attention_implementation("cudnn", jnp.float32)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pmarl_bench.executors.ray import TASK_NAME
-from pmarl_bench.results import store
+from pmarl_bench.results import reading, store
 
 # compiles and trains whole programs: the slow tier (CI runs it)
 pytestmark = pytest.mark.slow
@@ -72,7 +72,7 @@ def test_a_killed_worker_is_retried_and_a_second_run_skips_every_cell(tmp_path):
         manifest = store.read_manifest(results / "smoke" / cell)
         assert manifest["status"] == "complete", cell
         assert (results / "smoke" / cell / "checkpoints" / "final").is_dir()
-    assert len(store.load_results(results / "smoke")) > 0
+    assert len(reading.load_results(results / "smoke")) > 0
     assert not list((results / "smoke").glob("*/*.tmp-*"))  # nothing half-written left
     assert not list((results / "smoke").glob("*/*@*"))  # no staging folder left
 

@@ -7,7 +7,10 @@ import pandas as pd
 import pytest
 
 from pmarl_bench.errors import ConfigError
-from pmarl_bench.results import store
+from pmarl_bench.results import reading, store
+
+#: what a finished cell's manifest says it is (the rows of ``frame()`` say the same)
+IDS = {"suite": "s", "env": "e", "agent": "a"}
 
 
 def frame(env="e", agent="a", seeds=(3, 5)):
@@ -32,25 +35,27 @@ def test_metrics_frame_is_long_and_drops_missing_episode_stats():
 
 def test_write_and_reload_and_finished_check(tmp_path):
     path = store.cell_dir(tmp_path, "s", "e", "a")
-    store.write_cell(path, frame(), {"config_hash": "abc"})
+    store.write_cell(path, frame(), {**IDS, "config_hash": "abc"})
     assert store.is_finished(path, "abc")
     assert not store.is_finished(path, "other")
     assert store.read_manifest(path)["status"] == "complete"
     store.write_cell(
-        store.cell_dir(tmp_path, "s", "e", "b"), frame(agent="b"), {"config_hash": "x"}
+        store.cell_dir(tmp_path, "s", "e", "b"),
+        frame(agent="b"),
+        {**IDS, "agent": "b", "config_hash": "x"},
     )
-    df = store.load_results(tmp_path / "s")
+    df = reading.load_results(tmp_path / "s")
     assert sorted(df.agent.unique()) == ["a", "b"]
     pd.testing.assert_frame_equal(
         df[df.agent == "a"].reset_index(drop=True), frame().reset_index(drop=True)
     )
-    assert len(store.load_manifests(tmp_path / "s")) == 2
+    assert len(reading.load_manifests(tmp_path / "s")) == 2
 
 
 def test_rewrite_replaces_atomically(tmp_path):
     path = store.cell_dir(tmp_path, "s", "e", "a")
-    store.write_cell(path, frame(), {"config_hash": "one"})
-    store.write_cell(path, frame(seeds=(7, 8)), {"config_hash": "two"})
+    store.write_cell(path, frame(), {**IDS, "config_hash": "one"})
+    store.write_cell(path, frame(seeds=(7, 8)), {**IDS, "config_hash": "two"})
     assert store.is_finished(path, "two")
     assert set(pd.read_parquet(path / store.METRICS_FILE).seed) == {7, 8}
     assert [p.name for p in path.parent.iterdir()] == ["a"]  # no temporary folders left
@@ -58,51 +63,51 @@ def test_rewrite_replaces_atomically(tmp_path):
 
 def test_failed_write_leaves_nothing_and_keeps_old_result(tmp_path, monkeypatch):
     path = store.cell_dir(tmp_path, "s", "e", "a")
-    store.write_cell(path, frame(), {"config_hash": "old"})
+    store.write_cell(path, frame(), {**IDS, "config_hash": "old"})
 
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(json, "dump", boom)
     with pytest.raises(KeyboardInterrupt):
-        store.write_cell(path, frame(seeds=(9, 10)), {"config_hash": "new"})
+        store.write_cell(path, frame(seeds=(9, 10)), {**IDS, "config_hash": "new"})
     assert store.is_finished(path, "old")
     assert [p.name for p in path.parent.iterdir()] == ["a"]
     new = store.cell_dir(tmp_path, "s", "e", "fresh")
     with pytest.raises(KeyboardInterrupt):
-        store.write_cell(new, frame(), {"config_hash": "new"})
+        store.write_cell(new, frame(), {**IDS, "config_hash": "new"})
     assert not new.exists()
     assert sorted(p.name for p in new.parent.iterdir()) == ["a"]
 
 
 def test_half_written_cells_are_ignored_and_cleaned(tmp_path):
-    store.write_cell(store.cell_dir(tmp_path, "s", "e", "a"), frame(), {"config_hash": "h"})
+    store.write_cell(store.cell_dir(tmp_path, "s", "e", "a"), frame(), {**IDS, "config_hash": "h"})
     half = tmp_path / "s" / "e" / "b.tmp-1234"
     half.mkdir()
     frame(agent="b").to_parquet(half / store.METRICS_FILE)
-    assert set(store.load_results(tmp_path / "s").agent) == {"a"}
+    assert set(reading.load_results(tmp_path / "s").agent) == {"a"}
     assert store.remove_stale_tmp(tmp_path, "s") == 1
     assert not half.exists()
 
 
 def test_loading_nothing_is_a_one_line_error(tmp_path):
     with pytest.raises(ConfigError, match="no such results folder"):
-        store.load_results(tmp_path / "missing")
+        reading.load_results(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="no finished cells"):
-        store.load_results(tmp_path / "empty")
+        reading.load_results(tmp_path / "empty")
 
 
 def test_a_packed_cell_unpacks_elsewhere_atomically(tmp_path):
     """How a cluster worker's cell reaches the results folder."""
     worker = store.cell_dir(tmp_path / "worker", "s", "e", "a")
-    store.write_cell(worker, frame(), {"config_hash": "new"})
+    store.write_cell(worker, frame(), {**IDS, "config_hash": "new"})
     (worker / "checkpoints" / "final").mkdir(parents=True)
     (worker / "checkpoints" / "final" / "params").write_bytes(b"\x00\x01")
     archive = store.pack_cell(worker)
 
     path = store.cell_dir(tmp_path / "results", "s", "e", "a")
-    store.write_cell(path, frame(seeds=(7, 8)), {"config_hash": "old"})
+    store.write_cell(path, frame(seeds=(7, 8)), {**IDS, "config_hash": "old"})
     store.unpack_cell(path, archive)
     assert store.is_finished(path, "new")
     assert (path / "checkpoints" / "final" / "params").read_bytes() == b"\x00\x01"
@@ -118,14 +123,14 @@ def test_a_packed_cell_unpacks_elsewhere_atomically(tmp_path):
 
 def test_staging_failed_and_previous_folders_are_never_taken_for_results(tmp_path):
     path = store.cell_dir(tmp_path, "s", "e", "a")
-    store.write_cell(path, frame(), {"config_hash": "h", "created": "2026-11-26T10:00:00"})
+    store.write_cell(path, frame(), {**IDS, "config_hash": "h", "created": "2026-11-26T10:00:00"})
     for side in ("a@running", "a@failed"):  # a stage just before it is installed looks done
-        store.write_cell(path.with_name(side), frame(), {"config_hash": "h"})
+        store.write_cell(path.with_name(side), frame(), {**IDS, "config_hash": "h"})
     moved = store.keep_previous(path)
     assert moved.name == "a@previous-20261126T1000-h"
-    store.write_cell(path, frame(seeds=(7, 8)), {"config_hash": "new"})
-    assert store.finished_cells(tmp_path) == [path]
-    assert set(store.load_results(tmp_path).seed) == {7, 8}
+    store.write_cell(path, frame(seeds=(7, 8)), {**IDS, "config_hash": "new"})
+    assert reading.finished_cells(tmp_path) == [path]
+    assert set(reading.load_results(tmp_path).seed) == {7, 8}
     pd.testing.assert_frame_equal(pd.read_parquet(moved / store.METRICS_FILE), frame())
 
 
@@ -136,7 +141,7 @@ def test_installing_a_stage_drops_its_snapshots_and_an_older_failure(tmp_path):
     (stage / "snapshots" / "update_00000004").mkdir(parents=True)
     (stage / "status.json").write_text("{}")
     (stage / "checkpoints").mkdir()
-    store.write_cell(path, frame(), {"config_hash": "h"}, stage=stage)
+    store.write_cell(path, frame(), {**IDS, "config_hash": "h"}, stage=stage)
     assert sorted(p.name for p in path.iterdir()) == [
         "checkpoints", store.MANIFEST_FILE, store.METRICS_FILE]  # fmt: skip
     assert [p.name for p in path.parent.iterdir()] == ["a"]

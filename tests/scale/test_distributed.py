@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pmarl_bench.results import store
+from pmarl_bench.results import reading, store
 
 # compiles and trains whole programs: the slow tier (CI runs it)
 pytestmark = pytest.mark.slow
@@ -64,7 +64,7 @@ def job(root: Path, seeds: int) -> Path:
 
 
 def curves(results: Path, seeds: list[int]) -> pd.DataFrame:
-    df = store.load_results(results)
+    df = reading.load_results(results)
     return df[df.seed.isin(seeds)].sort_values(["seed", "metric", "update"])
 
 

@@ -1,7 +1,7 @@
 """A cell over several devices (4 simulated CPU devices in a subprocess) trains as on one:
-seeds spread over devices exactly, each seed's env batch split over the data axis within
-floating-point tolerance (its sums run in another order); resumed from a snapshot of its
-sharded state, it ends bit for bit where it would have."""
+seeds spread over devices, and each seed's env batch split over the data axis, within
+floating-point tolerance (sums compiled for another batch or run in another order); resumed
+from a snapshot of its sharded state, it ends bit for bit where it would have."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from pmarl_bench.envs.base import EnvOptions
 
@@ -50,9 +50,13 @@ UP, RIGHT, DOWN, LEFT, STAY, ATTACK, DIG = range(7)
 DELTAS = jnp.array([[-1, 0], [0, 1], [1, 0], [0, -1], [0, 0], [0, 0], [0, 0]], jnp.int32)
 
 
+#: the largest map side (the origin's GPU maps are 40; a 1024-side map of 4,096 envs is 4 GB)
+MAX_SIDE = 1024
+
+
 class GridOptions(EnvOptions):
-    width: int = Field(40, ge=5, description="map width W, border walls included")
-    height: int = Field(40, ge=5, description="map height H, border walls included")
+    width: int = Field(40, ge=5, le=MAX_SIDE, description="map width W, border walls included")
+    height: int = Field(40, ge=5, le=MAX_SIDE, description="map height H, border walls included")
     view: int = Field(5, ge=1, description="side V of each agent's square view (odd)")
     episode_length: int = Field(512, ge=1)
 
@@ -62,6 +66,25 @@ class GridOptions(EnvOptions):
         if v % 2 == 0:
             raise ValueError(f"view must be odd so the agent is at its centre (got {v})")
         return v
+
+    @property
+    def spawned(self) -> int:
+        """Agents and objects placed on distinct free cells at reset (0: the task checks
+        its own placement)."""
+        return 0
+
+    @model_validator(mode="after")
+    def _fits_the_map(self):
+        h, w = self.height, self.width
+        if self.view > max(h, w):
+            raise ValueError(f"view {self.view} is larger than the {h}x{w} map")
+        density = getattr(self, "wall_density", 0.0)
+        if self.spawned > (h - 2) * (w - 2) * (1 - density):
+            raise ValueError(
+                f"{self.spawned} agents and objects do not fit in the free cells of a {h}x{w} "
+                f"map (wall_density {density})"
+            )
+        return self
 
 
 def open_map(height: int, width: int) -> jax.Array:

@@ -44,6 +44,10 @@ class GridReturnOptions(GridOptions):
     dig_timeout: int = Field(5, ge=0, description="steps frozen after digging")
     wall_density: float = Field(0.35, ge=0.0, lt=0.9, description="share of diggable walls")
 
+    @property
+    def spawned(self) -> int:
+        return self.num_agents + self.num_goals
+
 
 class GridReturnState(NamedTuple):
     tiles: jax.Array  # uint8 [H, W]: EMPTY, WALL, DIGGABLE, GOAL

@@ -62,6 +62,10 @@ class ScoutsOptions(GridOptions):
     scout_reward: float = 1.0
     shared_reward: bool = False
 
+    @property
+    def spawned(self) -> int:
+        return self.num_scouts + self.num_harvesters + self.num_treasures
+
 
 class ScoutsState(NamedTuple):
     treasures: jax.Array  # int32 [N, 2]

@@ -44,6 +44,10 @@ class TravelingSalesmanOptions(GridOptions):
     num_agents: int = Field(2, ge=1)
     num_flags: int = Field(8, ge=1)
 
+    @property
+    def spawned(self) -> int:
+        return self.num_agents + self.num_flags
+
 
 class TravelingSalesmanV0Options(TravelingSalesmanOptions):
     flag_reward: float = Field(1 / 3, description="reward for a flag new to the agent's record")

@@ -1,0 +1,282 @@
+"""Bad input of every kind ends as one line naming the file or option, exit 2, nothing
+written, within seconds: a corpus of malformed suite and baseline files, values the code
+cannot run, command-line options, and damaged or hostile results folders.
+
+Each row is (name, how to make the command, the words the error line must contain). The
+commands run in this process (typer's runner): the corpus takes seconds, not minutes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from pmarl_bench.cli import app
+from pmarl_bench.results import metrics_frame, write_cell
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+BASE = {
+    "name": "tiny",
+    "seeds": 1,
+    "steps": 4096,
+    "envs": [{"id": "n_back-v0", "ppo": {"num_envs": 8, "rollout_length": 16}}],
+    "agents": [{"baseline": "mlp"}],
+}
+
+
+def suite_with(tmp: Path, change) -> Path:
+    """The base suite with ``change(data)`` applied, written to a file."""
+    data = json.loads(json.dumps(BASE))
+    change(data)
+    path = tmp / "suite.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def env_option(**options):
+    def change(data):
+        data["envs"][0] = {"id": "grid_return-v0", "options": {"width": 9, "height": 9, **options}}
+
+    return change
+
+
+def setter(*keys, value):
+    def change(data):
+        target = data
+        for k in keys[:-1]:
+            target = target[k]
+        target[keys[-1]] = value
+
+    return change
+
+
+def raw(tmp: Path, content: bytes, name: str = "suite.yaml") -> Path:
+    path = tmp / name
+    path.write_bytes(content)
+    return path
+
+
+def run_suite_file(make):
+    return lambda tmp: ["run", str(make(tmp)), "--results-dir", str(tmp / "res")]
+
+
+def run_with(change, *extra):
+    return lambda tmp: [
+        "run", str(suite_with(tmp, change)), "--results-dir", str(tmp / "res"), *extra
+    ]  # fmt: skip
+
+
+def bomb(levels: int = 7) -> bytes:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def fifo(tmp: Path) -> Path:
+    path = tmp / "fifo.yaml"
+    os.mkfifo(path)
+    return path
+
+
+def bad_baseline(tmp: Path) -> Path:
+    raw(tmp, b"name: b\nnetwork: {kind: mlp}\ndescription: \xe9\n", "bad_baseline.yaml")
+    return suite_with(tmp, setter("agents", 0, "baseline", value=str(tmp / "bad_baseline.yaml")))
+
+
+# -- damaged and hostile results folders --------------------------------------------------
+def cell(root: Path, agent: str = "mlp", suite: str = "toy", env: str = "recall") -> Path:
+    returns = np.linspace(0, 1, 8)[None].repeat(2, 0)
+    frame = metrics_frame({"episode_return": returns}, suite=suite, env=env, agent=agent,
+                          seeds=[0, 1], env_steps_per_update=10)  # fmt: skip
+    path = root / suite / env / agent
+    manifest = {"suite": suite, "env": env, "agent": agent, "seeds": [0, 1], "config_hash": "x"}
+    write_cell(path, frame, manifest)
+    return path
+
+
+def damaged(how):
+    def make(tmp: Path):
+        path = cell(tmp / "res")
+        how(path)
+        return ["report", str(tmp / "res" / "toy"), "--out", str(tmp / "out"), "--no-videos"]
+
+    return make
+
+
+def report_out(where):
+    def make(tmp: Path):
+        cell(tmp / "res")
+        out = where(tmp)
+        return ["report", str(tmp / "res" / "toy"), "--out", str(out), "--no-videos"]
+
+    return make
+
+
+def not_a_report(tmp: Path) -> Path:
+    (tmp / "mine").mkdir()
+    (tmp / "mine" / "thesis.tex").write_text("years of work")
+    return tmp / "mine"
+
+
+def a_file(tmp: Path) -> Path:
+    (tmp / "file").write_text("x")
+    return tmp / "file"
+
+
+def enjoy_cell(change):
+    """A finished cell of the smoke suite, without training: a manifest and no checkpoint."""
+
+    def make(tmp: Path):
+        from pmarl_bench.suites import load_suite
+
+        spec = load_suite(ROOT / "suites" / "smoke.yaml").cells[0]
+        path = tmp / "res" / "smoke" / spec.env_name / spec.agent_name
+        path.mkdir(parents=True)
+        manifest = {"status": "complete", "suite": "smoke", "env": spec.env_name,
+                    "agent": spec.agent_name, "seeds": list(spec.seeds), "config_hash": "x",
+                    "config": spec.resolved_config(),
+                    "checkpoints": [{"label": "final", "update": 1, "env_steps": 1}]}  # fmt: skip
+        change(manifest)
+        (path / "manifest.json").write_text(json.dumps(manifest))
+        return ["enjoy", str(path), "--video-path", str(tmp / "v" / "x.gif")]
+
+    return make
+
+
+CORPUS = [
+    # suite and baseline files
+    ("missing file", lambda t: ["run", str(t / "none.yaml")], "none.yaml: no such file"),
+    ("a folder", lambda t: ["run", str(t)], "not a regular file (a folder)"),
+    ("a FIFO", lambda t: ["run", str(fifo(t))], "not a regular file (a FIFO)"),
+    ("latin-1 bytes", run_suite_file(lambda t: raw(t, b"name: caf\xe9\n")), "not UTF-8 text"),
+    ("UTF-16", run_suite_file(lambda t: raw(t, "name: x\n".encode("utf-16"))), "UTF-16 text"),
+    ("random bytes", run_suite_file(lambda t: raw(t, os.urandom(2 << 20))), "file too large"),
+    ("deep nesting", run_suite_file(lambda t: raw(t, b"[" * 5000 + b"]" * 5000)),
+     "nested more than 32 levels deep"),
+    ("alias bomb", run_suite_file(lambda t: raw(t, bomb())), "more than 100,000 values"),
+    ("recursive alias", run_suite_file(lambda t: raw(t, b"a: &a [*a]\n")),
+     "refers to a value that contains it"),
+    ("malformed YAML", run_suite_file(lambda t: raw(t, b"name: [x\n")), "malformed YAML"),
+    ("two documents", run_suite_file(lambda t: raw(t, b"a: 1\n---\nb: 2\n")), "malformed YAML"),
+    ("a list", run_suite_file(lambda t: raw(t, b"- 1\n")), "expected a mapping"),
+    ("bad baseline file", run_suite_file(bad_baseline), "bad_baseline.yaml: not UTF-8 text"),
+    # wrong keys say where they are and what is allowed there
+    ("env key", run_with(setter("envs", 0, "colour", value=1)),
+     "envs[0].colour: unknown key; allowed: id, name, options"),
+    ("agent key", run_with(setter("agents", 0, "colour", value=1)),
+     "agents[0].colour: unknown key; allowed: baseline, name, network, ppo"),
+    ("budget key", run_with(setter("budgets", value={"big": {"envs": {"n_back": {"x": 1}}}})),
+     "budgets.big.envs.n_back.x: unknown key; allowed: options, steps, ppo"),
+    ("view 4", run_with(env_option(view=4)), "view must be odd so the agent is at its centre"),
+    # values the code cannot run
+    ("num_epochs 0", run_with(setter("ppo", value={"num_epochs": 0})), "ppo.num_epochs"),
+    ("lr inf", run_with(setter("ppo", value={"lr": float("inf")})), "ppo.lr"),
+    ("p_match 2", run_with(setter("envs", 0, "params", value={"p_match": 2})),
+     "params.p_match: must be in [0, 1] (got 2)"),
+    ("p_match -1", run_with(setter("envs", 0, "params", value={"p_match": -1})),
+     "params.p_match: must be in [0, 1]"),
+    ("width 10^6", run_with(env_option(width=10**6)), "options.width"),
+    ("view > map", run_with(env_option(view=11)), "view 11 is larger than the 9x9 map"),
+    ("too many agents", run_with(env_option(num_agents=40)), "41 agents and objects do not fit in the free cells"),
+    ("task name /", run_with(setter("envs", 0, value={"id": "multitask-v0", "options": {
+        "tasks": [{"id": "scouts-v0", "name": "a/b"}]}})), "use letters, digits"),
+    ("temp name", run_with(setter("agents", 0, "name", value="x.tmp-1")),
+     "marks temporary folders"),
+    ("name with @", run_with(setter("agents", 0, "name", value="mlp@running")),
+     "use up to 100 letters"),
+    ("seed 2^64", run_with(setter("seeds", value=[0, 2**64])), "each at most 2**32 - 1"),
+    ("seeds 10^6", run_with(setter("seeds", value=10**6)), "a count of seeds from 1 to 10,000"),
+    ("steps 1e13", run_with(setter("steps", value=10**13)), "steps"),
+    ("cudnn on CPU", run_with(setter("agents", 0, value={"baseline": "transformer", "network":
+        {"attention": "cudnn"}})), "cudnn needs an NVIDIA GPU"),
+    # options
+    ("--seeds huge", run_with(lambda d: None, "--seeds", "1000000000"), "--seeds: a count"),
+    ("--steps 1e13", run_with(lambda d: None, "--steps", str(10**13)),
+     "--steps: env steps per seed from 1 to 100,000,000,000"),
+    ("--only ''", run_with(lambda d: None, "--only", ""), "--only: an empty pattern"),
+    ("--device-memory 1e999", run_with(lambda d: None, "--device-memory", "1e999"),
+     "--device-memory: a positive, finite size"),
+    ("--results-dir a file", lambda t: ["run", str(suite_with(t, lambda d: None)),
+                                        "--results-dir", str(a_file(t))],
+     "--results-dir: ", "is a file, not a folder"),
+    ("--snapshot-every x", run_with(lambda d: None, "--snapshot-every", "soon"),
+     "--snapshot-every: not a duration"),
+    # damaged results folders
+    ("zero-byte parquet", damaged(lambda p: (p / "metrics.parquet").write_bytes(b"")),
+     "no finished cells", "metrics.parquet is unreadable"),
+    ("corrupt parquet", damaged(lambda p: (p / "metrics.parquet").write_bytes(b"PAR1" * 99)),
+     "metrics.parquet is unreadable"),
+    ("manifest a list", damaged(lambda p: (p / "manifest.json").write_text("[1, 2]")),
+     "manifest.json is unreadable or no JSON object"),
+    ("truncated manifest", damaged(lambda p: (p / "manifest.json").write_text('{"suite": "to')),
+     "manifest.json is unreadable or no JSON object"),
+    ("mistyped manifest", damaged(lambda p: (p / "manifest.json").write_text(json.dumps(
+        {"status": "complete", "suite": "toy", "env": 3, "agent": "mlp"}))), "manifest.json: env"),
+    ("wrong columns", damaged(lambda p: (p / "metrics.parquet").write_bytes(
+        _parquet({"a": [1]}))), "metrics.parquet lacks the columns suite"),
+    ("missing results", lambda t: ["report", str(t / "nothing")], "no such results folder"),
+    ("--out = results", report_out(lambda t: t / "res" / "toy"),
+     "would overwrite the results it reads"),
+    ("--out inside results", report_out(lambda t: t / "res" / "toy" / "recall"),
+     "would overwrite the results it reads"),
+    ("--out around results", report_out(lambda t: t / "res"), "would overwrite the results"),
+    ("--out a file", report_out(a_file), "is a file, not a folder"),
+    ("--out someone's folder", report_out(not_a_report), "holds files that are not a pmarl"),
+    # enjoy, play, bench, list
+    ("enjoy: no config", enjoy_cell(lambda m: m.pop("config")), "config: missing or damaged"),
+    ("enjoy: no checkpoint", enjoy_cell(lambda m: None), "checkpoint final is missing or damaged"),
+    ("enjoy: bad seeds", enjoy_cell(lambda m: m.update(seeds="0")), "seeds"),
+    ("enjoy: .xyz", lambda t: ["enjoy", "a/b/c", "--video-path", str(t / "o.xyz")],
+     "unsupported video format '.xyz'"),
+    ("play: .xyz", lambda t: ["play", "n_back-v0", "--video-path", str(t / "o.xyz")],
+     "unsupported video format '.xyz'"),
+    ("play: unknown env", lambda t: ["play", "no_such_env-v0"], "unknown env 'no_such_env-v0'"),
+    ("bench --save a folder", lambda t: ["bench", "--save", str(t), "--dry-run"],
+     "--save: ", "is a folder"),
+    ("bench --save under a file", lambda t: ["bench", "--save", str(a_file(t) / "x.json")],
+     "--save: cannot create"),
+    ("bench --profile a file", lambda t: ["bench", "--profile", str(a_file(t))],
+     "--profile: ", "is a file, not a folder"),
+    ("list: no baselines", lambda t: ["list", "--baselines-dir", str(t / "none")],
+     "--baselines-dir: no such folder"),
+]  # fmt: skip
+
+
+def _parquet(columns: dict) -> bytes:
+    import io
+
+    import pandas as pd
+
+    buffer = io.BytesIO()
+    pd.DataFrame(columns).to_parquet(buffer)
+    return buffer.getvalue()
+
+
+def _files(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
+
+
+@pytest.mark.parametrize(("make", "words"), [(c[1], c[2:]) for c in CORPUS],
+                         ids=[c[0] for c in CORPUS])  # fmt: skip
+def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, make, words):
+    args = make(tmp_path)
+    before = _files(tmp_path)
+    result = runner.invoke(app, args)
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith("backend: ")]  # run announces its device
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    line = " ".join(lines[0].split())
+    for w in words:
+        assert w in line, line
+    assert line.count("(got ") <= 1, line  # the value is shown once
+    assert "Traceback" not in result.output
+    assert _files(tmp_path) == before  # nothing written (nor removed)

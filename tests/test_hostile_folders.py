@@ -1,0 +1,153 @@
+"""Careless or hostile folders and commands: names in a results folder never run as markup in
+a report, clean-up never leaves the results folder or follows a link, a second run on a
+busy folder stops, a replaced cell survives a kill, a signal never cuts a checkpoint write in
+half, and a full disk is one line."""
+
+from __future__ import annotations
+
+import os
+import signal
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from pmarl_bench import interrupts
+from pmarl_bench.cli import app, user_errors
+from pmarl_bench.report import build_report
+from pmarl_bench.report.pages import Section, html_page, markdown_page
+from pmarl_bench.results import durable, lock, metrics_frame, reading, store, write_cell
+
+ROOT = Path(__file__).resolve().parents[1]
+HOSTILE = "mlp\" onerror=\"document.title='X';x="
+
+
+class Elements(HTMLParser):
+    """Every start tag's attributes, as a browser's parser reads them."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def parse(page: str) -> list[tuple[str, dict]]:
+    parser = Elements()
+    parser.feed(page)
+    return parser.tags
+
+
+def test_a_hostile_file_name_is_an_attribute_value_never_markup():
+    name = f"rollout_task_{HOSTILE}_best.gif"
+    section = Section("Rollouts", gifs=((f"task / {HOSTILE}", name),), figures=(HOSTILE,))
+    tags = parse(html_page([section]))
+    assert not [a for _, attrs in tags for a in attrs if a.startswith("on")]
+    sources = [attrs["src"] for tag, attrs in tags if tag == "img"]
+    assert len(sources) == 2 and all('"' not in s and " " not in s for s in sources)
+    assert f"({name})" not in markdown_page([section])  # the Markdown link is quoted too
+
+
+@pytest.mark.slow
+def test_a_report_of_a_hostile_results_folder_renders_names_as_text(tmp_path):
+    returns = np.linspace(0, 1, 8)[None].repeat(2, 0)
+    for agent in (HOSTILE, "<script>alert(1)</script>"):
+        frame = metrics_frame({"episode_return": returns}, suite="s", env="e", agent=agent,
+                              seeds=[0, 1], env_steps_per_update=10)  # fmt: skip
+        write_cell(tmp_path / "res" / "s" / "e" / agent, frame,
+                   {"suite": "s", "env": "e", "agent": agent, "seeds": [0, 1]})  # fmt: skip
+    page = build_report([tmp_path / "res" / "s"], tmp_path / "out", reps=50, videos=False)
+    tags = parse(page.read_text())
+    assert not [a for _, attrs in tags for a in attrs if a.startswith("on")]
+    assert "script" not in [tag for tag, _ in tags]
+    assert "&lt;script&gt;" in page.read_text()  # shown, as text
+
+
+def test_clean_up_never_follows_a_link_out_of_the_results_folder(tmp_path):
+    outside = tmp_path / "elsewhere"
+    (outside / "work.tmp-1").mkdir(parents=True)
+    (outside / "work.tmp-1" / "data.txt").write_text("keep me")
+    suite = tmp_path / "results" / "s"
+    (suite / "env").mkdir(parents=True)
+    (suite / "linked_env").symlink_to(outside)  # a whole env folder that is a link
+    (suite / "env" / "a.tmp-2").symlink_to(outside / "work.tmp-1")  # a link named like a temp
+    (suite / "env" / "b.tmp-3").mkdir()  # a real leftover: removed
+    assert store.remove_stale_tmp(tmp_path / "results", "s") == 1
+    assert (outside / "work.tmp-1" / "data.txt").read_text() == "keep me"
+    assert (suite / "env" / "a.tmp-2").is_symlink() and not (suite / "env" / "b.tmp-3").exists()
+
+
+def test_a_replaced_cell_survives_a_kill_between_moving_it_aside_and_installing(tmp_path):
+    frame = metrics_frame({"episode_return": np.ones((1, 3))}, suite="s", env="e", agent="a",
+                          seeds=[0], env_steps_per_update=1)  # fmt: skip
+    path = tmp_path / "s" / "e" / "a"
+    write_cell(path, frame, {"suite": "s", "env": "e", "agent": "a"})
+    path.rename(path.with_name("a.tmp-old-1234"))  # the kill came right after this rename
+    assert store.remove_stale_tmp(tmp_path, "s") == 0
+    assert reading.finished_cells(tmp_path) == [path]
+
+
+def test_results_are_on_disk_before_the_rename_that_publishes_them(tmp_path, monkeypatch):
+    flushed = []
+
+    def spy(folder):
+        flushed.append(sorted(p.name for p in Path(folder).iterdir()))
+        assert not (tmp_path / "s" / "e" / "a").exists()  # not published yet
+
+    monkeypatch.setattr(durable, "fsync_tree", spy)
+    frame = metrics_frame({"episode_return": np.ones((1, 3))}, suite="s", env="e", agent="a",
+                          seeds=[0], env_steps_per_update=1)  # fmt: skip
+    write_cell(tmp_path / "s" / "e" / "a", frame, {"suite": "s", "env": "e", "agent": "a"})
+    assert flushed == [["manifest.json", "metrics.parquet"]]
+
+
+def test_a_second_run_on_a_busy_results_folder_stops_with_one_line(tmp_path):
+    folder = tmp_path / "res" / "smoke"
+    with lock.suite_lock(folder):
+        smoke = str(ROOT / "suites" / "smoke.yaml")
+        result = CliRunner().invoke(app, ["run", smoke, "--results-dir", str(tmp_path / "res")])
+    lines = [ln for ln in result.output.splitlines() if ln and not ln.startswith("backend:")]
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and "is in use by another pmarl-bench run" in lines[0]
+    assert [p.name for p in folder.iterdir()] == []  # nothing written
+    with lock.suite_lock(folder):  # released with its holder
+        pass
+
+
+def test_a_signal_during_a_checkpoint_write_waits_for_its_end():
+    interrupts.install()
+    interrupts.reset()
+    written = []
+    try:
+        with pytest.raises(interrupts.Interrupted), interrupts.deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            written.append("all of it")  # the signal did not cut the write
+        assert written == ["all of it"]
+    finally:
+        interrupts.reset()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def test_a_full_disk_is_one_line(tmp_path, capfd):
+    @user_errors
+    def run():
+        try:
+            with open("/dev/full", "w") as f:  # a real ENOSPC from the kernel
+                f.write("x" * 100_000)
+                f.flush()
+        except OSError as err:
+            raise RuntimeError("orbax: could not save") from err  # as libraries wrap it
+
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    with pytest.raises(typer.Exit) as exit_:
+        run()
+    err = capfd.readouterr().err.strip().splitlines()
+    assert exit_.value.exit_code == 1
+    assert len(err) == 1 and "No space left on device" in err[0], err
+    assert "finished cells are kept" in err[0]
