@@ -118,7 +118,7 @@ def load_cell(cell: str | Path, results_dir: str | Path = "results") -> TrainedC
     where = f"{path / store.MANIFEST_FILE}: config"
     seeds = manifest.get("seeds")
     if not isinstance(seeds, list) or not all(type(s) is int for s in seeds) or not seeds:
-        raise ConfigError("a list of seeds is missing or damaged", where.replace("config", "seeds"))
+        raise ConfigError("missing or damaged", f"{path / store.MANIFEST_FILE}: seeds")
     try:
         built = Cell.from_config(manifest["config"], where).build_policy()
     except (KeyError, TypeError, AttributeError, ValueError) as err:

@@ -185,7 +185,8 @@ CORPUS = [
      "params.p_match: must be in [0, 1]"),
     ("width 10^6", run_with(env_option(width=10**6)), "options.width"),
     ("view > map", run_with(env_option(view=11)), "view 11 is larger than the 9x9 map"),
-    ("too many agents", run_with(env_option(num_agents=40)), "41 agents and objects do not fit in the free cells"),
+    ("too many agents", run_with(env_option(num_agents=40)),
+     "41 agents and objects do not fit in the free cells"),
     ("task name /", run_with(setter("envs", 0, value={"id": "multitask-v0", "options": {
         "tasks": [{"id": "scouts-v0", "name": "a/b"}]}})), "use letters, digits"),
     ("temp name", run_with(setter("agents", 0, "name", value="x.tmp-1")),
@@ -233,7 +234,9 @@ CORPUS = [
     # enjoy, play, bench, list
     ("enjoy: no config", enjoy_cell(lambda m: m.pop("config")), "config: missing or damaged"),
     ("enjoy: no checkpoint", enjoy_cell(lambda m: None), "checkpoint final is missing or damaged"),
-    ("enjoy: bad seeds", enjoy_cell(lambda m: m.update(seeds="0")), "seeds"),
+    ("enjoy: no seeds", enjoy_cell(lambda m: m.pop("seeds")), "seeds: missing or damaged"),
+    ("enjoy: bad seeds", enjoy_cell(lambda m: m.update(seeds="0")),
+     "this cell is damaged: manifest.json: seeds"),
     ("enjoy: .xyz", lambda t: ["enjoy", "a/b/c", "--video-path", str(t / "o.xyz")],
      "unsupported video format '.xyz'"),
     ("play: .xyz", lambda t: ["play", "n_back-v0", "--video-path", str(t / "o.xyz")],

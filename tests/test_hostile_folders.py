@@ -151,3 +151,20 @@ def test_a_full_disk_is_one_line(tmp_path, capfd):
     assert exit_.value.exit_code == 1
     assert len(err) == 1 and "No space left on device" in err[0], err
     assert "finished cells are kept" in err[0]
+
+
+def test_a_damaged_cell_is_skipped_and_named_beside_readable_ones(tmp_path):
+    from pmarl_bench.report.data import load
+
+    returns = np.linspace(0, 1, 8)[None].repeat(2, 0)
+    for agent in ("good", "broken"):
+        frame = metrics_frame({"episode_return": returns}, suite="s", env="e", agent=agent,
+                              seeds=[0, 1], env_steps_per_update=10)  # fmt: skip
+        write_cell(tmp_path / "s" / "e" / agent, frame,
+                   {"suite": "s", "env": "e", "agent": agent, "seeds": [0, 1]})  # fmt: skip
+    (tmp_path / "s" / "e" / "broken" / "metrics.parquet").write_bytes(b"")
+    data = load([tmp_path / "s"])
+    assert data.agents == ["good"]
+    assert [n for n in data.notes if "broken: skipped, damaged: metrics.parquet" in n]
+    status = CliRunner().invoke(app, ["status", str(tmp_path / "s")])
+    assert status.exit_code == 0 and "damaged" in status.output

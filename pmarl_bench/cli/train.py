@@ -142,7 +142,10 @@ def run(
         pool = RayExecutor(address=address, gpus_per_cell=gpus_per_cell)
     _not_a_bench_matrix(suite)
     loaded = load_suite(suite, seeds=seeds, steps=steps, only=only, budget=budget)
-    writable_dir(results_dir, "--results-dir")
+    from pmarl_bench.scale.distributed import is_primary
+
+    if is_primary():  # the other processes of a distributed job write nothing
+        writable_dir(results_dir, "--results-dir")
     announce_backend()
     summary = run_suite(
         loaded,
