@@ -113,7 +113,7 @@ class ProgressDisplay:
 
 def human(x: float) -> str:
     """1234567 -> '1.23M'."""
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+    for unit, size in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(x) >= size:
             return f"{x / size:.3g}{unit}"
     return f"{x:.3g}"

@@ -106,6 +106,15 @@ def test_bench_saves_json_and_compare_fails_on_a_regression_naming_it(tmp_path):
         assert case["normalised"]["agent_steps_per_second"] == pytest.approx(
             case["figures"]["agent_steps_per_second"] * data["calibration_seconds"]
         )
+    # efficiency: model FLOPs per agent-step and the share of this CPU's measured peak
+    train = data["cases"]["train:n_back/mlp"]["figures"]
+    per_step = train["acting_flops_per_agent_step"] + train["learning_flops_per_agent_step"]
+    assert train["learning_flops_per_agent_step"] > train["acting_flops_per_agent_step"] > 0
+    assert train["achieved_flops_per_second"] == pytest.approx(
+        per_step * train["agent_steps_per_second"]
+    )
+    assert 0 < train["peak_share"] < 1  # a tiny MLP is far from the CPU's matmul rate
+    assert "FLOP/s (of peak)" in " ".join(res.output.split())
     # a baseline a hundred times faster than this machine: a regression, named
     fast = json.loads(saved.read_text())
     fast["cases"]["train:n_back/mlp"]["normalised"]["agent_steps_per_second"] *= 100

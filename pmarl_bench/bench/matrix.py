@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import functools
 import json
 import statistics
 import time
@@ -18,11 +19,13 @@ from pydantic import ValidationError
 
 from pmarl_bench import envs
 from pmarl_bench.bench.measure import env_throughput
+from pmarl_bench.bench.peaks import known_peak
 from pmarl_bench.bench.schema import BenchSuite, Cases, EnvCase, TrainCase
 from pmarl_bench.errors import ConfigError, from_validation
 from pmarl_bench.provenance import environment_info, host_peak_bytes, reset_host_peak
 from pmarl_bench.suites.cell import Cell, network_config
 from pmarl_bench.suites.loader import find_baseline, load_baseline, ppo_config, read_yaml
+from pmarl_bench.trainer.cost import program_flops, update_flops
 from pmarl_bench.trainer.programs import SeedProgram
 
 #: figures where higher is better; every other figure is a time or a size (lower is better)
@@ -79,19 +82,29 @@ def tiny(cases: Cases) -> Cases:
     return Cases(env_cases=env_cases, train_cases=train_cases)
 
 
+def _calibration_work(x, w):
+    def body(x, _):
+        return jnp.tanh(x @ w) * 0.5 + x * 0.5, None
+
+    return jax.lax.scan(body, x, None, length=320)[0].sum()
+
+
+def _calibration_inputs() -> tuple[jax.Array, jax.Array]:
+    x = jax.random.normal(jax.random.key(0), (256, 256))
+    return x, jax.random.normal(jax.random.key(1), (256, 256)) / 16
+
+
+@functools.cache
+def calibration_flops() -> float:
+    """The FLOPs of one calibration call (about 10.8 G)."""
+    return program_flops(_calibration_work, *_calibration_inputs())
+
+
 def calibration_seconds(repeats: int = 11) -> float:
     """Median time of a fixed jitted workload (matmuls and element-wise work on the scale of
     a small network's, about 50 ms on a 2-core CPU), the unit of normalised figures."""
-
-    def work(x, w):
-        def body(x, _):
-            return jnp.tanh(x @ w) * 0.5 + x * 0.5, None
-
-        return jax.lax.scan(body, x, None, length=320)[0].sum()
-
-    x = jax.random.normal(jax.random.key(0), (256, 256))
-    w = jax.random.normal(jax.random.key(1), (256, 256)) / 16
-    fn = jax.jit(work).lower(x, w).compile()
+    x, w = _calibration_inputs()
+    fn = jax.jit(_calibration_work).lower(x, w).compile()
     jax.block_until_ready(fn(x, w))
     times = []
     for _ in range(repeats):
@@ -131,9 +144,11 @@ def train_cell(case: TrainCase, suite_dir: Path) -> Cell:
     )  # fmt: skip
 
 
-def run_train_case(case: TrainCase, repeats: int, suite_dir: Path) -> dict[str, float]:
+def run_train_case(case: TrainCase, repeats: int, suite_dir: Path, unit: float) -> dict[str, float]:
     """Times the chunk program ``run`` trains with (``trainer.programs``): one chunk holds the
-    case's updates."""
+    case's updates. Model FLOPs per agent-step (``trainer.cost``) make the speed an achieved
+    FLOP/s, a share of the device's peak (the calibration's rate, ``unit`` seconds per call,
+    on a device without a data-sheet figure)."""
     cell = train_cell(case, suite_dir)
     train = cell.build()[-1]
     reset_host_peak()
@@ -148,11 +163,26 @@ def run_train_case(case: TrainCase, repeats: int, suite_dir: Path) -> dict[str, 
         state, _ = jax.block_until_ready(program.chunk(state))
         times.append(time.perf_counter() - t)
     steps = case.seeds * case.updates * train.agent_steps_per_update
+    flops = update_flops(train)
+    rate = steps / statistics.median(times)
+    achieved = rate * (flops["acting"] + flops["learning"])
+    dtype = str(getattr(cell.network, "dtype", "float32"))
     return {
-        "agent_steps_per_second": steps / statistics.median(times),
+        "agent_steps_per_second": rate,
         "compile_seconds": compile_seconds,
         "peak_host_bytes": float(host_peak_bytes()),
+        "acting_flops_per_agent_step": flops["acting"],
+        "learning_flops_per_agent_step": flops["learning"],
+        "achieved_flops_per_second": achieved,
+        **_share(achieved, known_peak(jax.devices()[0].device_kind, dtype), unit),
     }
+
+
+def _share(achieved: float, peak: float | None, unit: float) -> dict[str, float]:
+    """The device's peak FLOP/s (``peak``: its data sheet's; None: the rate the calibration
+    workload reached, ``unit`` seconds per call) and the share of it ``achieved`` is."""
+    peak = peak if peak is not None else calibration_flops() / unit
+    return {"peak_flops_per_second": peak, "peak_share": achieved / peak}
 
 
 def normalise(figures: dict[str, float], unit: float) -> dict[str, float]:
@@ -204,7 +234,7 @@ def run_matrix(
                 if isinstance(case, EnvCase):
                     entry["figures"] = run_env_case(case, repeats)
                 else:
-                    entry["figures"] = run_train_case(case, repeats, suite_dir)
+                    entry["figures"] = run_train_case(case, repeats, suite_dir, before)
             except ValidationError as err:
                 raise from_validation(err, f"{name}: ") from None
             except Exception as err:  # recorded; the other cases still run
@@ -217,8 +247,11 @@ def run_matrix(
             on_case(name, entry)
     # the unit: calibrated before and after the cases, so a drift in between averages out
     unit = (before + calibration_seconds()) / 2
+    measured_peak = known_peak(jax.devices()[0].device_kind, "float32") is None
     for r in results.values():
         if "figures" in r:
+            if measured_peak and "achieved_flops_per_second" in r["figures"]:
+                r["figures"] |= _share(r["figures"]["achieved_flops_per_second"], None, unit)
             r["normalised"] = normalise(r["figures"], unit)
     info = environment_info()
     return {

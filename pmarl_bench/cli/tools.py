@@ -78,7 +78,9 @@ def bench(
     if profile is not None:
         writable_dir(profile, "--profile")
     table = Table(title=f"{spec.name} ({budget or 'default'}{', dry run' if dry_run else ''})")
-    for col in ("case", "agent-steps/s", "vs reference", "reset", "compile", "peak host RSS"):
+    columns = ("case", "agent-steps/s", "vs reference", "reset", "compile", "peak host RSS",
+               "FLOPs/step act+learn", "FLOP/s (of peak)")  # fmt: skip
+    for col in columns:
         table.add_column(col, justify="left" if col == "case" else "right", no_wrap=True)
     announce_backend()
     done: dict[str, dict] = {}
@@ -90,7 +92,7 @@ def bench(
                            "partial": True, "cases": done}, save)  # fmt: skip
         if "error" in r:
             err_console.print(f"[red]{name} failed:[/] {r['error']}", highlight=False)
-            table.add_row(name, "[red]failed[/]", "", "", "", "")
+            table.add_row(name, "[red]failed[/]", *[""] * (len(columns) - 2))
             return
         f = r["figures"]
         reset = f.get("reset_seconds")
@@ -104,6 +106,7 @@ def bench(
             "" if reset is None else f"{reset * 1e3:.2f} ms",
             f"{f['compile_seconds']:.1f} s",
             f"{f['peak_host_bytes'] / 1e9:.2f} GB",
+            *_efficiency(f),
         )
 
     result = matrices.run_matrix(
@@ -143,6 +146,17 @@ def bench(
     if failed:
         err_console.print(f"[red]{len(failed)} case(s) failed:[/] {', '.join(failed)}")
         raise typer.Exit(1)
+
+
+def _efficiency(f: dict) -> tuple[str, str]:
+    """A training case's model FLOPs per agent-step and achieved rate (its share of peak)."""
+    if "achieved_flops_per_second" not in f:
+        return "", ""
+    from pmarl_bench.progress import human
+
+    act, learn = f["acting_flops_per_agent_step"], f["learning_flops_per_agent_step"]
+    rate = f"{human(f['achieved_flops_per_second'])} ({f['peak_share']:.1%})"
+    return f"{human(act)} + {human(learn)}", rate
 
 
 @app.command("list")
