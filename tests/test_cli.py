@@ -71,6 +71,13 @@ def test_run_writes_tidy_tables_and_manifest(smoke_results):
         assert manifest["task_card"]["horizon_steps"] == 2  # max_n
         random = manifest["random_return"]  # 16-step episodes, half right by chance
         assert random["episodes"] == 64 and abs(random["mean"] - 8) < 4 * random["sem"]
+        eff = manifest["efficiency"]  # model FLOPs and the share of this CPU's peak
+        assert eff["learning_flops_per_agent_step"] > eff["acting_flops_per_agent_step"] > 0
+        assert eff["peak_source"] == "calibration kernel" and 0 < eff["peak_share"] < 1
+        assert eff["achieved_flops_per_second"] == pytest.approx(
+            manifest["agent_steps_per_second"]
+            * (eff["acting_flops_per_agent_step"] + eff["learning_flops_per_agent_step"])
+        )
     both = reading.load_results(smoke_results / "smoke")
     assert set(both.agent) == {"mlp", "mlp_tanh"}
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
-import functools
 import json
 import statistics
 import time
@@ -14,18 +13,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 from pydantic import ValidationError
 
 from pmarl_bench import envs
 from pmarl_bench.bench.measure import env_throughput
-from pmarl_bench.bench.peaks import known_peak
 from pmarl_bench.bench.schema import BenchSuite, Cases, EnvCase, TrainCase
 from pmarl_bench.errors import ConfigError, from_validation
 from pmarl_bench.provenance import environment_info, host_peak_bytes, reset_host_peak
 from pmarl_bench.suites.cell import Cell, network_config
 from pmarl_bench.suites.loader import find_baseline, load_baseline, ppo_config, read_yaml
-from pmarl_bench.trainer.cost import program_flops, update_flops
+from pmarl_bench.trainer.cost import (
+    calibration_flops,
+    calibration_seconds,
+    known_peak,
+    update_flops,
+)
 from pmarl_bench.trainer.programs import SeedProgram
 
 #: figures where higher is better; every other figure is a time or a size (lower is better)
@@ -80,38 +82,6 @@ def tiny(cases: Cases) -> Cases:
         update = {"seeds": 1, "updates": 1, "network": network, "ppo": ppo}
         train_cases.append(c.model_copy(update=update))
     return Cases(env_cases=env_cases, train_cases=train_cases)
-
-
-def _calibration_work(x, w):
-    def body(x, _):
-        return jnp.tanh(x @ w) * 0.5 + x * 0.5, None
-
-    return jax.lax.scan(body, x, None, length=320)[0].sum()
-
-
-def _calibration_inputs() -> tuple[jax.Array, jax.Array]:
-    x = jax.random.normal(jax.random.key(0), (256, 256))
-    return x, jax.random.normal(jax.random.key(1), (256, 256)) / 16
-
-
-@functools.cache
-def calibration_flops() -> float:
-    """The FLOPs of one calibration call (about 10.8 G)."""
-    return program_flops(_calibration_work, *_calibration_inputs())
-
-
-def calibration_seconds(repeats: int = 11) -> float:
-    """Median time of a fixed jitted workload (matmuls and element-wise work on the scale of
-    a small network's, about 50 ms on a 2-core CPU), the unit of normalised figures."""
-    x, w = _calibration_inputs()
-    fn = jax.jit(_calibration_work).lower(x, w).compile()
-    jax.block_until_ready(fn(x, w))
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(fn(x, w))
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def run_env_case(case: EnvCase, repeats: int) -> dict[str, float]:

@@ -138,7 +138,10 @@ def _sections(data: ReportData, folder: Path, reps: int) -> list[Section]:
         sections.append(Section(
             "Throughput",
             "From the cells' manifests: agent-steps per second over all seeds (learning "
-            "included, compile excluded) and compile time.",
+            "included, compile excluded) and compile time; model FLOPs per agent-step "
+            "(acting and learning, from XLA's cost analysis), the achieved GFLOP/s and its "
+            "share of the device's peak (its data sheet's, or on a CPU the rate of a fixed "
+            "calibration kernel).",
             (save(plots.throughput(data.throughput, colors), folder, "throughput"),),
             data.throughput.round(2),
         ))  # fmt: skip

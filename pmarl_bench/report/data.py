@@ -244,6 +244,22 @@ def normalised(data: ReportData) -> pd.DataFrame:
     return f
 
 
+def _efficiency(e: dict) -> dict[str, float]:
+    """A manifest's model FLOPs per agent-step (acting + learning), achieved GFLOP/s and share
+    of the device's peak; NaN where it has none (cells from before they were recorded)."""
+
+    def number(key: str) -> float:
+        value = e.get(key)
+        return float(value) if isinstance(value, int | float) else np.nan
+
+    return {
+        "flops_per_agent_step": number("acting_flops_per_agent_step")
+        + number("learning_flops_per_agent_step"),
+        "achieved_gflops": number("achieved_flops_per_second") / 1e9,
+        "peak_share": number("peak_share"),
+    }
+
+
 def _throughput(manifests: list[dict], name) -> pd.DataFrame:
     rows = [
         {
@@ -254,14 +270,17 @@ def _throughput(manifests: list[dict], name) -> pd.DataFrame:
             "compile_seconds": m.get("compile_seconds"),
             "run_seconds": m.get("run_seconds"),
             "peak_host_memory_gb": (m.get("peak_host_memory_bytes") or np.nan) / 1e9,
+            **_efficiency(m.get("efficiency") or {}),
             "device": m.get("device"),
         }
         for m in manifests
     ]
     cols = ["task", "agent", "seeds", "agent_steps_per_second", "compile_seconds",
-            "run_seconds", "peak_host_memory_gb", "device"]  # fmt: skip
+            "run_seconds", "peak_host_memory_gb", "flops_per_agent_step", "achieved_gflops",
+            "peak_share", "device"]  # fmt: skip
     table = pd.DataFrame(rows, columns=cols)
-    measured = ["agent_steps_per_second", "compile_seconds", "run_seconds"]
+    measured = ["agent_steps_per_second", "compile_seconds", "run_seconds",
+                "flops_per_agent_step", "achieved_gflops", "peak_share"]  # fmt: skip
     table[measured] = table[measured].astype(float)  # NaN where a manifest lacks a figure
     return table.sort_values(["task", "agent"]).reset_index(drop=True)
 

@@ -46,6 +46,7 @@ class _Manifest(BaseModel):
     peak_host_memory_bytes: float | None = None
     device: str | None = None
     evaluation: dict | None = None
+    efficiency: dict | None = None
     env_steps_per_second: float | None = None
     env_steps_per_seed: int | None = None
     created: str | None = None

@@ -12,7 +12,7 @@ import numpy as np
 
 from pmarl_bench import provenance
 from pmarl_bench.results import store
-from pmarl_bench.trainer import evaluate, levels
+from pmarl_bench.trainer import cost, evaluate, levels
 
 _RANDOM_LEVELS: dict[str, dict] = {}
 
@@ -27,6 +27,15 @@ def random_levels(cell, env, env_params) -> dict:
         found = levels.random_policy_returns(env, env_params)
         _RANDOM_LEVELS[key] = found[None] if list(found) == [None] else {"tasks": found}
     return _RANDOM_LEVELS[key]
+
+
+def _efficiency(cell, train, rate: float) -> dict:
+    """Model FLOPs per agent-step, achieved FLOP/s and share of peak (``trainer.cost``);
+    counting them never costs a finished cell its result."""
+    try:
+        return cost.efficiency(train, rate, str(getattr(cell.network, "dtype", "float32")))
+    except Exception as err:  # an env or agent XLA cannot analyse: say so, keep the cell
+        return {"error": f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"}
 
 
 def write(cell, path, stage, built, result, evals, saved, random, history) -> dict:
@@ -63,6 +72,7 @@ def write(cell, path, stage, built, result, evals, saved, random, history) -> di
         "agent_steps": agent_steps,
         "agent_steps_per_second": rate,
         "env_steps_per_second": rate * train.env_steps_per_update / train.agent_steps_per_update,
+        "efficiency": _efficiency(cell, train, rate),
         "resumed_at_updates": history.get("resumed", []),
         # snapshots for resuming (their seconds are part of run_seconds)
         "snapshots": history.get("snapshots", 0),

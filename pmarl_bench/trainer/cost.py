@@ -1,6 +1,7 @@
 """FLOPs of the training program, from XLA's cost analysis: what an update computes per
 agent-step, acting (env and policy over the rollout) and learning (every epoch and minibatch)
-apart, so that a measured speed becomes an achieved FLOP/s and a share of the device's peak.
+apart, so that a measured speed becomes an achieved FLOP/s and a share of the device's peak:
+its data sheet's on a known accelerator, else the rate a fixed calibration kernel reaches.
 
 XLA's analysis counts the body of a loop once, whatever its trip count. ``program_flops``
 multiplies every ``scan`` out: it walks the program's jaxpr and, for each scan, adds its body's
@@ -9,10 +10,14 @@ trip count is not static (``while``) stay counted once; the trainer has none in 
 
 from __future__ import annotations
 
+import functools
+import statistics
+import time
 from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 from jax.extend import core
 
 #: ``Lowered.cost_analysis`` of the same program is the same: lower each body once
@@ -67,3 +72,85 @@ def update_flops(train) -> dict[str, float]:
     learning = program_flops(train._learn, params, opt_state, data, key)
     steps = train.agent_steps_per_update
     return {"acting": acting / steps, "learning": learning / steps}
+
+
+def efficiency(train, agent_steps_per_second: float, dtype: str = "float32") -> dict:
+    """A training run's model FLOPs per agent-step, achieved FLOP/s and share of the device's
+    peak (``device_peak``), JSON-able (a manifest's ``efficiency``)."""
+    flops = update_flops(train)
+    achieved = agent_steps_per_second * (flops["acting"] + flops["learning"])
+    peak, source = device_peak(dtype)
+    return {
+        "acting_flops_per_agent_step": flops["acting"],
+        "learning_flops_per_agent_step": flops["learning"],
+        "achieved_flops_per_second": achieved,
+        "peak_flops_per_second": peak,
+        "peak_source": source,
+        "peak_share": achieved / peak,
+    }
+
+
+# -- the device's peak ---------------------------------------------------------------------
+#: (device-kind substring, dense bf16 FLOP/s, fp32 FLOP/s without tensor cores), from the
+#: vendors' data sheets (no sparsity); the first match wins. float32 matmuls may run on
+#: tensor cores (TF32) and beat the fp32 figure.
+KNOWN_PEAKS: tuple[tuple[str, float, float], ...] = (
+    ("H100 PCIe", 756e12, 51.2e12),
+    ("H100", 989e12, 66.9e12),  # SXM (the "80GB HBM3" card)
+    ("H200", 989e12, 66.9e12),
+    ("A100", 312e12, 19.5e12),
+    ("L4", 121e12, 30.3e12),
+)
+
+
+def known_peak(device_kind: str, dtype: str) -> float | None:
+    """The data-sheet peak of ``device_kind`` (``jax.devices()[0].device_kind``) for compute
+    in ``dtype`` (bfloat16 or float32), or None for a device not in the table."""
+    for name, bf16, fp32 in KNOWN_PEAKS:
+        if name.lower() in device_kind.lower():
+            return bf16 if dtype in ("bfloat16", "float16") else fp32
+    return None
+
+
+@functools.cache
+def device_peak(dtype: str = "float32") -> tuple[float, str]:
+    """(peak FLOP/s, where it comes from) of this process's first device: the data sheet's,
+    else the calibration kernel's measured rate (once per process, about 1 s)."""
+    kind = jax.devices()[0].device_kind
+    peak = known_peak(kind, dtype)
+    if peak is not None:
+        return peak, f"data sheet: {kind}, {dtype}"
+    return calibration_flops() / calibration_seconds(), "calibration kernel"
+
+
+def _calibration_work(x, w):
+    def body(x, _):
+        return jnp.tanh(x @ w) * 0.5 + x * 0.5, None
+
+    return jax.lax.scan(body, x, None, length=320)[0].sum()
+
+
+def _calibration_inputs() -> tuple[jax.Array, jax.Array]:
+    x = jax.random.normal(jax.random.key(0), (256, 256))
+    return x, jax.random.normal(jax.random.key(1), (256, 256)) / 16
+
+
+@functools.cache
+def calibration_flops() -> float:
+    """The FLOPs of one calibration call (about 10.8 G)."""
+    return program_flops(_calibration_work, *_calibration_inputs())
+
+
+def calibration_seconds(repeats: int = 11) -> float:
+    """Median time of a fixed jitted workload (matmuls and element-wise work on the scale of
+    a small network's, about 50-70 ms on a 2-core CPU): the unit of ``bench``'s normalised
+    figures, and the practical peak of a device without a data-sheet figure."""
+    x, w = _calibration_inputs()
+    fn = jax.jit(_calibration_work).lower(x, w).compile()
+    jax.block_until_ready(fn(x, w))
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(fn(x, w))
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)

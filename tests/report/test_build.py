@@ -215,3 +215,18 @@ def test_final_scores_come_from_the_final_policy_evaluation(tmp_path):
     md = (tmp_path / "out" / "report.md").read_text()
     assert "recall/old: no final-policy evaluation" in md and "recall/new: no" not in md
     assert "return_greedy" in md  # listed under Evaluations
+
+
+def test_throughput_table_carries_the_manifests_efficiency():
+    from pmarl_bench.report.data import _throughput
+
+    eff = {"acting_flops_per_agent_step": 1e5, "learning_flops_per_agent_step": 9e5,
+           "achieved_flops_per_second": 5e10, "peak_share": 0.3}  # fmt: skip
+    manifests = [
+        {"suite": "s", "env": "e", "agent": "new", "efficiency": eff},
+        {"suite": "s", "env": "e", "agent": "old"},  # from before efficiency was recorded
+    ]
+    table = _throughput(manifests, lambda s, e: e).set_index("agent")
+    assert table.loc["new", "flops_per_agent_step"] == 1e6
+    assert table.loc["new", "achieved_gflops"] == 50 and table.loc["new", "peak_share"] == 0.3
+    assert np.isnan(table.loc["old", "peak_share"])
