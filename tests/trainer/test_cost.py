@@ -27,10 +27,9 @@ def test_a_scan_counts_its_body_once_per_step():
         return jax.lax.scan(lambda c, _: (step(c, w), None), x, None, length=10)[0]
 
     def nested(x, w):
-        inner = lambda c, _: (
-            jax.lax.scan(lambda d, _: (step(d, w), None), c, None, length=10)[0],
-            None,
-        )  # noqa: E501
+        def inner(c, _):
+            return ten(c, w), None
+
         return jax.lax.scan(inner, x, None, length=3)[0]
 
     assert program_flops(ten, X, W) == pytest.approx(10 * one, rel=0.01)
