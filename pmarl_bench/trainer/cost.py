@@ -20,8 +20,9 @@ import jax
 import jax.numpy as jnp
 from jax.extend import core
 
-#: ``Lowered.cost_analysis`` of the same program is the same: lower each body once
-_Flops = dict[int, float]
+#: per scan body (by id): its full FLOPs and what XLA's count of it misses; each body is
+#: lowered once however often it appears
+_Flops = dict[int, tuple[float, float]]
 
 
 def program_flops(fn: Callable, *args: Any) -> float:
@@ -48,11 +49,12 @@ def _loop_correction(jaxpr: core.Jaxpr, memo: _Flops) -> float:
     for eqn in jaxpr.eqns:
         if eqn.primitive.name == "scan":
             body = eqn.params["jaxpr"]
-            key = id(body)
-            if key not in memo:
-                memo[key] = _xla_flops(body) + _loop_correction(body.jaxpr, memo)
+            if id(body) not in memo:
+                missed = _loop_correction(body.jaxpr, memo)
+                memo[id(body)] = (_xla_flops(body) + missed, missed)
+            full, missed = memo[id(body)]
             # XLA counted the body's own operations once, its nested loops' bodies once each
-            extra += (eqn.params["length"] - 1) * memo[key] + _loop_correction(body.jaxpr, memo)
+            extra += (eqn.params["length"] - 1) * full + missed
             continue
         for sub in core.jaxprs_in_params(eqn.params):
             extra += _loop_correction(sub, memo)
