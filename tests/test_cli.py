@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from pmarl_bench.cli import app
 from pmarl_bench.errors import TrainingDivergedError
 from pmarl_bench.results import reading, store
+from pmarl_bench.runner.manifest import COUNT_FLOPS_ENV
 from pmarl_bench.trainer.loop import _check_finite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +31,9 @@ def invoke(*args):
 @pytest.fixture(scope="module")
 def smoke_results(tmp_path_factory):
     out = tmp_path_factory.mktemp("results")
-    result = invoke("run", SMOKE, "--results-dir", str(out))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(COUNT_FLOPS_ENV, "1")  # the manifests' efficiency, checked below
+        result = invoke("run", SMOKE, "--results-dir", str(out))
     assert result.exit_code == 0, result.output
     return out
 
