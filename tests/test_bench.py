@@ -56,6 +56,14 @@ def test_compare_flags_slower_rates_and_times_beyond_the_tolerance():
     assert not cmp.regressions(cmp.compare(result(300.0), base)[0], 0.15)  # faster
     (slow_reset,) = cmp.regressions(cmp.compare(result(100.0, reset=0.002), base)[0], 0.15)
     assert slow_reset.figure == "reset_seconds" and slow_reset.slower == pytest.approx(1.0)
+    # resets may have their own, wider tolerance; rates keep theirs
+    both = cmp.compare(result(100 / 1.3, reset=0.0015), base)[0]
+    assert {c.figure for c in cmp.regressions(both, 0.15)} == {
+        "agent_steps_per_second",
+        "reset_seconds",
+    }
+    assert [c.figure for c in cmp.regressions(both, 0.15, 0.6)] == ["agent_steps_per_second"]
+    assert [c.figure for c in cmp.regressions(both, 0.4, 0.2)] == ["reset_seconds"]
     # compile times are reported, not gated; cases the run did not measure are listed
     assert all(c.figure != "compile_seconds" for c in changes)
     assert cmp.compare(result(1.0, case="env:y"), base)[1] == ["env:x"]

@@ -27,6 +27,14 @@ def bench(
     max_regression: Annotated[
         float, typer.Option(min=0.0, help="tolerated slowdown of a normalised figure")
     ] = 0.15,
+    max_reset_regression: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="tolerated slowdown of a reset time (default: --max-regression); a reset "
+            "takes milliseconds and varies more between runs than a scan",
+        ),
+    ] = None,
     repeats: Annotated[int | None, typer.Option(min=1, help="timed repeats per case")] = None,
     budget: Annotated[
         str | None, typer.Option(help="a named profile of the matrix, e.g. gpu")
@@ -123,7 +131,9 @@ def bench(
     if baseline is not None:
         changes, missing = cmp.compare(result, baseline)
         for attempt in range(confirm):
-            flagged = sorted({c.case for c in cmp.regressions(changes, max_regression)})
+            flagged = sorted(
+                {c.case for c in cmp.regressions(changes, max_regression, max_reset_regression)}
+            )
             if not flagged:
                 break
             err_console.print(f"re-measuring {', '.join(flagged)} ({attempt + 1}/{confirm})")
@@ -137,12 +147,17 @@ def bench(
             err_console.print(f"  {c}", highlight=False)
         if missing:
             err_console.print(f"not measured here: {', '.join(missing)}")
-        bad = cmp.regressions(changes, max_regression)
+        bad = cmp.regressions(changes, max_regression, max_reset_regression)
+        reset_tolerance = max_regression if max_reset_regression is None else max_reset_regression
         if bad:
             for c in bad:
-                err_console.print(f"[red]regression:[/] {c} (tolerance {max_regression:.0%})")
+                tol = reset_tolerance if c.figure == "reset_seconds" else max_regression
+                err_console.print(f"[red]regression:[/] {c} (tolerance {tol:.0%})")
             raise typer.Exit(1)
-        err_console.print(f"no regression beyond {max_regression:.0%} against {compare}")
+        beyond = f"{max_regression:.0%}" + (
+            f" (resets {reset_tolerance:.0%})" if reset_tolerance != max_regression else ""
+        )
+        err_console.print(f"no regression beyond {beyond} against {compare}")
     if failed:
         err_console.print(f"[red]{len(failed)} case(s) failed:[/] {', '.join(failed)}")
         raise typer.Exit(1)
