@@ -8,8 +8,10 @@ Memory is a ring-buffer KV cache per layer with the episode clock of every slot,
 a batch keep their own clocks (RoPE positions and windows never use another row's time).
 A sequence of T steps attends to the cache plus its own keys under a mask that is causal,
 windowed, and cut at every episode start; the cache then takes the newest keys. Acting
-(``step``, T = 1) reads the ring as it is and adds the new key's score beside it (a softmax
-over both), then writes the new key into its slot in place: no step copies the cache. In
+(``step``, T = 1) first writes the new key and value into their slot, in place, then reads
+the ring (its own slot included): no step copies or transposes the cache (reading the old ring
+before writing it made XLA copy it every step). The key ring is stored with its slots last
+and the value ring with the KV heads first, the layouts of acting's two matmuls. In
 continuing mode the cache at a rollout's start is the fixed memory the update reads (as in
 Transformer-XL). ``unroll_fresh`` (episodic updates) skips the empty cache. Activations are
 batch-major ``[B, T, d]`` from the encoder to the heads (only the small inputs and outputs
@@ -95,8 +97,9 @@ class KVCache(NamedTuple):
     """Per-row memory; every leaf has the batch axis first (the trainer permutes rows).
     One array per layer, so a layer reads and writes its own ring without slicing."""
 
-    k: tuple[jax.Array, ...]  # per layer [B, C, kv_heads, head_dim], compute dtype, RoPE'd
-    v: tuple[jax.Array, ...]  # per layer [B, C, kv_heads, head_dim]
+    # laid out for acting's two matmuls per step, so no step transposes or copies a ring:
+    k: tuple[jax.Array, ...]  # per layer [B, kv_heads, head_dim, C], compute dtype, RoPE'd
+    v: tuple[jax.Array, ...]  # per layer [B, kv_heads, C, head_dim]
     pos: jax.Array  # [B, C] int32: episode clock of each slot; -1 = empty or a past episode
     clock: jax.Array  # [B] int32: episode clock of the next step, unless it starts an episode
     slot: jax.Array  # [B] int32: next slot to write
@@ -162,9 +165,9 @@ class Attention(nnx.Module):
         b, t, _ = x.shape
         q, k, v = self._project(x, pos)
         keys, values = k, v
-        if memory is not None:
-            keys = jnp.concatenate([memory[0], k], axis=1)
-            values = jnp.concatenate([memory[1], v], axis=1)
+        if memory is not None:  # the rings as [B, C, kv_heads, head_dim], then the new steps
+            keys = jnp.concatenate([jnp.transpose(memory[0], (0, 3, 1, 2)), k], axis=1)
+            values = jnp.concatenate([jnp.swapaxes(memory[1], 1, 2), v], axis=1)
         mask = mask[:, None]  # [B, 1, T, S]: the same for every head
         if self.implementation == "cudnn":  # cuDNN reads the mask as a bias of every head
             mask = jnp.broadcast_to(mask, (b, self.heads, t, keys.shape[1]))
@@ -173,32 +176,28 @@ class Attention(nnx.Module):
         )
         return self.out(o.reshape(b, t, self.heads * self.head_dim)), (k, v)
 
-    def step(self, x, pos, mask, memory):
-        """One step, ``x [B, 1, d]``: attends to the ring ``memory`` (slots where ``mask
-        [B, C]``) and to its own key, without concatenating them (the ring is read, never
-        copied). Same result as ``__call__`` with T = 1, up to summation order."""
+    def step(self, x, pos, mask, memory, slot):
+        """One step, ``x [B, 1, d]``: writes its key and value into slot ``slot [B]`` of the
+        rings ``memory``, then attends to the rings' slots where ``mask [B, C]`` (its own
+        included). Writing first, in place, lets XLA reuse the rings' buffers: reading the
+        old ring and then writing it would copy it every step. Returns the output and the
+        written rings; the same result as ``__call__`` with T = 1, up to summation order."""
         b = x.shape[0]
         q, k, v = self._project(x, pos)
+        rows = jnp.arange(b)
+        keys = memory[0].at[rows, :, :, slot].set(k[:, 0].astype(memory[0].dtype))
+        values = memory[1].at[rows, :, slot].set(v[:, 0].astype(memory[1].dtype))
         g = self.heads // self.kv_heads
         q = q.reshape(b, self.kv_heads, g, self.head_dim)  # query heads grouped by KV head
-        scale = self.head_dim**-0.5
         f32 = jnp.float32
-        s_mem = jnp.einsum("bkgd,bckd->bkgc", q, memory[0], preferred_element_type=f32)
-        s_new = jnp.einsum("bkgd,bkd->bkg", q, k[:, 0], preferred_element_type=f32)
-        # a softmax over the ring's scores and the own key's, in parts (no concatenation)
-        s_mem = jnp.where(mask[:, None, None, :], s_mem * scale, -jnp.inf)
-        s_new = s_new * scale
-        top = jnp.maximum(s_mem.max(axis=-1), s_new)  # finite: the own key is always there
-        e_mem = jnp.exp(s_mem - top[..., None])
-        e_new = jnp.exp(s_new - top)
+        s = jnp.einsum("bkgd,bkdc->bkgc", q, keys, preferred_element_type=f32)
+        s = jnp.where(mask[:, None, None, :], s * self.head_dim**-0.5, -jnp.inf)
+        p = jax.nn.softmax(s, axis=-1)  # never all masked: its own slot is always there
         o = jnp.einsum(
-            "bkgc,bckd->bkgd", e_mem.astype(memory[1].dtype), memory[1],
-            preferred_element_type=f32,
-        )  # fmt: skip
-        o = o + e_new[..., None] * v[:, 0, :, None, :].astype(f32)
-        o = o / (e_mem.sum(axis=-1) + e_new)[..., None]
+            "bkgc,bkcd->bkgd", p.astype(values.dtype), values, preferred_element_type=f32
+        )
         o = o.astype(self.dtype).reshape(b, 1, self.heads * self.head_dim)
-        return self.out(o), (k, v)
+        return self.out(o), (keys, values)
 
 
 class GatedFFN(nnx.Module):
@@ -222,10 +221,14 @@ class Block(nnx.Module):
         self.ffn_norm = nnx.RMSNorm(cfg.width, dtype=dtype, rngs=rngs)
         self.ffn = GatedFFN(cfg, rngs)
 
-    def __call__(self, x, pos, mask, memory, step: bool = False):
+    def __call__(self, x, pos, mask, memory, slot=None):
+        """``slot``: acting, one step written into ring slot ``slot [B]`` (``Attention.step``)."""
         # the residual stream stays float32; sublayers compute in the configured dtype
-        attend = self.attn.step if step else self.attn
-        a, kv = attend(self.attn_norm(x), pos, mask, memory)
+        h = self.attn_norm(x)
+        if slot is None:
+            a, kv = self.attn(h, pos, mask, memory)
+        else:
+            a, kv = self.attn.step(h, pos, mask, memory, slot)
         x = x + a.astype(jnp.float32)
         return x + self.ffn(self.ffn_norm(x)).astype(jnp.float32), kv
 
@@ -238,14 +241,15 @@ class TransformerNet(nnx.Module):
         self.norm = nnx.RMSNorm(cfg.width, rngs=rngs)
         self.heads = PolicyValueHeads(cfg.width, num_actions, rngs, cfg.value_head)
 
-    def _run(self, inputs: AgentInput, pos, mask, cache: KVCache | None, step=False):
-        """Time-major ``inputs [T, B]`` -> outputs ``[T, B]`` and new keys/values per layer.
-        In between, activations stay batch-major ``[B, T, d]``."""
+    def _run(self, inputs: AgentInput, pos, mask, cache: KVCache | None, slot=None):
+        """Time-major ``inputs [T, B]`` -> outputs ``[T, B]`` and new keys/values per layer
+        (acting, ``slot`` given: the written rings). In between, activations stay batch-major
+        ``[B, T, d]``."""
         x = self.encoder(jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), inputs))
         new_kv = []
         for i, block in enumerate(self.blocks):
             memory = None if cache is None else (cache.k[i], cache.v[i])
-            x, kv = block(x, pos, mask, memory, step)
+            x, kv = block(x, pos, mask, memory, slot)
             new_kv.append(kv)
         out = self.heads(self.norm(x))
         return jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), out), new_kv
@@ -266,16 +270,32 @@ class TransformerNet(nnx.Module):
     def __call__(self, cache: KVCache, inputs: AgentInput) -> tuple[KVCache, AgentOutput]:
         start = jnp.swapaxes(inputs.start, 0, 1)  # [B, T]
         pos, episode = episode_clock(start, cache.clock)
+        if start.shape[1] == 1:  # acting: each layer writes its ring in place, then reads it
+            return self._step(cache, inputs, pos, episode)
         # cached slots hold the current episode (older ones are marked -1); a query reads them
         # until an episode starts inside the sequence, within its window
         age = pos[:, :, None] - cache.pos[:, None, :]
         to_cache = (episode[:, :, None] == 0) & (cache.pos[:, None, :] >= 0) & (age < self.context)
-        if start.shape[1] == 1:  # acting: the ring is read in place, its own key added apart
-            out, new_kv = self._run(inputs, pos, to_cache[:, 0], cache, step=True)
-        else:
-            mask = jnp.concatenate([to_cache, self._causal_mask(episode)], axis=-1)
-            out, new_kv = self._run(inputs, pos, mask, cache)
+        mask = jnp.concatenate([to_cache, self._causal_mask(episode)], axis=-1)
+        out, new_kv = self._run(inputs, pos, mask, cache)
         return _write(cache, new_kv, pos, episode), out
+
+    def _step(self, cache: KVCache, inputs: AgentInput, pos, episode):
+        """One step: the slots' clocks after the write (all forgotten when an episode starts)
+        mask the rings, which every layer writes before it reads."""
+        rows = jnp.arange(pos.shape[0])
+        kept = jnp.where(episode[:, :1] > 0, -1, cache.pos)
+        slot_pos = kept.at[rows, cache.slot].set(pos[:, 0])
+        mask = (slot_pos >= 0) & (pos[:, :1] - slot_pos < self.context)
+        out, rings = self._run(inputs, pos, mask, cache, slot=cache.slot)
+        written = KVCache(
+            k=tuple(k for k, _ in rings),
+            v=tuple(v for _, v in rings),
+            pos=slot_pos,
+            clock=pos[:, 0] + 1,
+            slot=(cache.slot + 1) % cache.pos.shape[1],
+        )
+        return written, out
 
 
 def _write(cache: KVCache, new_kv, pos, episode) -> KVCache:
@@ -292,12 +312,15 @@ def _write(cache: KVCache, new_kv, pos, episode) -> KVCache:
     new_pos = jnp.where(current, pos[:, t - n :], -1)
     old_pos = jnp.where(episode[:, -1:] > 0, -1, cache.pos)  # an episode started: forget
 
-    def put(ring, new):
-        return ring.at[rows, slots].set(new[:, t - n :].astype(ring.dtype))
+    def put_k(ring, new):  # ring [B, K, D, C]: the slots are the last axis
+        return ring.at[rows, :, :, slots].set(new[:, t - n :].astype(ring.dtype))
+
+    def put_v(ring, new):  # ring [B, K, C, D]
+        return ring.at[rows, :, slots].set(new[:, t - n :].astype(ring.dtype))
 
     return KVCache(
-        k=tuple(put(ring, kv[0]) for ring, kv in zip(cache.k, new_kv, strict=True)),
-        v=tuple(put(ring, kv[1]) for ring, kv in zip(cache.v, new_kv, strict=True)),
+        k=tuple(put_k(ring, kv[0]) for ring, kv in zip(cache.k, new_kv, strict=True)),
+        v=tuple(put_v(ring, kv[1]) for ring, kv in zip(cache.v, new_kv, strict=True)),
         pos=old_pos.at[rows, slots].set(new_pos),
         clock=pos[:, -1] + 1,
         slot=(cache.slot + t) % c,
@@ -314,11 +337,11 @@ class TransformerAgent(Agent):
 
     def initial_carry(self, batch: int) -> KVCache:
         cfg = self.config
-        shape = (batch, cfg.context, cfg.num_kv_heads, cfg.resolved_head_dim)
-        rings = lambda: tuple(jnp.zeros(shape, DTYPES[cfg.dtype]) for _ in range(cfg.num_layers))
+        kv, hd, c = cfg.num_kv_heads, cfg.resolved_head_dim, cfg.context
+        dtype, layers = DTYPES[cfg.dtype], range(cfg.num_layers)
         return KVCache(
-            k=rings(),
-            v=rings(),
+            k=tuple(jnp.zeros((batch, kv, hd, c), dtype) for _ in layers),
+            v=tuple(jnp.zeros((batch, kv, c, hd), dtype) for _ in layers),
             pos=jnp.full((batch, cfg.context), -1, jnp.int32),
             clock=jnp.zeros((batch,), jnp.int32),
             slot=jnp.zeros((batch,), jnp.int32),
