@@ -165,6 +165,10 @@ def latest_snapshot(stage: Path) -> Snapshot | None:
     return None
 
 
+class StaleSnapshot(ValueError):
+    """A snapshot whose state does not fit this code's (another version wrote it)."""
+
+
 def read_snapshot(
     snapshot: Snapshot, like: list[Any], num_seeds: int
 ) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
@@ -172,7 +176,7 @@ def read_snapshot(
     the metrics so far, as host arrays."""
     info = snapshot.info
     if info["num_leaves"] != len(like):
-        raise ValueError(f"{snapshot.folder}: {info['num_leaves']} leaves, expected {len(like)}")
+        raise StaleSnapshot(f"{snapshot.folder}: {info['num_leaves']} leaves, expected {len(like)}")
     target = {
         "leaves": _numbered([np.zeros(x.shape, x.dtype) for x in like], nonempty=True),
         "metrics": {
@@ -186,6 +190,14 @@ def read_snapshot(
         np.asarray(stored[k]) if k in stored else np.zeros(x.shape, x.dtype)
         for k, x in _numbered(like).items()
     ]
+    # orbax restores what was stored, whatever the target's shape: a state laid out otherwise
+    # (written by another version of the code) must not reach the compiled program
+    for i, (got, want) in enumerate(zip(leaves, like, strict=True)):
+        if got.shape != tuple(want.shape):  # (orbax casts to the target's dtype)
+            raise StaleSnapshot(
+                f"{snapshot.folder}: leaf {i} is {got.dtype}{list(got.shape)}, "
+                f"expected {np.dtype(want.dtype)}{list(want.shape)}"
+            )
     return leaves, {k: np.asarray(v) for k, v in tree["metrics"].items()}
 
 

@@ -5,6 +5,7 @@ runs before (timings, saved checkpoints)."""
 from __future__ import annotations
 
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,15 +32,22 @@ def latest(stage: Path | None, cell, train, seeds: list[int]) -> Found | None:
     snapshot = staging.latest_snapshot(stage) if stage is not None else None
     if snapshot is not None and snapshot.info.get("config_hash") != cell.config_hash():
         snapshot = None  # another config's: the runner asked before replacing it
+    specs = None
+    if snapshot is not None:
+        specs = state_leaf_specs(train, len(seeds))
+        try:
+            leaves, metrics = staging.read_snapshot(snapshot, specs, len(seeds))
+        except staging.StaleSnapshot as err:  # like another config's: train afresh
+            warnings.warn(f"cannot resume, training afresh: {err}", stacklevel=2)
+            snapshot = None
     if not bool(distributed.broadcast(np.array(snapshot is not None))):
         if stage is not None:
             _clear(stage)  # an earlier attempt's files, if any, are of no use now
         return None
-    specs = state_leaf_specs(train, len(seeds))
     if snapshot is not None:
-        leaves, metrics = staging.read_snapshot(snapshot, specs, len(seeds))
         info = snapshot.info
     else:  # another process of a distributed job: process 0's values arrive below
+        specs = state_leaf_specs(train, len(seeds))
         leaves, metrics, info = [np.zeros(s.shape, s.dtype) for s in specs], {}, {}
     updates = int(distributed.broadcast(np.array(info.get("updates", 0))))
     leaves = distributed.broadcast(leaves)  # only process 0 needs the metrics

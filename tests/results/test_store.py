@@ -167,6 +167,13 @@ def test_snapshots_are_whole_or_absent_and_only_the_latest_is_kept(tmp_path):
         assert a.dtype == b.dtype
     np.testing.assert_array_equal(got_metrics["episode_return"], metrics["episode_return"])
     assert got_metrics["episode_return"].dtype == np.float32
+    # a state laid out otherwise (another version's) is refused, not handed to the program
+    # (orbax itself restores the stored shape whatever the target's)
+    other = [jax_like(np.zeros((3, 2), np.float32)), *like[1:]]
+    with pytest.raises(staging.StaleSnapshot, match=r"leaf 0 is float32\[2, 3\], expected"):
+        staging.read_snapshot(found, other, num_seeds=2)
+    with pytest.raises(staging.StaleSnapshot, match="3 leaves, expected 2"):
+        staging.read_snapshot(found, like[:2], num_seeds=2)
 
 
 def jax_like(x):
@@ -186,3 +193,26 @@ def test_a_stage_sent_home_replaces_the_older_one(tmp_path):
     assert sorted(p.name for p in store.running_dir(path).iterdir()) == ["snapshots",
                                                                         "status.json"]  # fmt: skip
     assert [p.name for p in path.parent.iterdir()] == ["a@running"]
+
+
+def test_a_snapshot_laid_out_otherwise_is_dropped_and_the_cell_trains_afresh(tmp_path, monkeypatch):
+    """A snapshot written by a version with another state layout (the transformer's rings
+    changed shape) cannot be resumed: the cell starts over with a warning, no crash."""
+    import types
+
+    from pmarl_bench.results import staging
+    from pmarl_bench.runner import resume
+
+    stored = [np.arange(6, dtype=np.float32).reshape(2, 3)]
+    metrics = {"episode_return": np.float32([[1.0, 2.0]])}
+    staging.write_snapshot(tmp_path, 2, stored, metrics, {"config_hash": "h"})
+    cell = types.SimpleNamespace(config_hash=lambda: "h")
+    layout = {"now": [jax_like(stored[0])]}
+    monkeypatch.setattr(resume, "state_leaf_specs", lambda train, n: layout["now"])
+    found = resume.latest(tmp_path, cell, None, [0])  # the same layout resumes
+    assert found is not None and found.resume.updates == 2
+    np.testing.assert_array_equal(found.resume.leaves[0], stored[0])
+    layout["now"] = [jax_like(np.zeros((3, 2), np.float32))]
+    with pytest.warns(UserWarning, match="training afresh"):
+        assert resume.latest(tmp_path, cell, None, [0]) is None
+    assert staging.latest_snapshot(tmp_path) is None  # cleared
