@@ -11,6 +11,7 @@ so only the temporaries are shared.
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,29 @@ from pmarl_bench.errors import ConfigError
 from pmarl_bench.scale.distributed import to_host
 from pmarl_bench.trainer import mesh
 from pmarl_bench.trainer.ppo import Train
+
+
+def compile_interruptibly(lowered):
+    """``lowered.compile()``, run in a helper thread while the main thread waits: a signal
+    handler runs only between Python bytecodes, so Ctrl-C during a compile of many seconds
+    would otherwise wait for its end. The CLI then exits without waiting for the compile."""
+    if threading.current_thread() is not threading.main_thread():
+        return lowered.compile()
+    done: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            done["program"] = lowered.compile()
+        except BaseException as err:  # handed to the caller below
+            done["error"] = err
+
+    worker = threading.Thread(target=work, name="xla-compile", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.1)  # a signal's handler runs between these waits
+    if "error" in done:
+        raise done["error"]
+    return done["program"]
 
 
 def cell_mesh(train: Train, num_seeds: int) -> mesh.CellMesh | None:
@@ -58,7 +82,8 @@ class SeedProgram:
         # init compiles on first use: sizes compiled only to ask their memory never run it
         if self.layout is None:
             self._lower_init = lambda: jax.jit(jax.vmap(init)).lower(seeds)
-            self._chunk = jax.jit(jax.vmap(train.chunk), donate_argnums=0).lower(state).compile()
+            chunk = jax.jit(jax.vmap(train.chunk), donate_argnums=0)
+            self._chunk = compile_interruptibly(chunk.lower(state))
             return
         layout = self.layout
         vmap = functools.partial(jax.vmap, spmd_axis_name=mesh.SEED)
@@ -78,11 +103,11 @@ class SeedProgram:
                 out_shardings=(states, layout.seeds()),
                 donate_argnums=0,
             )
-            self._chunk = chunk.lower(state).compile()
+            self._chunk = compile_interruptibly(chunk.lower(state))
 
     @functools.cached_property
     def _init(self):
-        return self._lower_init().compile()
+        return compile_interruptibly(self._lower_init())
 
     def init(self, seeds: list[int]):
         """The initial state of ``seeds`` (every process passes the same ones)."""
