@@ -245,9 +245,12 @@ def test_ctrl_c_while_compiling_exits_130_promptly_and_leaves_no_cell(tmp_path):
     import time
 
     res = tmp_path / "res"
+    # --no-compile-cache: with the test session's cache warm (an earlier test compiled this
+    # cell) the run would be training by now, and training stops at the end of its chunk
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pmarl_bench.cli", "run", str(ROOT / "suites" / "memory.yaml"),
-         "--only", "n_back/transformer", "--seeds", "1", "--results-dir", str(res)],
+        [sys.executable, "-m", "pmarl_bench.cli", "--no-compile-cache", "run",
+         str(ROOT / "suites" / "memory.yaml"), "--only", "n_back/transformer", "--seeds", "1",
+         "--results-dir", str(res)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
     time.sleep(7)  # imports and suite loading take a few seconds; compiling takes longer
