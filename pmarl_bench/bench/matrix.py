@@ -137,8 +137,10 @@ def run_train_case(case: TrainCase, repeats: int, suite_dir: Path, unit: float) 
     rate = steps / statistics.median(times)
     achieved = rate * (flops["acting"] + flops["learning"])
     dtype = str(getattr(cell.network, "dtype", "float32"))
+    params = jax.eval_shape(train.agent.init, jax.random.key(0))
     return {
         "agent_steps_per_second": rate,
+        "params": float(sum(x.size for x in jax.tree.leaves(params))),
         "compile_seconds": compile_seconds,
         "peak_host_bytes": float(host_peak_bytes()),
         "acting_flops_per_agent_step": flops["acting"],

@@ -86,8 +86,8 @@ def bench(
     if profile is not None:
         writable_dir(profile, "--profile")
     table = Table(title=f"{spec.name} ({budget or 'default'}{', dry run' if dry_run else ''})")
-    columns = ("case", "agent-steps/s", "vs reference", "reset", "compile", "peak host RSS",
-               "FLOPs/step act+learn", "FLOP/s (of peak)")  # fmt: skip
+    columns = ("case", "agent-steps/s", "vs reference", "reset", "compile", "params",
+               "peak host RSS", "FLOPs/step act+learn", "FLOP/s (of peak)")  # fmt: skip
     for col in columns:
         table.add_column(col, justify="left" if col == "case" else "right", no_wrap=True)
     announce_backend()
@@ -113,6 +113,7 @@ def bench(
             ", ".join(f"{rate / v:.2f}x {k}" for k, v in refs.items()),
             "" if reset is None else f"{reset * 1e3:.2f} ms",
             f"{f['compile_seconds']:.1f} s",
+            f"{f['params']:,.0f}" if "params" in f else "",
             f"{f['peak_host_bytes'] / 1e9:.2f} GB",
             *_efficiency(f),
         )

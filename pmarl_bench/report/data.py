@@ -183,7 +183,7 @@ def memory_reach(network: dict) -> int | None:
         return int(network.get("frames", 4)) - 1
     if kind == "transformer":
         return int(network.get("context", 64)) - 1
-    if kind == "gru":
+    if kind in ("gru", "lstm", "lru", "mingru"):  # recurrent: no fixed limit
         return None
     return -1
 

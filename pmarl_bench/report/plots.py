@@ -24,7 +24,8 @@ LEVEL_STYLES = {
 }
 #: agents that keep their colour in every report (others: by a hash of their name)
 FIXED_COLOURS = {"mlp": 0, "memoryless": 0, "gru": 1, "transformer": 2, "frame_stack": 3,
-                 "oracle": 4, "transformer-medium": 5}  # fmt: skip
+                 "oracle": 4, "transformer-medium": 5, "lstm": 6, "lru": 7,
+                 "mingru": 8}  # fmt: skip
 
 
 def palette(agents: list[str]) -> dict[str, tuple]:

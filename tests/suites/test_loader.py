@@ -122,7 +122,15 @@ def test_budget_values_win_over_the_suite_as_written(project):
 
 def test_shipped_baselines_load():
     paths = sorted((ROOT / "baselines").glob("*.yaml"))
-    assert {p.stem for p in paths} >= {"mlp", "gru", "transformer", "transformer-medium"}
+    assert {p.stem for p in paths} >= {
+        "mlp",
+        "gru",
+        "transformer",
+        "transformer-medium",
+        "lstm",
+        "lru",
+        "mingru",
+    }
     for path in paths:
         baseline, network, _ = load_baseline(path)
         assert baseline.name == path.stem and network.kind in path.stem
@@ -202,8 +210,8 @@ BAD = {
         "s.yaml: envs[0].params.p: unknown env param",
     ),
     "unknown baseline": (
-        "name: x\nsteps: 99999\n" + ENVS_OK + "agents:\n  - baseline: lstm\n",
-        "s.yaml: agents[0].baseline: no baseline 'lstm'; available: ",
+        "name: x\nsteps: 99999\n" + ENVS_OK + "agents:\n  - baseline: mamba\n",
+        "s.yaml: agents[0].baseline: no baseline 'mamba'; available: ",
     ),
     "bad network value": (
         "name: x\nsteps: 99999\n"
@@ -264,7 +272,11 @@ BAD_NETWORKS = {
         "{kind: mlp, activation: swish}",
         "network.activation: Input should be 'relu', 'tanh', 'gelu' or 'silu'",
     ),
-    "unknown kind": ("{kind: lstm}", "network.kind: unknown agent kind"),
+    "unknown kind": ("{kind: mamba}", "network.kind: unknown agent kind"),
+    "LRU decay ring upside down": (
+        "{kind: lru, r_min: 0.9, r_max: 0.5}",
+        "network.r_max: Value error, r_max (0.5) must not be below r_min (0.9)",
+    ),
     "negative size": ("{kind: gru, width: -8}", "network.width: Input should be greater than 0"),
     "heads not dividing width": (
         "{kind: transformer, width: 64, num_heads: 3}",
