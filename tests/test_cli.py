@@ -103,6 +103,28 @@ def test_rerun_skips_finished_cells(smoke_results):
 
 
 @pytest.mark.slow
+def test_dry_run_shows_each_cell_and_what_the_results_hold_and_writes_nothing(smoke_results):
+    def files():
+        return sorted((p, p.stat().st_mtime_ns) for p in smoke_results.rglob("*"))
+
+    before = files()
+    args = ("run", SMOKE, "--results-dir", str(smoke_results), "--dry-run")
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.count("[finished (skipped)]") == 2, out
+    assert "n_back/mlp_tanh" in out and "activation=tanh" in out
+    assert "4 updates x 256 = 1,024 env steps per seed" in out
+    assert "num_envs=16 rollout_length=16" in out and " per device (state " in out
+    # an override makes the mlp cell another config: it would train; mlp_tanh is untouched
+    result = invoke(*args, "--set", "agents.mlp.network.width=8", "--only", "*/mlp")
+    assert result.exit_code == 0, result.output
+    assert "n_back/mlp  [trains]" in result.stdout and "width=8" in result.stdout
+    assert "mlp_tanh" not in result.stdout
+    assert files() == before
+
+
+@pytest.mark.slow
 def test_force_reruns_and_same_seed_gives_identical_metrics(smoke_results, tmp_path):
     cell = smoke_results / "smoke" / "n_back" / "mlp"
     before = pd.read_parquet(cell / "metrics.parquet")

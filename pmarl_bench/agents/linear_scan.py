@@ -112,9 +112,9 @@ class Block(nnx.Module):
         before it reaches the state."""
         u = self.mixer_norm(x)
         a, b = self.mixer.coefficients(u)
-        a = tuple(jnp.where(start[..., None], 0, jnp.broadcast_to(x, b[0].shape)) for x in a)
+        a = tuple(jnp.where(start[..., None], 0, jnp.broadcast_to(p, b[0].shape)) for p in a)
         h = linear_recurrence(self.mixer.mul, a, b, self.mixer.to_state(carry))
-        last = tuple(x[-1] for x in h)
+        last = tuple(part[-1] for part in h)
         return self.mixer.to_carry(last), self._ffn(x + self.mixer.readout(h, u))
 
 

@@ -102,6 +102,24 @@ def run(
             "device reports; none on the CPU); seeds that do not fit train in groups"
         ),
     ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="PATH=VALUE",
+            help="override a value of the suite file, checked as the file's own: dotted keys, "
+            "envs and agents by name, e.g. ppo.lr=1e-3, agents.gru.network.width=128, "
+            "envs.n_back.steps=2e6; repeatable",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            help="print every cell's resolved settings, updates, env steps and what the "
+            "results hold for it, and compile each to report its memory per device; train "
+            "nothing, write nothing"
+        ),
+    ] = False,
 ) -> None:
     """Train every (env, agent) cell of a suite over its seeds and store tidy results.
 
@@ -119,6 +137,8 @@ def run(
               pmarl-bench run suites/coordination.yaml --budget full   (on a GPU)
 
               pmarl-bench run suites/memory.yaml --executor ray --address auto
+
+              pmarl-bench run suites/memory.yaml --set ppo.lr=3e-4 --only 'n_back/*' --dry-run
     """
     if distributed and executor is Executor.ray:
         raise ConfigError("use one of --distributed and --executor ray", "--distributed")
@@ -141,7 +161,13 @@ def run(
 
         pool = RayExecutor(address=address, gpus_per_cell=gpus_per_cell)
     _not_a_bench_matrix(suite)
-    loaded = load_suite(suite, seeds=seeds, steps=steps, only=only, budget=budget)
+    loaded = load_suite(
+        suite, seeds=seeds, steps=steps, only=only, budget=budget, overrides=set_ or []
+    )
+    if dry_run:
+        announce_backend()
+        _print_plan(loaded, results_dir)
+        return
     from pmarl_bench.scale.distributed import is_primary
 
     if is_primary():  # the other processes of a distributed job write nothing
@@ -168,6 +194,39 @@ def run(
     err_console.print(
         f"{len(summary.ran)} cell(s) trained, {len(summary.skipped)} skipped; {where}"
     )
+
+
+def _print_plan(loaded, results_dir: Path) -> None:
+    """The dry run's report: one block per cell on stdout, progress on stderr."""
+    from pmarl_bench.runner.plan import plan_cell
+
+    print(f"suite {loaded.suite.name} ({loaded.path}): {len(loaded.cells)} cell(s), "
+          f"results in {results_dir / loaded.suite.name}")  # fmt: skip
+    for cell in loaded.cells:
+        err_console.print(f"{cell.name}: compiling to measure its memory…", highlight=False)
+        plan = plan_cell(cell, results_dir, compile_program=True)
+        m = plan.memory
+        memory = "not reported by this backend" if m is None else (
+            f"{_size(m.state + m.temp + m.extra_out)} per device (state {_size(m.state)}, "
+            f"temporaries {_size(m.temp)}, outputs {_size(m.extra_out)})"
+        )  # fmt: skip
+        print(f"\n{plan.name}  [{plan.state}]  config {plan.config_hash}")
+        print(f"  seeds    {', '.join(map(str, plan.seeds))}")
+        print(f"  budget   {plan.budget} per seed")
+        print(f"  network  {_settings(plan.network)}")
+        print(f"  ppo      {_settings(plan.ppo)}")
+        print(f"  memory   {memory}")
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n} B"
+
+
+def _settings(values: dict) -> str:
+    return " ".join(f"{k}={v}" for k, v in values.items())
 
 
 def _not_a_bench_matrix(path: Path) -> None:

@@ -24,6 +24,7 @@ from pmarl_bench.suites.files import (
     load_baseline,
     read_yaml,
 )
+from pmarl_bench.suites.overrides import apply_overrides
 from pmarl_bench.suites.schema import (
     CONTROL_BASELINES,
     DEFAULT_BUDGET,
@@ -100,13 +101,15 @@ def load_suite(
     steps: int | None = None,
     only: str | None = None,
     budget: str | None = None,
+    overrides: list[str] | None = None,
 ) -> LoadedSuite:
     """Load, validate and expand a suite file. CLI overrides: ``seeds`` (count), ``steps``
     (env steps per seed), ``only`` (a glob over cell names ``env/agent``), ``budget`` (a
     named size profile of the suite; its values win over the suite as written, and its
-    results go to ``<suite>-<budget>``)."""
+    results go to ``<suite>-<budget>``), ``overrides`` (``PATH=VALUE`` assignments into the
+    file's data, ``suites.overrides``)."""
     path = Path(path)
-    data = _as_mapping(read_yaml(path), path)
+    data = apply_overrides(_as_mapping(read_yaml(path), path), overrides or [])
     try:
         suite = Suite(**data)
     except ValidationError as err:

@@ -57,6 +57,16 @@ def _check_seeds(v):
     return v
 
 
+def env_name(env_id: str, name: str | None = None) -> str:
+    """An env entry's name in results: its ``name``, else its id without the registry's
+    version and adapter prefix (``n_back-v0`` -> ``n_back``, ``gymnax:CartPole-v1`` ->
+    ``cartpole``)."""
+    if name:
+        return name
+    base = env_id.split(":", 1)[-1]
+    return re.sub(r"-v\d+$", "", base).replace("-", "_").lower()
+
+
 class EnvEntry(_Strict):
     id: str = Field(description="registered env id (n_back-v0) or gymnax:<EnvName>")
     name: str | None = Field(None, description="name in results; default: the id without -vN")
@@ -79,10 +89,7 @@ class EnvEntry(_Strict):
 
     @property
     def resolved_name(self) -> str:
-        if self.name:
-            return self.name
-        base = self.id.split(":", 1)[-1]
-        return re.sub(r"-v\d+$", "", base).replace("-", "_").lower()
+        return env_name(self.id, self.name)
 
 
 class AgentEntry(_Strict):

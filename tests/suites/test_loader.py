@@ -57,13 +57,13 @@ def write(project, text, name="s.yaml"):
 
 
 def test_shipped_suites_load():
-    for name in ("memory", "smoke", "cartpole", "coordination"):
+    for name in ("memory", "smoke", "cartpole", "coordination", "memory-zoo"):
         loaded = load_suite(ROOT / "suites" / f"{name}.yaml")
         assert loaded.suite.name == name
         assert loaded.cells
 
 
-@pytest.mark.parametrize("name", ["memory", "coordination"])
+@pytest.mark.parametrize("name", ["memory", "coordination", "memory-zoo"])
 def test_shipped_full_budgets_have_the_origin_sizes(name):
     loaded = load_suite(ROOT / "suites" / f"{name}.yaml", budget="full")
     assert loaded.suite.name == f"{name}-full"
