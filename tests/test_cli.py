@@ -177,7 +177,7 @@ def test_help_names_the_arguments_as_the_readme_does():
         "enjoy": ["--fps", "--results-dir"],
         "play": ["--seed", "--results-dir"],
         "bench": ["[MATRIX]"],
-        "run": ["--keep-previous", "--snapshot-every", "--log"],
+        "run": ["--keep-previous", "--snapshot-every", "--log", "--set", "--dry-run"],
         "status": ["[RESULTS_DIR]"],
     }.items():
         line = synopsis[synopsis.index(f"pmarl-bench {command} ") :].split("\npmarl-bench ")[0]
