@@ -86,13 +86,13 @@ class RecurrentAgent(Agent):
     """An agent over a ``RecurrentNet``: subclasses say how to build the core and the shape
     of its (zero) carry."""
 
+    config: RecurrentConfig
+
     @abc.abstractmethod
     def build_core(self, rngs: nnx.Rngs) -> nnx.Module: ...
 
     @abc.abstractmethod
     def initial_carry(self, batch: int) -> Any: ...
-
-    config: RecurrentConfig
 
     def build(self, rngs: nnx.Rngs) -> RecurrentNet:
         return RecurrentNet(self.config, self.obs_space, self.action_space.n, self.build_core, rngs)

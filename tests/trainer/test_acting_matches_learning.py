@@ -23,6 +23,9 @@ SMALL = {
     "frame_stack": {"frames": 3, "frame_width": 8, "width": 16},
     "mlp": {"width": 16},
     "gru": {"width": 16},
+    "lstm": {"width": 16},
+    "mingru": {"width": 16, "ffn_width": 16},
+    "lru": {"width": 16, "state_width": 8, "ffn_width": 16},
     "transformer": {"width": 16, "ffn_width": 32, "context": 5},
 }
 
