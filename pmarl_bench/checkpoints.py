@@ -73,6 +73,11 @@ class TrainedCell:
     def params(self, seed: int, checkpoint: str = "latest") -> Any:
         """The parameters of one seed at a checkpoint: ``latest`` (= ``final``), ``final``, an
         update number, or a label such as ``update_000040``."""
+        if self.manifest.get("trials"):
+            raise ConfigError(
+                f"{self.path} is a sweep cell (`pmarl-bench tune`'s results); enjoy and play "
+                "the cells of a run, e.g. one that evaluates the chosen settings"
+            )
         if seed not in self.seeds:
             raise ConfigError(
                 f"no seed {seed} in {self.path}; seeds: {', '.join(map(str, self.seeds))}",

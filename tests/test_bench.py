@@ -217,3 +217,6 @@ def test_gpu_check_dry_run_compiles_every_case_of_the_gpu_profile(tmp_path):
     assert set(data["cases"]) == names and data["dry_run"] is True
     assert all("error" not in c for c in data["cases"].values())
     assert any("6L-cudnn" in n for n in names) and any("1L-xla" in n for n in names)
+    # without a GPU a cuDNN case is its XLA twin at these sizes: run once, recorded for both
+    twins = {n: c["same_as"] for n, c in data["cases"].items() if "same_as" in c}
+    assert twins == {n: n.replace("xla", "cudnn") for n in names if "xla" in n}

@@ -3,6 +3,7 @@ a rerun, ``enjoy`` or ``play`` reuses compiled programs."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,9 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def restore_jax_cache_config():
-    before = jax.config.jax_compilation_cache_dir
+    before = jax.config.jax_compilation_cache_dir, jax.config.jax_enable_compilation_cache
     yield
-    jax.config.update("jax_compilation_cache_dir", before)
+    jax.config.update("jax_compilation_cache_dir", before[0])
+    jax.config.update("jax_enable_compilation_cache", before[1])
 
 
 def test_the_folder_comes_from_the_option_the_variable_or_the_user_cache(
@@ -33,21 +35,32 @@ def test_the_folder_comes_from_the_option_the_variable_or_the_user_cache(
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "env"))
     assert use_compile_cache(None) == tmp_path / "env"
     assert use_compile_cache(tmp_path / "opt") == tmp_path / "opt"  # the option wins
+    assert jax.config.jax_enable_compilation_cache
     monkeypatch.setenv(CACHE_ENV, "off")
     assert use_compile_cache(None) is None
+    assert not jax.config.jax_enable_compilation_cache
+    assert use_compile_cache(tmp_path / "opt") == tmp_path / "opt"  # an option still wins
+    assert use_compile_cache(tmp_path / "opt", off=True) is None  # --no-compile-cache
+    assert not jax.config.jax_enable_compilation_cache
 
 
 @pytest.mark.slow
 def test_a_run_fills_the_cache_and_no_compile_cache_leaves_it_alone(tmp_path):
-    def run(*options):
+    def run(*options, cache_env):
         cmd = [sys.executable, "-m", "pmarl_bench.cli", *options, "run",
                str(ROOT / "suites" / "smoke.yaml"), "--only", "*/mlp", "--force",
                "--results-dir", str(tmp_path / "res")]  # fmt: skip
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+        env = dict(os.environ, **{CACHE_ENV: str(cache_env)})
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300,
+                              env=env)  # fmt: skip
         assert proc.returncode == 0, proc.stderr
 
-    cache = tmp_path / "cache"
-    run("--compile-cache", str(cache), "--no-compile-cache")
-    assert not cache.exists() or not any(cache.iterdir())
-    run("--compile-cache", str(cache))
-    assert any(cache.iterdir())  # the chunk program compiles for over a second
+    def used(folder):
+        return folder.exists() and any(folder.iterdir())
+
+    cache, default = tmp_path / "cache", tmp_path / "default"
+    # neither the folder asked for nor the default one (here $PMARL_BENCH_COMPILE_CACHE)
+    run("--compile-cache", str(cache), "--no-compile-cache", cache_env=default)
+    assert not used(cache) and not used(default)
+    run("--compile-cache", str(cache), cache_env=default)
+    assert used(cache) and not used(default)  # the chunk program compiles for over a second

@@ -54,7 +54,7 @@ def main_options(
 
     Example: pmarl-bench run suites/memory.yaml --seeds 2 --steps 200000
     """
-    use_compile_cache(None if no_compile_cache else compile_cache)
+    use_compile_cache(compile_cache, off=no_compile_cache)
 
 
 def announce_backend() -> None:
@@ -66,20 +66,24 @@ def announce_backend() -> None:
         err_console.print(f"[yellow]{warning}[/]")
 
 
-def use_compile_cache(folder: Path | None) -> Path | None:
+def use_compile_cache(folder: Path | None, off: bool = False) -> Path | None:
     """Turn on JAX's persistent compilation cache in ``folder`` (default: ``$CACHE_ENV``,
-    else ``default_cache_dir()``; ``$CACHE_ENV=off`` turns it off). Programs that compile in
-    under a second are not stored. Returns the folder in use, or None."""
+    else ``default_cache_dir()``), or off (``off``, or ``$CACHE_ENV=off`` without a
+    ``folder``). Programs that compile in under a second are not stored. Returns the folder
+    in use, or None."""
     import jax
 
     setting = os.environ.get(CACHE_ENV, "")
-    if folder is None and setting.lower() == "off":
+    if off or (folder is None and setting.lower() == "off"):
+        jax.config.update("jax_enable_compilation_cache", False)
         return None
     folder = folder or Path(setting or default_cache_dir())
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:  # a read-only home: run without the cache
+        jax.config.update("jax_enable_compilation_cache", False)
         return None
+    jax.config.update("jax_enable_compilation_cache", True)
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
     return folder
@@ -152,7 +156,7 @@ def interrupted(command: str, code: int = 130) -> None:
     (exit 139)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    if command == "run":
+    if command in ("run", "tune"):
         err_console.print(
             "interrupted: finished cells are kept, the running one saved its latest "
             "snapshot; rerun the same command to resume"
@@ -174,6 +178,7 @@ def main() -> None:
 # The commands, imported last (they register on ``app``) and in the order --help lists them.
 # isort: off
 from pmarl_bench.cli import train  # noqa: E402, F401
+from pmarl_bench.cli import tune  # noqa: E402, F401
 from pmarl_bench.cli import status  # noqa: E402, F401
 from pmarl_bench.cli import inspection  # noqa: E402, F401
 from pmarl_bench.cli import tools  # noqa: E402, F401

@@ -105,7 +105,8 @@ def bench(
         f = r["figures"]
         reset = f.get("reset_seconds")
         rate = f["agent_steps_per_second"]
-        err_console.print(f"{name}: {rate:.4g} agent-steps/s", highlight=False)
+        twin = f" (the program of {r['same_as']} on this backend)" if "same_as" in r else ""
+        err_console.print(f"{name}: {rate:.4g} agent-steps/s{twin}", highlight=False)
         refs = {} if dry_run else r["config"].get("reference") or {}
         table.add_row(
             name,

@@ -209,6 +209,25 @@ def _overview(data: ReportData) -> str:
         text += " Controls: " + ", ".join(f"{c} ({a})" for c, a in roles) + "."
     else:
         text += " No controls (a suite asks for them with `controls:`)."
+    return text + _tuning_note(data)
+
+
+def _tuning_note(data: ReportData) -> str:
+    """The tuning protocol behind the cells' PPO settings, as a paper states it."""
+    if not data.tuning:
+        return " Every cell trains with its suite's PPO settings (not tuned per agent)."
+    text = ""
+    protocols: dict[str, list[str]] = {}
+    for (task, agent), p in sorted(data.tuning.items()):
+        key = (f"chosen {p.get('chosen', '?')} by the {p.get('criterion', '?')}, on tuning "
+               f"seeds {p.get('tuning_seeds')}")  # fmt: skip
+        protocols.setdefault(key, []).append(f"{task}/{agent}")
+    for key, cells in protocols.items():
+        text += f" Tuned PPO settings ({', '.join(cells)}): {key}; evaluated here on other seeds."
+    untuned = {(t, a) for t in data.tasks for a in data.agents} - set(data.tuning)
+    have = set(map(tuple, data.final[["task", "agent"]].drop_duplicates().to_numpy()))
+    if untuned & have:
+        text += " The other cells train with their suite's PPO settings (not tuned)."
     return text
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.results import load_cells
+from pmarl_bench.results.store import COLUMNS
 
 RETURN = "episode_return"
 #: a seed's final score: its final policy's return on the evaluation episodes (sampled
@@ -47,6 +48,8 @@ class ReportData:
     cards: dict[str, dict] = field(default_factory=dict)  # task -> its task card
     #: (task, agent) -> how many steps back the agent can remember (None: no limit)
     reach: dict[tuple[str, str], int | None] = field(default_factory=dict)
+    #: (task, agent) -> how its PPO settings were tuned (``pmarl-bench tune``'s protocol)
+    tuning: dict[tuple[str, str], dict] = field(default_factory=dict)
 
     @property
     def tasks(self) -> list[str]:
@@ -61,15 +64,27 @@ def load(results_dirs: list[str | Path]) -> ReportData:
     """Read every finished cell under the given folders (suite folders or results roots)."""
     if not results_dirs:
         raise ConfigError("give at least one results folder, e.g. results/memory", "RESULTS_DIR")
-    frames, manifests, folders, damaged = [], [], {}, []
+    frames, manifests, folders, damaged, sweeps = [], [], {}, [], []
     for d in results_dirs:
         found = load_cells(d)  # a one-line ConfigError for a missing or empty dir
-        frames.append(found.metrics)
-        manifests.extend(found.manifests)
-        damaged += found.damaged
+        metrics = found.metrics
+        if "trial" in metrics.columns:  # sweep cells (`tune`): trials.csv sums them up
+            metrics = metrics[metrics.trial.isna()].drop(columns=_sweep_columns(metrics))
+        frames.append(metrics)
         for m in found.manifests:
+            if m.get("trials"):
+                sweeps.append(m["path"])
+                continue
+            manifests.append(m)
             if m.get("checkpoints"):  # saved parameters: the cell can be replayed
                 folders[(m["suite"], m["env"], m["agent"])] = Path(m["path"])
+        damaged += found.damaged
+    if not manifests:
+        raise ConfigError(
+            "only sweep results (from `pmarl-bench tune`: see their trials.csv); report the "
+            "run that evaluates the chosen settings",
+            ", ".join(str(d) for d in results_dirs),
+        )
     df = pd.concat(frames, ignore_index=True).drop_duplicates(
         ["suite", "env", "agent", "seed", "update", "metric"]
     )
@@ -111,14 +126,25 @@ def load(results_dirs: list[str | Path]) -> ReportData:
         controls=controls,
         cards=cards,
         reach=reach,
+        tuning={
+            (name(m["suite"], m["env"]), m["agent"]): m["config"]["tuning"]
+            for m in manifests
+            if (m.get("config") or {}).get("tuning")
+        },
     )
     data.notes = [f"{path}: skipped, damaged: {reason}" for path, reason in damaged]
+    data.notes += [f"{path}: skipped, a sweep cell (tuning results)" for path in sweeps]
     data.notes += missing(data) + [
         f"{task}/{agent}: no final-policy evaluation (a run from before it existed); its score "
         f"is its training return over the last {FINAL_FRACTION:.0%} of updates"
         for task, agent in from_training
     ]
     return data
+
+
+def _sweep_columns(metrics: pd.DataFrame) -> list[str]:
+    """A sweep cell's extra columns: ``trial`` and its swept settings."""
+    return [c for c in metrics.columns if c not in COLUMNS]
 
 
 def scores(training: pd.DataFrame, evals: pd.DataFrame) -> tuple[pd.DataFrame, list]:

@@ -99,7 +99,9 @@ def read_metrics(path: Path, manifest: dict) -> pd.DataFrame:
                 f"{METRICS_FILE} holds rows of {col} {sorted(other)[0]!r}, the manifest says "
                 f"{manifest[col]!r}"
             )
-    return df[COLUMNS]
+    # a sweep cell's rows also name their trial and its settings
+    extra = [c for c in df.columns if c not in COLUMNS] if "trial" in df.columns else []
+    return df[COLUMNS + extra]
 
 
 def scan_cells(path: str | Path) -> tuple[list[Path], list[tuple[Path, str]]]:

@@ -71,16 +71,19 @@ def metrics_frame(
     seeds: list[int],
     env_steps_per_update: int,
     first_update: int = 0,
+    columns: dict[str, list] | None = None,
 ) -> pd.DataFrame:
     """Per-update metrics ``{name: [seeds, updates]}`` (from update ``first_update`` on) ->
     long table. NaN entries (episode metrics of an update in which no episode ended) are
-    dropped: no row, no observation."""
+    dropped: no row, no observation. ``columns``: more columns, a value per seed row (a
+    sweep cell's ``trial`` and swept settings)."""
     frames = []
     for name, values in metrics.items():
         values = np.asarray(values, dtype=np.float64)
         n_seeds, n_updates = values.shape
         seed_col = np.repeat(np.asarray(seeds), n_updates)
         update_col = np.tile(np.arange(first_update, first_update + n_updates), n_seeds)
+        extra = {k: np.repeat(np.asarray(v), n_updates) for k, v in (columns or {}).items()}
         frames.append(
             pd.DataFrame(
                 {
@@ -88,6 +91,7 @@ def metrics_frame(
                     "update": update_col,
                     "metric": name,
                     "value": values.reshape(-1),
+                    **extra,
                 }
             )
         )
@@ -97,8 +101,9 @@ def metrics_frame(
     df.insert(1, "env", env)
     df.insert(2, "agent", agent)
     df.insert(5, "env_steps", (df["update"].to_numpy() + 1) * env_steps_per_update)
-    df = df[COLUMNS].reset_index(drop=True)
-    return df.astype({"seed": "int64", "update": "int64", "env_steps": "int64"})
+    df = df[COLUMNS + list(columns or {})].reset_index(drop=True)
+    types = {"seed": "int64", "update": "int64", "env_steps": "int64"}
+    return df.astype(types | ({"trial": "int64"} if columns and "trial" in columns else {}))
 
 
 def stage_dir(path: Path) -> Path:

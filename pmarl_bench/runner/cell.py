@@ -61,14 +61,16 @@ class _CellRun:
         self.snapshot_every, self.on_snapshot = snapshot_every, on_snapshot
         self.primary = distributed.is_primary()
         self.stage: Path | None = None  # made once the cell is built
-        self.seeds = list(cell.seeds)
+        self.seeds = cell.member_seeds  # a sweep cell: its seeds once per trial
         self.started = _now()
 
     # --- progress and status -------------------------------------------------------------
 
     def say(self, env_steps: int, info: str, phase: str = TRAIN) -> None:
         if self.report is not None:
-            self.report(env_steps, f"{len(self.seeds)} seeds · {info}", self.total, phase)
+            cell = self.cell
+            who = f"{len(cell.trials)} trials x " if cell.trials else ""
+            self.report(env_steps, f"{who}{len(cell.seeds)} seeds · {info}", self.total, phase)
 
     def status(self, state: str, **fields: Any) -> None:
         if self.stage is None:
@@ -84,7 +86,8 @@ class _CellRun:
                 "cell": self.cell.name,
                 "control": self.cell.control,
                 "config_hash": self.cell.config_hash(),
-                "seeds": self.seeds,
+                "seeds": list(self.cell.seeds),
+                **({"trials": len(self.cell.trials)} if self.cell.trials else {}),
                 "num_updates": self.train_.num_updates,
                 "env_steps_per_seed": self.total,
                 "started": self.started,
@@ -136,6 +139,7 @@ class _CellRun:
                     on_compiled=self._on_compiled,
                     memory_limit=memory_limit,
                     resume=snapshot,
+                    settings=cell.member_settings(),
                 )
             finally:
                 interrupts.defer(False)
@@ -290,6 +294,7 @@ class _CellRun:
             seeds=self.seeds,
             env_steps_per_update=self.train_.env_steps_per_update,
             first_update=since,
+            columns=self.cell.member_columns(),
         )
 
     def _interrupted(self) -> None:

@@ -64,6 +64,8 @@ def write(cell, path, stage, built, result, evals, saved, random, history) -> di
         "config": cell.resolved_config(),
         "config_hash": cell.config_hash(),
         "seeds": seeds,
+        # a sweep cell: its trials' settings; rows and evaluations are per (trial, seed)
+        **({"trials": [dict(t) for t in cell.trials]} if cell.trials else {}),
         "num_updates": train.num_updates,
         "env_steps_per_seed": total,
         "env_steps_requested": train.cfg.total_env_steps,
@@ -96,15 +98,17 @@ def write(cell, path, stage, built, result, evals, saved, random, history) -> di
         **provenance.environment_info(),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
+    members = len(cell.member_seeds)
     frame = _frame(cell, train, result.metrics | _at_updates(*evals, saved, train.num_updates,
-                                                             len(seeds)))  # fmt: skip
+                                                             members))  # fmt: skip
     store.write_cell(path, frame, manifest, stage=stage)
     return manifest
 
 
 def evaluation_frame(cell, train, evals, saved):
     """The evaluation rows of the cell's metrics table."""
-    return _frame(cell, train, _at_updates(*evals, saved, train.num_updates, len(cell.seeds)))
+    members = len(cell.member_seeds)
+    return _frame(cell, train, _at_updates(*evals, saved, train.num_updates, members))
 
 
 def _frame(cell, train, metrics):
@@ -113,8 +117,9 @@ def _frame(cell, train, metrics):
         suite=cell.suite,
         env=cell.env_name,
         agent=cell.agent_name,
-        seeds=list(cell.seeds),
+        seeds=cell.member_seeds,
         env_steps_per_update=train.env_steps_per_update,
+        columns=cell.member_columns(),
     )
 
 

@@ -18,7 +18,7 @@ from pmarl_bench.agents.base import AgentConfig
 from pmarl_bench.errors import ConfigError, from_validation
 from pmarl_bench.trainer import evaluate
 from pmarl_bench.trainer.config import PPOConfig
-from pmarl_bench.trainer.ppo import Train
+from pmarl_bench.trainer.ppo import Hyper, Train, hyper
 
 #: the default final-policy evaluation: (episodes per seed, key), as in ``evaluate``
 EVALUATION = (evaluate.EVAL_EPISODES, evaluate.FINAL_EVAL_SEED)
@@ -44,10 +44,37 @@ class Cell:
     # seconds between snapshots while it trains (None: the runner's default); how a cell
     # runs, not what it computes: not part of its config
     snapshot_every: float | None = field(default=None, compare=False)
+    # a sweep cell (``pmarl-bench tune``): each trial's traced PPO settings (``ppo.TRACED``
+    # names), every trial training every seed, all in one program
+    trials: tuple[dict, ...] = ()
+    # its PPO settings were chosen by ``pmarl-bench tune``: the protocol (seeds, criterion)
+    tuning: dict | None = None
 
     @property
     def name(self) -> str:
         return f"{self.env_name}/{self.agent_name}"
+
+    @property
+    def member_seeds(self) -> list[int]:
+        """The seed of every member the program trains: the seeds, once per trial."""
+        return [s for _ in self.trials or [{}] for s in self.seeds]
+
+    def member_settings(self) -> list[Hyper] | None:
+        """Each member's traced PPO settings (None: the config's for all)."""
+        if not self.trials:
+            return None
+        return [hyper(self.ppo, **t) for t in self.trials for _ in self.seeds]
+
+    def member_columns(self) -> dict[str, list] | None:
+        """A sweep cell's extra table columns per member: ``trial`` and each swept setting."""
+        if not self.trials:
+            return None
+        names = sorted({k for t in self.trials for k in t})
+        members = [(i, t) for i, t in enumerate(self.trials) for _ in self.seeds]
+        return {
+            "trial": [i for i, _ in members],
+            **{k: [float(t.get(k, getattr(self.ppo, k))) for _, t in members] for k in names},
+        }
 
     def resolved_config(self) -> dict:
         env = envs.make(self.env_id, **self.env_options)
@@ -80,6 +107,8 @@ class Cell:
                 if self.evaluation != EVALUATION
                 else {}
             ),
+            **({"sweep": [dict(t) for t in self.trials]} if self.trials else {}),
+            **({"tuning": dict(self.tuning)} if self.tuning else {}),
         }
 
     def config_hash(self) -> str:
@@ -121,6 +150,8 @@ class Cell:
             checkpoint_every=config.get("checkpoint_every"),
             control=config.get("control"),
             evaluation=(ev.get("episodes", EVALUATION[0]), ev.get("seed", EVALUATION[1])),
+            trials=tuple(dict(t) for t in config.get("sweep") or ()),
+            tuning=config.get("tuning"),
         )
 
 

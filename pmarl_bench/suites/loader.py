@@ -35,6 +35,7 @@ from pmarl_bench.suites.schema import (
     EnvBudget,
     Suite,
 )
+from pmarl_bench.suites.sweep import TUNE_SUFFIX, check_sweep, load_tuned, sweep_cell, tuned_layer
 from pmarl_bench.trainer.config import PPOConfig
 from pmarl_bench.trainer.ppo import validate
 
@@ -102,12 +103,14 @@ def load_suite(
     only: str | None = None,
     budget: str | None = None,
     overrides: list[str] | None = None,
+    tune: bool = False,
 ) -> LoadedSuite:
     """Load, validate and expand a suite file. CLI overrides: ``seeds`` (count), ``steps``
     (env steps per seed), ``only`` (a glob over cell names ``env/agent``), ``budget`` (a
     named size profile of the suite; its values win over the suite as written, and its
     results go to ``<suite>-<budget>``), ``overrides`` (``PATH=VALUE`` assignments into the
-    file's data, ``suites.overrides``)."""
+    file's data, ``suites.overrides``), ``tune`` (the cells of the suite's ``sweep:``
+    instead, ``suites.sweep``)."""
     path = Path(path)
     data = apply_overrides(_as_mapping(read_yaml(path), path), overrides or [])
     try:
@@ -181,6 +184,12 @@ def load_suite(
                 f"agent name {c!r} is taken by the {c} control; rename it", f"{path}: agents"
             )
 
+    tuned = load_tuned(suite, path, names + list(controls), [e.resolved_name for e in suite.envs])
+    sweep = None
+    if tune:
+        sweep = check_sweep(suite, str(path), names + list(controls),
+                            [e.resolved_name for e in suite.envs])  # fmt: skip
+        suite = suite.model_copy(update={"name": suite.name + TUNE_SUFFIX})
     cells = []
     for i, entry in enumerate(suite.envs):
         where = f"{path}: envs[{i}]"
@@ -213,6 +222,7 @@ def load_suite(
                     (suite.ppo, f"{path}: ppo"),
                     (entry.ppo, f"{where}.ppo"),
                     *agent.entry_layers,
+                    tuned_layer(tuned, entry.resolved_name, agent.name, suite.tuned),
                     (chosen.ppo, f"{bwhere}.ppo"),
                     (over.ppo, f"{bwhere}.envs.{entry.resolved_name}.ppo"),
                     agent.budget_layer,
@@ -234,7 +244,13 @@ def load_suite(
                 control,
                 (suite.evaluation.episodes, suite.evaluation.seed),
                 suite.snapshot_every,
+                tuning=None if tuned is None else tuned.protocol.model_dump(exclude={"written"}),
             )
+            if sweep is not None:
+                found = sweep_cell(cell, sweep, str(path))
+                if found is None:
+                    continue
+                cell = found
             if only and not fnmatch.fnmatch(cell.name, only):
                 continue
             try:

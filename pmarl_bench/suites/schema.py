@@ -136,6 +136,67 @@ class Evaluation(_Strict):
     seed: int = Field(2026, ge=0, description="the key of the evaluation episodes")
 
 
+class Sweep(_Strict):
+    """``pmarl-bench tune``: every listed cell trains each combination of ``grid`` values on
+    the tuning ``seeds``, all combinations and seeds in one compiled program (the settings are
+    traced values); results go to ``results/<suite>-tune/``."""
+
+    grid: dict[str, list[float]] = Field(
+        min_length=1,
+        description="traced PPO settings (lr, ent_coef, vf_coef, clip_eps, gamma, gae_lambda, "
+        "max_grad_norm) and the values to try; every combination is a trial",
+    )
+    seeds: int | list[int] = Field(
+        3,
+        description="tuning seeds: a count (seeds 1000, 1001, ...) or a list; never the "
+        "suite's evaluation seeds",
+    )
+    agents: list[str] | None = Field(
+        None, description="the agents (and controls) to tune; default: all"
+    )
+    envs: list[str] | None = Field(None, description="the envs to tune on; default: all")
+
+    _seeds = field_validator("seeds")(classmethod(lambda cls, v: _check_seeds(v)))
+
+    @field_validator("grid")
+    @classmethod
+    def _grid(cls, v):
+        for name, values in v.items():
+            if not values or len(set(values)) != len(values):
+                raise ValueError(f"{name}: a list of distinct values")
+        return v
+
+    @property
+    def seed_list(self) -> list[int]:
+        first = TUNING_SEEDS_FROM
+        return (
+            list(range(first, first + self.seeds))
+            if isinstance(self.seeds, int)
+            else list(self.seeds)
+        )
+
+
+class TuningProtocol(_Strict):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    tuning_seeds: list[int] = Field(min_length=1, description="the seeds the sweep trained")
+    chosen: str = Field(description="per task or per agent")
+    criterion: str
+
+
+class Tuned(_Strict):
+    """A chosen-settings file written by ``pmarl-bench tune``."""
+
+    protocol: TuningProtocol
+    settings: dict[str, dict[str, dict[str, float]]] = Field(
+        description="env name -> agent name -> PPO settings"
+    )
+
+
+#: a count of tuning seeds starts here (clear of the evaluation seeds 0, 1, ...)
+TUNING_SEEDS_FROM = 1000
+
+
 class Suite(_Strict):
     name: str = Field(description="names the results folder results/<name>/")
     description: str = ""
@@ -169,6 +230,14 @@ class Suite(_Strict):
     budgets: dict[str, Budget] = Field(
         default_factory=dict,
         description="named size profiles for --budget (results go to results/<name>-<budget>)",
+    )
+    sweep: Sweep | None = Field(
+        None, description="the hyperparameter sweep of `pmarl-bench tune` (not used by `run`)"
+    )
+    tuned: str | None = Field(
+        None,
+        description="a chosen-settings file from `pmarl-bench tune` (relative to this file): "
+        "each cell's PPO settings as chosen there, laid over the suite's",
     )
 
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))

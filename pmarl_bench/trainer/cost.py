@@ -67,7 +67,7 @@ def update_flops(train) -> dict[str, float]:
     epoch and minibatch: forward, backward and the optimizer)."""
     key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype)
     params = jax.eval_shape(train.agent.init, jax.random.key(0))
-    opt_state = jax.eval_shape(train.optimizer.init, params)
+    opt_state = jax.eval_shape(train.optimizer().init, params)
     rollout = jax.eval_shape(lambda k: train.envs.fresh(k, train.agent), jax.random.key(0))
     _, _, data = jax.eval_shape(train.collect_batch, params, rollout, jax.random.key(0))
     acting = program_flops(train.collect_batch, params, rollout, key)

@@ -12,8 +12,8 @@ def gae(
     next_values: jax.Array,
     terminated: jax.Array,
     done: jax.Array,
-    gamma: float,
-    lam: float,
+    gamma: float | jax.Array,
+    lam: float | jax.Array,
 ) -> tuple[jax.Array, jax.Array]:
     """Advantages and value targets, all arrays ``[T, B]``.
 

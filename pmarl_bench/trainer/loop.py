@@ -16,7 +16,7 @@ import numpy as np
 
 from pmarl_bench.errors import TrainingDivergedError
 from pmarl_bench.scale.distributed import to_host
-from pmarl_bench.trainer.ppo import LOSS_METRICS, Train
+from pmarl_bench.trainer.ppo import LOSS_METRICS, Hyper, Train
 from pmarl_bench.trainer.programs import (
     Memory,
     ProgramCache,
@@ -96,9 +96,12 @@ def train_seeds(
     memory_limit: int | str | None = DEVICE,
     programs: ProgramCache | None = None,
     resume: Resume | None = None,
+    settings: list[Hyper] | None = None,
 ) -> TrainResult:
-    """Train all ``seeds`` of a cell. ``on_chunk`` runs on the host after every chunk (e.g. to
-    save parameters or snapshot the state); an exception it raises stops training.
+    """Train all ``seeds`` of a cell (members of a sweep: a seed may repeat, each time with
+    its own ``settings``, the traced PPO settings of each member; default: the config's).
+    ``on_chunk`` runs on the host after every chunk (e.g. to save parameters or snapshot the
+    state); an exception it raises stops training.
     ``on_compiled(seconds)`` runs once the programs are compiled, before the first chunk.
     ``memory_limit``: bytes per device the seeds must fit in (``"device"``: what the device
     reports; None: no limit); seeds that do not fit together train in groups.
@@ -111,6 +114,14 @@ def train_seeds(
 
     limit = device_memory_limit() if isinstance(memory_limit, str) else memory_limit
     groups = seed_groups(seeds, program, limit, name)
+    settings = settings if settings is not None else [train.defaults] * len(seeds)
+    if len(settings) != len(seeds):
+        raise ValueError(f"{len(settings)} settings for {len(seeds)} seeds")
+    firsts = np.cumsum([0, *map(len, groups)])
+    hypers = [
+        program(len(g)).hyper(settings[first : first + len(g)])
+        for g, first in zip(groups, firsts, strict=False)
+    ]
     start = 0 if resume is None else resume.updates // train.updates_per_chunk
     if resume is None:
         states = [program(len(g)).init(g) for g in groups]
@@ -127,7 +138,7 @@ def train_seeds(
     t_run = time.perf_counter()
     for i in range(start, train.num_chunks):
         # groups take turns on the device; their metrics join in seed order
-        outs = [program(len(g)).chunk(s) for g, s in zip(groups, states, strict=True)]
+        outs = [program(len(g)).chunk(s, h) for g, s, h in zip(groups, states, hypers, strict=True)]
         states = [state for state, _ in outs]
         metrics = _concat(to_host([m for _, m in outs]))  # waits for the chunk
         chunks.append(metrics)

@@ -26,7 +26,9 @@ class Batch(NamedTuple):
     target: jax.Array
 
 
-def ppo_loss(params, agent, batch: Batch, cfg: PPOConfig):
+def ppo_loss(params, agent, batch: Batch, cfg: PPOConfig, h):
+    """``cfg``: the static settings; ``h``: the traced ones (``ppo.Hyper``: clip_eps and the
+    loss coefficients)."""
     if batch.carry is None:
         out = agent.unroll_fresh(params, batch.inputs)
     else:
@@ -40,7 +42,7 @@ def ppo_loss(params, agent, batch: Batch, cfg: PPOConfig):
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
     log_ratio = log_prob - batch.log_prob
     ratio = jnp.exp(log_ratio)
-    clipped = jnp.clip(ratio, 1.0 - cfg.clip_eps, 1.0 + cfg.clip_eps)
+    clipped = jnp.clip(ratio, 1.0 - h.clip_eps, 1.0 + h.clip_eps)
     policy_loss = -jnp.minimum(ratio * adv, clipped * adv).mean()
 
     value_head = agent.config.value_head
@@ -49,16 +51,16 @@ def ppo_loss(params, agent, batch: Batch, cfg: PPOConfig):
     else:
         value_err = jnp.square(out.value - batch.target)
         if cfg.clip_value:
-            delta = jnp.clip(out.value - batch.value, -cfg.clip_eps, cfg.clip_eps)
+            delta = jnp.clip(out.value - batch.value, -h.clip_eps, h.clip_eps)
             value_err = jnp.maximum(value_err, jnp.square(batch.value + delta - batch.target))
         value_loss = 0.5 * value_err.mean()
 
-    total = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
+    total = policy_loss + h.vf_coef * value_loss - h.ent_coef * entropy
     aux = {
         "policy_loss": policy_loss,
         "value_loss": value_loss,
         "entropy": entropy,
         "approx_kl": ((ratio - 1.0) - log_ratio).mean(),
-        "clip_fraction": (jnp.abs(ratio - 1.0) > cfg.clip_eps).mean(),
+        "clip_fraction": (jnp.abs(ratio - 1.0) > h.clip_eps).mean(),
     }
     return total, aux

@@ -3,6 +3,11 @@
 ``train(key)`` runs the whole budget as one program; ``train.init`` and ``train.chunk`` split
 it into jitted chunks of updates so a host loop can show progress and check for NaN between
 them (see ``trainer.loop``). All three are pure and get vmapped over seeds by the caller.
+
+The PPO settings that change no array shape (``Hyper``: learning rate, loss coefficients,
+discounting, clipping) are read as values, not constants: ``chunk(state, hyper)`` takes them as
+an argument, so one compiled program trains several settings side by side, vmapped with the
+seeds (a sweep), and a setting trained alone runs the very same program.
 """
 
 from __future__ import annotations
@@ -23,6 +28,33 @@ from pmarl_bench.trainer.rollout import EnvBatch, RolloutState, Transition, coll
 from pmarl_bench.types import EnvLike
 
 LOSS_METRICS = ("policy_loss", "value_loss", "entropy", "grad_norm")
+
+
+class Hyper(NamedTuple):
+    """The PPO settings a sweep varies inside one program (float32 scalars, or ``[n]`` arrays
+    vmapped with the seeds; host arrays or shape structs outside the program); the rest of
+    ``PPOConfig`` shapes the program."""
+
+    lr: Any
+    ent_coef: Any
+    vf_coef: Any
+    clip_eps: Any
+    gamma: Any
+    gae_lambda: Any
+    max_grad_norm: Any
+
+
+#: the ``PPOConfig`` fields a sweep can vary without a new program
+TRACED = Hyper._fields
+
+
+def hyper(cfg: PPOConfig, **values: float) -> Hyper:
+    """``cfg``'s traced settings as float32 scalars, ``values`` replacing some of them."""
+    unknown = set(values) - set(TRACED)
+    if unknown:
+        raise ValueError(f"not traced settings: {', '.join(sorted(unknown))}")
+    merged = {k: values.get(k, getattr(cfg, k)) for k in TRACED}
+    return Hyper(**{k: jnp.float32(v) for k, v in merged.items()})
 
 
 class RunnerState(NamedTuple):
@@ -90,14 +122,26 @@ class Train:
             cfg.mode == "episodic" and limit is not None and cfg.rollout_length <= limit
         )
         total_opt_steps = self.num_updates * cfg.num_epochs * cfg.num_minibatches
-        self.schedule = {
-            "constant": optax.constant_schedule(cfg.lr),
-            "linear": optax.linear_schedule(cfg.lr, 0.0, total_opt_steps),
-            "cosine": optax.cosine_decay_schedule(cfg.lr, total_opt_steps),
+        # the schedule's shape, times the (traced) learning rate
+        self.decay = {
+            "constant": optax.constant_schedule(1.0),
+            "linear": optax.linear_schedule(1.0, 0.0, total_opt_steps),
+            "cosine": optax.cosine_decay_schedule(1.0, total_opt_steps),
         }[cfg.lr_schedule]
-        self.optimizer = optax.chain(
-            optax.clip_by_global_norm(cfg.max_grad_norm),  # the gradient, before Adam
-            optax.adam(self.schedule, eps=cfg.adam_eps),
+        self.defaults = hyper(cfg)
+
+    def schedule(self, count, lr=None) -> jax.Array:
+        """The learning rate at optimizer step ``count`` (``lr``: the traced peak rate)."""
+        lr = self.defaults.lr if lr is None else lr
+        return lr * jnp.asarray(self.decay(count), jnp.float32)
+
+    def optimizer(self, h: Hyper | None = None) -> optax.GradientTransformation:
+        """Adam after clipping the gradient's global norm; its state's structure does not
+        depend on ``h``, so one ``init`` serves every setting of a sweep."""
+        h = self.defaults if h is None else h
+        return optax.chain(
+            optax.clip_by_global_norm(h.max_grad_norm),  # the gradient, before Adam
+            optax.adam(lambda count: self.schedule(count, h.lr), eps=self.cfg.adam_eps),
         )
 
     # -- public, pure --------------------------------------------------------------------
@@ -106,46 +150,54 @@ class Train:
         params = self.agent.init(key_params)
         return RunnerState(
             params,
-            self.optimizer.init(params),
+            self.optimizer().init(params),
             self.envs.fresh(key_env, self.agent),
             key,
             jnp.int32(0),
         )
 
-    def chunk(self, state: RunnerState) -> tuple[RunnerState, dict[str, jax.Array]]:
-        """``updates_per_chunk`` updates; metrics ``[updates_per_chunk]``."""
-        return jax.lax.scan(lambda s, _: self.update(s), state, length=self.updates_per_chunk)
+    def chunk(
+        self, state: RunnerState, h: Hyper | None = None
+    ) -> tuple[RunnerState, dict[str, jax.Array]]:
+        """``updates_per_chunk`` updates; metrics ``[updates_per_chunk]``. ``h``: the traced
+        settings (default: the config's, as constants)."""
+        return jax.lax.scan(lambda s, _: self.update(s, h), state, length=self.updates_per_chunk)
 
-    def __call__(self, key: jax.Array) -> tuple[RunnerState, dict[str, jax.Array]]:
+    def __call__(
+        self, key: jax.Array, h: Hyper | None = None
+    ) -> tuple[RunnerState, dict[str, jax.Array]]:
         """The whole budget in one program; metrics ``[num_updates]``."""
         state = self.init(key)
-        return jax.lax.scan(lambda s, _: self.update(s), state, length=self.num_updates)
+        return jax.lax.scan(lambda s, _: self.update(s, h), state, length=self.num_updates)
 
     # -- one PPO update ------------------------------------------------------------------
-    def update(self, state: RunnerState) -> tuple[RunnerState, dict[str, jax.Array]]:
+    def update(
+        self, state: RunnerState, h: Hyper | None = None
+    ) -> tuple[RunnerState, dict[str, jax.Array]]:
+        h = self.defaults if h is None else h
         key, key_roll, key_learn = jax.random.split(state.key, 3)
-        rollout, traj, data = self.collect_batch(state.params, state.rollout, key_roll)
+        rollout, traj, data = self.collect_batch(state.params, state.rollout, key_roll, h)
         params, opt_state, learn_metrics = self._learn(
-            state.params, state.opt_state, data, key_learn
+            state.params, state.opt_state, data, key_learn, h
         )
         cfg = self.cfg
         metrics = {
             **self._episode_metrics(traj),
             **learn_metrics,
-            # a constant schedule returns a Python float, the others an array
-            "learning_rate": jnp.asarray(
-                self.schedule(state.update * cfg.num_epochs * cfg.num_minibatches), jnp.float32
+            "learning_rate": self.schedule(
+                state.update * cfg.num_epochs * cfg.num_minibatches, h.lr
             ),
             "explained_variance": _explained_variance(traj.value, data.target),
         }
         return RunnerState(params, opt_state, rollout, key, state.update + 1), metrics
 
     def collect_batch(
-        self, params, rollout: RolloutState, key: jax.Array
+        self, params, rollout: RolloutState, key: jax.Array, h: Hyper | None = None
     ) -> tuple[RolloutState, Transition, Batch]:
         """Act for one rollout (from fresh episodes in episodic mode) and turn it into the
         learner's batch: GAE advantages and targets, and the memory the sequences start from."""
         cfg = self.cfg
+        h = self.defaults if h is None else h
         key_reset, key_roll = jax.random.split(key)
         if cfg.mode == "episodic":
             rollout = self.envs.fresh(key_reset, self.agent)
@@ -172,8 +224,8 @@ class Train:
             next_values,
             terminated,
             traj.done,
-            cfg.gamma,
-            cfg.gae_lambda,
+            h.gamma,
+            h.gae_lambda,
         )
         data = Batch(
             carry0 if cfg.mode == "continuing" else None,  # episodic: memory starts empty
@@ -187,8 +239,10 @@ class Train:
         )
         return rollout, traj, data
 
-    def _learn(self, params, opt_state, data: Batch, key):
+    def _learn(self, params, opt_state, data: Batch, key, h: Hyper | None = None):
         cfg = self.cfg
+        h = self.defaults if h is None else h
+        optimizer = self.optimizer(h)
         batch = self.envs.batch
         mb = batch // cfg.num_minibatches
         grad_fn = jax.value_and_grad(ppo_loss, has_aux=True)
@@ -206,8 +260,8 @@ class Train:
 
         def sgd_step(carry, minibatch):
             params, opt_state = carry
-            (_, aux), grads = grad_fn(params, self.agent, minibatch, cfg)
-            updates, opt_state = self.optimizer.update(grads, opt_state, params)
+            (_, aux), grads = grad_fn(params, self.agent, minibatch, cfg, h)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
             params = optax.apply_updates(params, updates)
             aux["grad_norm"] = optax.tree.norm(grads)
             return (params, opt_state), aux
@@ -261,4 +315,4 @@ def _explained_variance(values: jax.Array, targets: jax.Array) -> jax.Array:
     return jnp.where(var > 0, 1.0 - jnp.var(targets - values) / var, jnp.nan)
 
 
-__all__ = ["LOSS_METRICS", "RunnerState", "Train"]
+__all__ = ["LOSS_METRICS", "TRACED", "Hyper", "RunnerState", "Train", "hyper"]

@@ -2,10 +2,11 @@
 in device memory.
 
 ``SeedProgram(train, n)`` compiles the vmapped init and chunk of ``n`` seeds for their device
-layout (``trainer.mesh``). Before training, ``seed_groups`` asks the compiled chunk how much
-memory it needs per device; when all seeds do not fit, they train in the largest groups that
-do, side by side: every group's state stays on the device, one group's chunk runs at a time,
-so only the temporaries are shared.
+layout (``trainer.mesh``); each seed (a member) trains with its own traced PPO settings
+(``ppo.Hyper``), so a sweep's settings train side by side in the same program. Before
+training, ``seed_groups`` asks the compiled chunk how much memory it needs per device; when all
+seeds do not fit, they train in the largest groups that do, side by side: every group's state
+stays on the device, one group's chunk runs at a time, so only the temporaries are shared.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.scale.distributed import to_host
 from pmarl_bench.trainer import mesh
-from pmarl_bench.trainer.ppo import Train
+from pmarl_bench.trainer.ppo import Hyper, Train
 
 
 def compile_interruptibly(lowered):
@@ -76,6 +77,7 @@ class SeedProgram:
 
         seeds = jax.ShapeDtypeStruct((num_seeds,), jnp.int32)
         state = jax.eval_shape(jax.vmap(init), seeds)
+        hyper = Hyper(*[jax.ShapeDtypeStruct((num_seeds,), jnp.float32)] * len(Hyper._fields))
         self.abstract_state = state
         self.seeds_sharding = None if self.layout is None else self.layout.seeds()
         self.state_shardings = None
@@ -83,7 +85,7 @@ class SeedProgram:
         if self.layout is None:
             self._lower_init = lambda: jax.jit(jax.vmap(init)).lower(seeds)
             chunk = jax.jit(jax.vmap(train.chunk), donate_argnums=0)
-            self._chunk = compile_interruptibly(chunk.lower(state))
+            self._chunk = compile_interruptibly(chunk.lower(state, hyper))
             return
         layout = self.layout
         vmap = functools.partial(jax.vmap, spmd_axis_name=mesh.SEED)
@@ -99,11 +101,11 @@ class SeedProgram:
         with jax.set_mesh(layout.mesh):  # ``mesh.shard_rows`` inside the trainer reads it
             chunk = jax.jit(
                 vmap(train.chunk),
-                in_shardings=(states,),
+                in_shardings=(states, layout.seeds()),
                 out_shardings=(states, layout.seeds()),
                 donate_argnums=0,
             )
-            self._chunk = compile_interruptibly(chunk.lower(state))
+            self._chunk = compile_interruptibly(chunk.lower(state, hyper))
 
     @functools.cached_property
     def _init(self):
@@ -116,8 +118,17 @@ class SeedProgram:
             values = jax.device_put(values, self.seeds_sharding)
         return self._init(values)
 
-    def chunk(self, state):
-        return self._chunk(state)
+    def hyper(self, settings: list[Hyper]) -> Hyper:
+        """Every member's traced settings (scalars, one ``Hyper`` each) as the ``[n]`` arrays
+        ``chunk`` takes, placed like the seeds."""
+        stacked = Hyper(*(np.asarray(v, np.float32) for v in zip(*settings, strict=True)))
+        if self.seeds_sharding is None:
+            return jax.device_put(stacked)
+        return jax.tree.map(lambda x: _put(x, self.seeds_sharding), stacked)
+
+    def chunk(self, state, hyper: Hyper):
+        """One chunk of updates of every member (``hyper``: from ``self.hyper``)."""
+        return self._chunk(state, hyper)
 
     def to_leaves(self, state) -> list[np.ndarray]:
         """The state as host arrays (PRNG keys as their raw data), gathered from every

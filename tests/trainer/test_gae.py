@@ -248,7 +248,7 @@ def test_update_advantages(monkeypatch, bootstrap_truncated):
         seen["gae_out"] = out = gae(*args)
         return out
 
-    def spy_learn(params, opt_state, data, key):
+    def spy_learn(params, opt_state, data, key, h=None):
         seen["batch"] = data  # what the optimiser would learn from; no need to optimise
         return params, opt_state, {}
 
@@ -265,7 +265,7 @@ def test_update_advantages(monkeypatch, bootstrap_truncated):
         jax.jit(update)(jax.random.key(5))
     )
     rewards, values, next_values, terminated, done, gamma, lam = gae_in
-    assert (gamma, lam) == (0.9, 0.8)
+    assert (gamma, lam) == (np.float32(0.9), np.float32(0.8))  # traced settings: float32
 
     np.testing.assert_array_equal(rewards, traj.reward)
     np.testing.assert_array_equal(values, traj.value)

@@ -1,0 +1,97 @@
+"""``pmarl-bench tune``: train a suite's sweep, then choose each agent's settings."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pmarl_bench.cli import announce_backend, app, err_console, user_errors
+from pmarl_bench.cli.paths import writable_dir
+
+
+class Per(StrEnum):
+    task = "task"
+    agent = "agent"
+
+
+@app.command()
+@user_errors
+def tune(
+    suite: Annotated[Path, typer.Argument(help="suite file with a `sweep:` section")],
+    per: Annotated[
+        Per,
+        typer.Option(
+            help="task: the best settings of every (env, agent); agent: one setting per agent "
+            "for all its envs"
+        ),
+    ] = Per.task,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="also write the chosen settings here (e.g. suites/memory.tuned.yaml, for the "
+            "suite's `tuned:`); always written to results/<suite>-tune/chosen.yaml"
+        ),
+    ] = None,
+    only: Annotated[
+        str | None, typer.Option(help="only cells whose env/agent matches this glob")
+    ] = None,
+    budget: Annotated[
+        str | None, typer.Option(help="a named size profile of the suite (as for run)")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="PATH=VALUE",
+            help="override a value of the suite file (as for run), e.g. sweep.seeds=5",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="train the sweep afresh, replacing its finished results")
+    ] = False,
+    results_dir: Annotated[Path, typer.Option(help="where results/<suite>-tune/ goes")] = Path(
+        "results"
+    ),
+) -> None:
+    """Train every trial of a suite's sweep on its tuning seeds, then choose each agent's
+    PPO settings by the IQM of their final scores, and write them where a suite can use them.
+
+    The sweep's settings (lr, ent_coef, vf_coef, clip_eps, gamma, gae_lambda, max_grad_norm)
+    are traced values: a cell's trials and seeds train side by side in one compiled program.
+    Results go to results/<suite>-tune/ (one row set per trial, with its settings as columns),
+    resumable and skipped when finished, like a run. The tuning seeds are never the suite's
+    evaluation seeds: `run` then trains the chosen settings on fresh seeds.
+
+    Example: pmarl-bench tune suites/memory.yaml --out suites/memory.tuned.yaml
+
+             (then `tuned: memory.tuned.yaml` in the suite, and pmarl-bench run suites/memory.yaml)
+    """
+    from pmarl_bench.report import tuning
+    from pmarl_bench.runner import run_suite
+    from pmarl_bench.suites import load_suite
+
+    loaded = load_suite(suite, only=only, budget=budget, overrides=set_ or [], tune=True)
+    writable_dir(results_dir, "--results-dir")
+    announce_backend()
+    summary = run_suite(loaded, results_dir, force=force, console=err_console)
+    folder = results_dir / loaded.suite.name
+    err_console.print(
+        f"{len(summary.ran)} sweep cell(s) trained, {len(summary.skipped)} skipped; "
+        f"results in {folder}"
+    )
+    sweep = tuning.read_sweep(folder)
+    chosen = tuning.choose(sweep, per.value)
+    grid = loaded.suite.sweep.grid if loaded.suite.sweep else None
+    document = tuning.chosen_document(sweep, chosen, per.value, grid)
+    for path in [folder / "chosen.yaml", *([out] if out else [])]:
+        tuning.write_chosen(document, path)
+    tuning.write_trials(tuning.trial_table(sweep), folder / "trials.csv")
+    for row in chosen.itertuples():
+        values = document["settings"][row.env][row.agent]
+        settings = ", ".join(f"{k}={v:g}" for k, v in values.items())
+        typer.echo(f"{row.env}/{row.agent}: {settings} (IQM {row.iqm:.4g})")
+    where = f"{folder / 'chosen.yaml'}" + (f" and {out}" if out else "")
+    err_console.print(f"chosen per {per.value} by {tuning.CRITERION}; written to {where}")

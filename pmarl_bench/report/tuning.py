@@ -1,0 +1,150 @@
+"""Choosing each agent's PPO settings from a sweep's results (``pmarl-bench tune``).
+
+A trial's score on a task is the interquartile mean, over the tuning seeds, of each seed's
+final score: its final policy's return on the evaluation episodes (``eval/return_stochastic``;
+for a multi-task env, the mean over its tasks). ``per="task"`` picks the best trial of every
+(env, agent); ``per="agent"`` one trial per agent for all its envs, the best mean over envs of
+the trial scores scaled to [0, 1] within each env (so no task's reward scale dominates).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from pmarl_bench.errors import ConfigError
+from pmarl_bench.report.data import SCORE_METRIC
+from pmarl_bench.report.stats import iqm
+from pmarl_bench.results import load_cells
+
+Per = Literal["task", "agent"]
+CRITERION = (
+    "interquartile mean over the tuning seeds of the final policy's return on the evaluation "
+    f"episodes (eval/{SCORE_METRIC}; multi-task envs: the mean over tasks)"
+)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A sweep's results: every (env, agent, trial, seed) score and each trial's settings."""
+
+    scores: pd.DataFrame  # env, agent, trial, seed, score
+    settings: dict[tuple[str, str], list[dict]]  # (env, agent) -> trial -> settings
+    seeds: list[int]
+    suite: str
+
+
+def read_sweep(path: str | Path) -> Sweep:
+    """The sweep cells under ``path`` (``results/<suite>-tune``)."""
+    found = load_cells(path)
+    trials = {(m["env"], m["agent"]): m.get("trials") for m in found.manifests}
+    df = found.metrics
+    if "trial" not in df.columns or not any(trials.values()):
+        raise ConfigError("no sweep results here; `pmarl-bench tune SUITE` trains them", str(path))
+    ev = df[df.trial.notna() & df.metric.str.startswith("eval/")]
+    ev = ev[ev.metric.str.endswith("/" + SCORE_METRIC)].copy()
+    if ev.empty:
+        raise ConfigError(f"the sweep cells hold no eval/{SCORE_METRIC} rows", str(path))
+    ev["overall"] = ev.metric == f"eval/{SCORE_METRIC}"
+    keys = ["env", "agent", "trial", "seed"]
+    ev = ev[ev.overall | ~ev.groupby(keys).overall.transform("any")]
+    scores = ev.groupby(keys).value.mean().rename("score").reset_index()
+    scores["trial"] = scores.trial.astype(int)
+    return Sweep(
+        scores=scores,
+        settings={k: list(v) for k, v in trials.items() if v},
+        seeds=sorted(int(s) for s in scores.seed.unique()),
+        suite=str(df.suite.iloc[0]),
+    )
+
+
+def trial_table(sweep: Sweep) -> pd.DataFrame:
+    """env, agent, trial, its settings (one column each), IQM score and seeds."""
+    table = (
+        sweep.scores.groupby(["env", "agent", "trial"])
+        .score.agg(iqm=lambda s: float(iqm(s.to_numpy())), seeds="count")
+        .reset_index()
+    )
+    names = sorted({k for trials in sweep.settings.values() for t in trials for k in t})
+    for name in names:
+        table[name] = [
+            sweep.settings[(e, a)][t].get(name, np.nan)
+            for e, a, t in zip(table.env, table.agent, table.trial, strict=True)
+        ]
+    return table
+
+
+def choose(sweep: Sweep, per: Per = "task") -> pd.DataFrame:
+    """The chosen trial of every (env, agent): env, agent, trial, iqm (ties: the first)."""
+    table = trial_table(sweep)
+    if per == "task":
+        best = table.loc[table.groupby(["env", "agent"]).iqm.idxmax()]
+        return best[["env", "agent", "trial", "iqm"]].reset_index(drop=True)
+    rows = []
+    for agent, t in table.groupby("agent"):
+        grids = {str(sweep.settings[(e, agent)]) for e in t.env.unique()}
+        if len(grids) > 1:
+            raise ConfigError(
+                f"agent {agent!r} was swept over different settings on different envs; "
+                "choose per task",
+                "--per",
+            )
+        low = t.groupby("env").iqm.transform("min")
+        span = t.groupby("env").iqm.transform("max") - low
+        scaled = np.where(span > 0, (t.iqm - low) / span.where(span > 0, 1.0), 0.5)
+        trial = int(t.assign(scaled=scaled).groupby("trial").scaled.mean().idxmax())
+        rows += [
+            {
+                "env": e,
+                "agent": agent,
+                "trial": trial,
+                "iqm": float(g.iqm[g.trial == trial].iloc[0]),
+            }
+            for e, g in t.groupby("env")
+        ]
+    return pd.DataFrame(rows, columns=["env", "agent", "trial", "iqm"])
+
+
+def chosen_document(sweep: Sweep, chosen: pd.DataFrame, per: Per, grid: dict | None) -> dict:
+    """The chosen-settings file's content (a suite's ``tuned:`` reads it)."""
+    settings: dict[str, dict[str, dict]] = {}
+    for e, a, t in zip(chosen.env, chosen.agent, chosen.trial, strict=True):
+        settings.setdefault(e, {})[a] = dict(sweep.settings[(e, a)][int(t)])
+    return {
+        "protocol": {
+            "sweep": sweep.suite,
+            "chosen": f"per {per}",
+            "criterion": CRITERION,
+            "tuning_seeds": sweep.seeds,
+            **({"grid": grid} if grid else {}),
+            "written": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        },
+        "settings": settings,
+    }
+
+
+def write_chosen(document: dict, path: Path) -> None:
+    head = (
+        "# PPO settings chosen by `pmarl-bench tune` on the tuning seeds below; a suite uses\n"
+        "# them with `tuned: <this file>` and evaluates them on its own (other) seeds\n"
+    )
+    _write_text(path, head + yaml.safe_dump(document, sort_keys=False))
+
+
+def write_trials(table: pd.DataFrame, path: Path) -> None:
+    _write_text(path, table.to_csv(index=False))
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Whole or not at all: a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
