@@ -1,7 +1,7 @@
 """``pmarl-bench tune`` end to end: the sweep's trials train in one cell with their settings
 as table columns; each trial trains as the same settings do alone in ``run``; the chosen
-settings are the best IQM and land in a file a suite's ``tuned:`` reads; a rerun skips the
-finished sweep.
+settings are the best IQM and land in a file a suite's ``tuned:`` reads, whose evaluation's
+report shows the sweep's sensitivity; a rerun skips the finished sweep.
 
 A trial matches its run to float rounding, not bit for bit: XLA on the CPU tiles and
 vectorises a vmapped batch of 4 members otherwise than one of 2, so sums over a minibatch add
@@ -87,7 +87,23 @@ def test_tune_trains_the_sweep_as_runs_would_and_writes_the_settings_a_suite_use
                                      "--video-path", str(tmp_path / "x.gif")])  # fmt: skip
     assert watch.exit_code == 2 and "is a sweep cell" in watch.output
 
+    # sensitivity: the score at each swept value (ent_coef took one value: nothing to show)
+    sens = pd.read_csv(folder / "sensitivity.csv")
+    assert set(sens.setting) == {"lr"} and sorted(sens.value) == [1e-5, 3e-3]
+    by_value = sens.set_index("value")
+    assert by_value.iqm[best.lr] == pytest.approx(best.iqm)
+    assert (by_value.low <= by_value.iqm).all() and (by_value.iqm <= by_value.high).all()
+    assert (folder / "sensitivity.png").stat().st_size > 0
+
     evaluation = tmp_path / "e.yaml"
     evaluation.write_text(SUITE.replace("name: t", "name: e\ntuned: t.tuned.yaml"))
     (cell,) = load_suite(evaluation).cells
     assert cell.ppo.lr == best.lr and cell.ppo.ent_coef == 0.05 and cell.seeds == (0, 1)
+
+    # the evaluation's report states the protocol and finds the sweep beside it
+    invoke("run", evaluation, "--results-dir", results)
+    invoke("report", results / "e", "--out", tmp_path / "report", "--format", "md", "--no-videos")
+    page = (tmp_path / "report" / "report.md").read_text()
+    assert "Tuned PPO settings (n_back/mlp): chosen per task" in page
+    assert "## Tuning: t-tune" in page and "sensitivity_00.png" in page
+    assert (tmp_path / "report" / "trials_00.csv").is_file()

@@ -61,9 +61,12 @@ def tune(
 
     The sweep's settings (lr, ent_coef, vf_coef, clip_eps, gamma, gae_lambda, max_grad_norm)
     are traced values: a cell's trials and seeds train side by side in one compiled program.
-    Results go to results/<suite>-tune/ (one row set per trial, with its settings as columns),
-    resumable and skipped when finished, like a run. The tuning seeds are never the suite's
-    evaluation seeds: `run` then trains the chosen settings on fresh seeds.
+    The trials: every combination of `sweep.grid`, or `sweep.trials` random draws from
+    `sweep.sample`. Results go to results/<suite>-tune/ (one row set per trial, with its
+    settings as columns), resumable and skipped when finished, like a run, beside trials.csv
+    (every trial's score), chosen.yaml and sensitivity.png/.csv (the score against each
+    swept setting). The tuning seeds are never the suite's evaluation seeds: `run` then
+    trains the chosen settings on fresh seeds; the suite's `tuned:` is ignored while tuning.
 
     Example: pmarl-bench tune suites/memory.yaml --out suites/memory.tuned.yaml
 
@@ -84,11 +87,12 @@ def tune(
     )
     sweep = tuning.read_sweep(folder)
     chosen = tuning.choose(sweep, per.value)
-    grid = loaded.suite.sweep.grid if loaded.suite.sweep else None
-    document = tuning.chosen_document(sweep, chosen, per.value, grid)
+    made = loaded.suite.sweep.described if loaded.suite.sweep else {}
+    document = tuning.chosen_document(sweep, chosen, per.value, made)
     for path in [folder / "chosen.yaml", *([out] if out else [])]:
         tuning.write_chosen(document, path)
     tuning.write_trials(tuning.trial_table(sweep), folder / "trials.csv")
+    tuning.write_sensitivity(sweep, folder, "sensitivity")
     for row in chosen.itertuples():
         values = document["settings"][row.env][row.agent]
         settings = ", ".join(f"{k}={v:g}" for k, v in values.items())

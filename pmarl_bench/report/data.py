@@ -50,6 +50,9 @@ class ReportData:
     reach: dict[tuple[str, str], int | None] = field(default_factory=dict)
     #: (task, agent) -> how its PPO settings were tuned (``pmarl-bench tune``'s protocol)
     tuning: dict[tuple[str, str], dict] = field(default_factory=dict)
+    #: the sweeps' results folders (``results/<suite>-tune``): those read, and those beside
+    #: the folders read that tuned the cells' settings
+    sweeps: list[Path] = field(default_factory=list)
 
     @property
     def tasks(self) -> list[str]:
@@ -132,14 +135,30 @@ def load(results_dirs: list[str | Path]) -> ReportData:
             if (m.get("config") or {}).get("tuning")
         },
     )
+    data.sweeps = _sweep_folders(results_dirs, sweeps, data.tuning.values())
     data.notes = [f"{path}: skipped, damaged: {reason}" for path, reason in damaged]
-    data.notes += [f"{path}: skipped, a sweep cell (tuning results)" for path in sweeps]
+    data.notes += [
+        f"{path}: a sweep cell (tuning results): under Tuning, not among the compared cells"
+        for path in sweeps
+    ]
     data.notes += missing(data) + [
         f"{task}/{agent}: no final-policy evaluation (a run from before it existed); its score "
         f"is its training return over the last {FINAL_FRACTION:.0%} of updates"
         for task, agent in from_training
     ]
     return data
+
+
+def _sweep_folders(results_dirs, sweep_cells: list[str], protocols) -> list[Path]:
+    """Suite folders of the sweep cells read, and of the sweeps named by the tuned cells'
+    protocols where they lie beside (or inside) a folder read."""
+    found = {Path(cell).parent.parent for cell in sweep_cells}
+    for p in protocols:
+        for d in map(Path, results_dirs):
+            for folder in (d / str(p.get("sweep")), d.parent / str(p.get("sweep"))):
+                if p.get("sweep") and (folder / "chosen.yaml").is_file():
+                    found.add(folder)
+    return sorted(found)
 
 
 def _sweep_columns(metrics: pd.DataFrame) -> list[str]:

@@ -192,3 +192,40 @@ def throughput(table: pd.DataFrame, colors: dict[str, tuple]) -> Figure:
     axes[0].xaxis.set_major_formatter(EngFormatter())
     _legend_outside(axes[1])
     return fig
+
+
+def sensitivity(table: pd.DataFrame, colors: dict[str, tuple]) -> Figure:
+    """Score against each swept setting: one row per setting, one column per env, one line
+    per agent with CI bars. ``table``: ``report.tuning.sensitivity``'s columns."""
+    settings = list(dict.fromkeys(table.setting))
+    envs = list(dict.fromkeys(table.env))
+    fig, axes = plt.subplots(
+        len(settings),
+        len(envs),
+        figsize=(3.0 * len(envs) + 1.4, 2.4 * len(settings) + 0.6),
+        layout="constrained",
+        squeeze=False,
+    )
+    for i, setting in enumerate(settings):
+        values = table.value[table.setting == setting]
+        log = bool((values > 0).all() and values.max() / values.min() >= 10)
+        for j, env in enumerate(envs):
+            ax = axes[i, j]
+            rows = table[(table.setting == setting) & (table.env == env)]
+            for agent, r in rows.groupby("agent", sort=False):
+                r = r.sort_values("value")
+                err = np.vstack([r.iqm - r.low, r.high - r.iqm])
+                ax.errorbar(r.value, r.iqm, yerr=np.where(np.isfinite(err), err, 0.0),
+                            color=colors[agent], label=agent, marker="o", ms=3, lw=1.2,
+                            capsize=2)  # fmt: skip
+            if log:
+                ax.set_xscale("log")
+            ax.grid(alpha=0.3)
+            if i == 0:
+                ax.set_title(env)
+            if j == 0:
+                ax.set_ylabel(f"IQM score\n(best at each {setting})")
+            ax.set_xlabel(setting)
+    _legend_outside(axes[0, -1])
+    fig.suptitle("Sensitivity to each swept setting (tuning seeds)")
+    return fig

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pmarl_bench.report import claims, memory, plots, stats
+from pmarl_bench.report import claims, memory, plots, stats, tuning
 from pmarl_bench.report.data import ReportData
 from pmarl_bench.report.files import save
 from pmarl_bench.report.pages import Section
@@ -127,6 +127,31 @@ def evaluation_section(data: ReportData, reps: int) -> Section:
         "env steps: per seed, when the evaluated (checkpoint) policy was saved.",
         table=pd.DataFrame(rows),
     )
+
+
+def tuning_sections(data: ReportData, folder: Path, reps: int) -> list[Section]:
+    """Each sweep's trials and every agent's sensitivity to the swept settings."""
+    found = []
+    for i, path in enumerate(data.sweeps):
+        sweep = tuning.read_sweep(path)
+        figure, _ = tuning.write_sensitivity(sweep, folder, f"sensitivity_{i:02d}", reps)
+        trials = tuning.trial_table(sweep)
+        trials.to_csv(folder / f"trials_{i:02d}.csv", index=False, float_format="%.6g")
+        chosen = tuning.choose(sweep, "task")
+        picked = trials.merge(chosen[["env", "agent", "trial"]], on=["env", "agent", "trial"])
+        found.append(Section(
+            f"Tuning: {sweep.suite}",
+            f"The sweep in {path}: {trials.trial.nunique()} trial(s) per (env, agent), each "
+            f"trained on tuning seeds {sweep.seeds} (never evaluation seeds). Score: the "
+            f"{tuning.CRITERION}. Figure: for every value of each swept setting, the best "
+            "trial with that value (its IQM and 95% bootstrap CI over the tuning seeds); a "
+            "flat line means the agent does not mind the setting within this range. Table: "
+            f"each (env, agent)'s best trial (all trials in trials_{i:02d}.csv). Which "
+            "settings the compared cells use is stated under What is compared.",
+            (figure,) if figure else (),
+            picked.round(6),
+        ))  # fmt: skip
+    return found
 
 
 def score_table(per_task: pd.DataFrame) -> pd.DataFrame:

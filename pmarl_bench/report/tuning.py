@@ -10,7 +10,7 @@ the trial scores scaled to [0, 1] within each env (so no task's reward scale dom
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -19,7 +19,9 @@ import pandas as pd
 import yaml
 
 from pmarl_bench.errors import ConfigError
+from pmarl_bench.report import plots, stats
 from pmarl_bench.report.data import SCORE_METRIC
+from pmarl_bench.report.files import save
 from pmarl_bench.report.stats import iqm
 from pmarl_bench.results import load_cells
 
@@ -32,21 +34,37 @@ CRITERION = (
 
 @dataclass(frozen=True)
 class Sweep:
-    """A sweep's results: every (env, agent, trial, seed) score and each trial's settings."""
+    """A sweep's results: every (env, agent, trial, seed) score and each trial's settings.
+    An agent's variants (shape-changing settings swept, one cell each) are pooled under the
+    agent: their trials are numbered on, in the order of the variants' names."""
 
     scores: pd.DataFrame  # env, agent, trial, seed, score
     settings: dict[tuple[str, str], list[dict]]  # (env, agent) -> trial -> settings
     seeds: list[int]
     suite: str
+    #: (env, agent) -> trial -> the cell that trained it (``env/agent`` or ``env/variant``)
+    cells: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
 
 def read_sweep(path: str | Path) -> Sweep:
     """The sweep cells under ``path`` (``results/<suite>-tune``)."""
     found = load_cells(path)
-    trials = {(m["env"], m["agent"]): m.get("trials") for m in found.manifests}
     df = found.metrics
-    if "trial" not in df.columns or not any(trials.values()):
+    if "trial" not in df.columns or not any(m.get("trials") for m in found.manifests):
         raise ConfigError("no sweep results here; `pmarl-bench tune SUITE` trains them", str(path))
+    # (env, cell's agent) -> (env, agent pooled under, first trial number)
+    pooled: dict[tuple[str, str], tuple[str, int]] = {}
+    settings: dict[tuple[str, str], list[dict]] = {}
+    cells: dict[tuple[str, str], list[str]] = {}
+    for m in sorted(found.manifests, key=lambda m: (m["env"], m["agent"])):
+        if not m.get("trials"):
+            continue
+        agent = (m.get("config") or {}).get("swept_agent") or m["agent"]
+        trials = settings.setdefault((m["env"], agent), [])
+        pooled[(m["env"], m["agent"])] = (agent, len(trials))
+        trials += [dict(t) for t in m["trials"]]
+        cells.setdefault((m["env"], agent), []).extend([f"{m['env']}/{m['agent']}"] * len(
+            m["trials"]))  # fmt: skip
     ev = df[df.trial.notna() & df.metric.str.startswith("eval/")]
     ev = ev[ev.metric.str.endswith("/" + SCORE_METRIC)].copy()
     if ev.empty:
@@ -55,12 +73,15 @@ def read_sweep(path: str | Path) -> Sweep:
     keys = ["env", "agent", "trial", "seed"]
     ev = ev[ev.overall | ~ev.groupby(keys).overall.transform("any")]
     scores = ev.groupby(keys).value.mean().rename("score").reset_index()
-    scores["trial"] = scores.trial.astype(int)
+    at = [pooled[(e, a)] for e, a in zip(scores.env, scores.agent, strict=True)]
+    scores["agent"] = [agent for agent, _ in at]
+    scores["trial"] = [first + int(t) for (_, first), t in zip(at, scores.trial, strict=True)]
     return Sweep(
-        scores=scores,
-        settings={k: list(v) for k, v in trials.items() if v},
+        scores=scores.sort_values(keys).reset_index(drop=True),
+        settings=settings,
         seeds=sorted(int(s) for s in scores.seed.unique()),
         suite=str(df.suite.iloc[0]),
+        cells=cells,
     )
 
 
@@ -77,7 +98,48 @@ def trial_table(sweep: Sweep) -> pd.DataFrame:
             sweep.settings[(e, a)][t].get(name, np.nan)
             for e, a, t in zip(table.env, table.agent, table.trial, strict=True)
         ]
+    if any(len(set(c)) > 1 for c in sweep.cells.values()):  # variants: where each trained
+        table["cell"] = [
+            sweep.cells[(e, a)][t]
+            for e, a, t in zip(table.env, table.agent, table.trial, strict=True)
+        ]
     return table
+
+
+def sensitivity(sweep: Sweep, reps: int = stats.REPS) -> pd.DataFrame:
+    """How each agent's score depends on each swept setting: for every value a setting took,
+    the best trial with that value (the others as good as the sweep found them), its IQM
+    over the tuning seeds and a 95% bootstrap CI. Columns: env, agent, setting, value,
+    trial, iqm, low, high, seeds."""
+    table = trial_table(sweep)
+    names = [c for c in table.columns if c not in ("env", "agent", "trial", "iqm", "seeds", "cell")]
+    by_trial = sweep.scores.groupby(["env", "agent", "trial"]).score
+    rows = []
+    for (env, agent), t in table.groupby(["env", "agent"]):
+        for name in names:
+            swept = t.dropna(subset=[name])
+            if swept[name].nunique() < 2:  # not varied for this agent: nothing to show
+                continue
+            for value, g in swept.groupby(name):
+                best = g.loc[g.iqm.idxmax()]
+                runs = by_trial.get_group((env, agent, best.trial)).to_numpy()
+                est = stats.aggregate([runs], "iqm", reps=reps)
+                rows.append({"env": env, "agent": agent, "setting": name, "value": value,
+                             "trial": int(best.trial), "iqm": est.value, "low": est.low,
+                             "high": est.high, "seeds": len(runs)})  # fmt: skip
+    columns = ["env", "agent", "setting", "value", "trial", "iqm", "low", "high", "seeds"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def write_sensitivity(sweep: Sweep, folder: Path, name: str, reps: int = stats.REPS):
+    """``sensitivity`` as ``<name>.csv`` and a figure ``<name>.png``/``.svg`` in ``folder``;
+    returns the figure's name and the table (no figure where nothing was varied)."""
+    table = sensitivity(sweep, reps)
+    _write_text(Path(folder) / f"{name}.csv", table.to_csv(index=False, float_format="%.6g"))
+    if table.empty:
+        return None, table
+    colors = plots.palette(sorted(table.agent.unique()))
+    return save(plots.sensitivity(table, colors), Path(folder), name), table
 
 
 def choose(sweep: Sweep, per: Per = "task") -> pd.DataFrame:
@@ -111,8 +173,9 @@ def choose(sweep: Sweep, per: Per = "task") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["env", "agent", "trial", "iqm"])
 
 
-def chosen_document(sweep: Sweep, chosen: pd.DataFrame, per: Per, grid: dict | None) -> dict:
-    """The chosen-settings file's content (a suite's ``tuned:`` reads it)."""
+def chosen_document(sweep: Sweep, chosen: pd.DataFrame, per: Per, made: dict) -> dict:
+    """The chosen-settings file's content (a suite's ``tuned:`` reads it); ``made``: how the
+    trials were made (``{"grid": ...}``, or the sample, its draws and seed)."""
     settings: dict[str, dict[str, dict]] = {}
     for e, a, t in zip(chosen.env, chosen.agent, chosen.trial, strict=True):
         settings.setdefault(e, {})[a] = dict(sweep.settings[(e, a)][int(t)])
@@ -122,7 +185,7 @@ def chosen_document(sweep: Sweep, chosen: pd.DataFrame, per: Per, grid: dict | N
             "chosen": f"per {per}",
             "criterion": CRITERION,
             "tuning_seeds": sweep.seeds,
-            **({"grid": grid} if grid else {}),
+            **made,
             "written": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         },
         "settings": settings,

@@ -18,7 +18,7 @@ from pmarl_bench.agents.base import AgentConfig
 from pmarl_bench.errors import ConfigError, from_validation
 from pmarl_bench.trainer import evaluate
 from pmarl_bench.trainer.config import PPOConfig
-from pmarl_bench.trainer.ppo import Hyper, Train, hyper
+from pmarl_bench.trainer.ppo import TRACED, Hyper, Train, hyper
 
 #: the default final-policy evaluation: (episodes per seed, key), as in ``evaluate``
 EVALUATION = (evaluate.EVAL_EPISODES, evaluate.FINAL_EVAL_SEED)
@@ -49,6 +49,8 @@ class Cell:
     trials: tuple[dict, ...] = ()
     # its PPO settings were chosen by ``pmarl-bench tune``: the protocol (seeds, criterion)
     tuning: dict | None = None
+    # a sweep cell that is a variant of an agent (shape-changing settings swept): the agent
+    swept_agent: str | None = None
 
     @property
     def name(self) -> str:
@@ -63,7 +65,8 @@ class Cell:
         """Each member's traced PPO settings (None: the config's for all)."""
         if not self.trials:
             return None
-        return [hyper(self.ppo, **t) for t in self.trials for _ in self.seeds]
+        traced = [{k: v for k, v in t.items() if k in TRACED} for t in self.trials]
+        return [hyper(self.ppo, **t) for t in traced for _ in self.seeds]
 
     def member_columns(self) -> dict[str, list] | None:
         """A sweep cell's extra table columns per member: ``trial`` and each swept setting."""
@@ -73,8 +76,9 @@ class Cell:
         members = [(i, t) for i, t in enumerate(self.trials) for _ in self.seeds]
         return {
             "trial": [i for i, _ in members],
-            **{k: [float(t.get(k, getattr(self.ppo, k))) for _, t in members] for k in names},
-        }
+            **{k: [float(t.get(k, getattr(self.ppo, k, np.nan))) for _, t in members]
+               for k in names},
+        }  # fmt: skip
 
     def resolved_config(self) -> dict:
         env = envs.make(self.env_id, **self.env_options)
@@ -109,6 +113,7 @@ class Cell:
             ),
             **({"sweep": [dict(t) for t in self.trials]} if self.trials else {}),
             **({"tuning": dict(self.tuning)} if self.tuning else {}),
+            **({"swept_agent": self.swept_agent} if self.swept_agent else {}),
         }
 
     def config_hash(self) -> str:
@@ -152,6 +157,7 @@ class Cell:
             evaluation=(ev.get("episodes", EVALUATION[0]), ev.get("seed", EVALUATION[1])),
             trials=tuple(dict(t) for t in config.get("sweep") or ()),
             tuning=config.get("tuning"),
+            swept_agent=config.get("swept_agent"),
         )
 
 

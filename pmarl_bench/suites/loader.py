@@ -35,7 +35,14 @@ from pmarl_bench.suites.schema import (
     EnvBudget,
     Suite,
 )
-from pmarl_bench.suites.sweep import TUNE_SUFFIX, check_sweep, load_tuned, sweep_cell, tuned_layer
+from pmarl_bench.suites.sweep import (
+    TUNE_SUFFIX,
+    check_sweep,
+    load_tuned,
+    sweep_cells,
+    tuned_layer,
+    tuned_network,
+)
 from pmarl_bench.trainer.config import PPOConfig
 from pmarl_bench.trainer.ppo import validate
 
@@ -184,7 +191,9 @@ def load_suite(
                 f"agent name {c!r} is taken by the {c} control; rename it", f"{path}: agents"
             )
 
-    tuned = load_tuned(suite, path, names + list(controls), [e.resolved_name for e in suite.envs])
+    # tuning starts from the untuned settings: `tuned:` is the sweep's output, not its input
+    tuned = None if tune else load_tuned(suite, path, names + list(controls),
+                                         [e.resolved_name for e in suite.envs])  # fmt: skip
     sweep = None
     if tune:
         sweep = check_sweep(suite, str(path), names + list(controls),
@@ -229,6 +238,8 @@ def load_suite(
                 ],
                 total,
             )
+            network = tuned_network(tuned, entry.resolved_name, agent.name, agent.network,
+                                    suite.tuned)  # fmt: skip
             cell = Cell(
                 suite.name,
                 entry.resolved_name,
@@ -237,7 +248,7 @@ def load_suite(
                 cell_options,
                 dict(entry.params),
                 agent.baseline,
-                agent.network,
+                network,
                 ppo,
                 tuple(suite.seed_list),
                 suite.checkpoint_every,
@@ -246,19 +257,15 @@ def load_suite(
                 suite.snapshot_every,
                 tuning=None if tuned is None else tuned.protocol.model_dump(exclude={"written"}),
             )
-            if sweep is not None:
-                found = sweep_cell(cell, sweep, str(path))
-                if found is None:
+            for c in [cell] if sweep is None else sweep_cells(cell, sweep, str(path)):
+                if only and not fnmatch.fnmatch(c.name, only):
                     continue
-                cell = found
-            if only and not fnmatch.fnmatch(cell.name, only):
-                continue
-            try:
-                validate(cell_env, ppo, agent.network)
-                agents.make_agent(agent.network, cell_env.observation_space, cell_env.action_space)
-            except ConfigError as err:
-                raise ConfigError(err.message, f"{path}: cell {cell.name}: {err.where}") from None
-            cells.append(cell)
+                try:
+                    validate(cell_env, c.ppo, c.network)
+                    agents.make_agent(c.network, cell_env.observation_space, cell_env.action_space)
+                except ConfigError as err:
+                    raise ConfigError(err.message, f"{path}: cell {c.name}: {err.where}") from None
+                cells.append(c)
     if only and not cells:
         names = [f"{e.resolved_name}/{a.name}" for e in suite.envs for a in loaded_agents]
         raise ConfigError(f"no cell matches {only!r}; cells: {', '.join(names)}", "--only")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pmarl_bench.results import store
 
@@ -136,16 +136,40 @@ class Evaluation(_Strict):
     seed: int = Field(2026, ge=0, description="the key of the evaluation episodes")
 
 
-class Sweep(_Strict):
-    """``pmarl-bench tune``: every listed cell trains each combination of ``grid`` values on
-    the tuning ``seeds``, all combinations and seeds in one compiled program (the settings are
-    traced values); results go to ``results/<suite>-tune/``."""
+class Range(_Strict):
+    """A setting's range for a random sweep: uniform, or log-uniform with ``log: true``."""
 
-    grid: dict[str, list[float]] = Field(
-        min_length=1,
+    low: float
+    high: float
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _bounds(self):
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0 (got {self.low})")
+        return self
+
+
+class Sweep(_Strict):
+    """``pmarl-bench tune``: every listed cell trains each trial on the tuning ``seeds``, all
+    trials and seeds in one compiled program (the settings are traced values); results go to
+    ``results/<suite>-tune/``. The trials: every combination of ``grid`` values, or
+    ``trials`` random draws from ``sample``."""
+
+    grid: dict[str, list[float]] | None = Field(
+        None,
         description="traced PPO settings (lr, ent_coef, vf_coef, clip_eps, gamma, gae_lambda, "
         "max_grad_norm) and the values to try; every combination is a trial",
     )
+    sample: dict[str, Range | list[float]] | None = Field(
+        None,
+        description="instead of a grid: each setting's range ({low, high, log}) or values to "
+        "pick from; `trials` draws, reproducible from `sample_seed`",
+    )
+    trials: int | None = Field(None, ge=1, le=1024, description="draws from `sample`")
+    sample_seed: int = Field(0, ge=0, description="the seed of the draws from `sample`")
     seeds: int | list[int] = Field(
         3,
         description="tuning seeds: a count (seeds 1000, 1001, ...) or a list; never the "
@@ -158,13 +182,36 @@ class Sweep(_Strict):
 
     _seeds = field_validator("seeds")(classmethod(lambda cls, v: _check_seeds(v)))
 
-    @field_validator("grid")
+    @field_validator("grid", "sample")
     @classmethod
     def _grid(cls, v):
-        for name, values in v.items():
-            if not values or len(set(values)) != len(values):
+        if v is not None and not v:
+            raise ValueError("at least one setting")
+        for name, values in (v or {}).items():
+            if isinstance(values, list) and (not values or len(set(values)) != len(values)):
                 raise ValueError(f"{name}: a list of distinct values")
         return v
+
+    @model_validator(mode="after")
+    def _one_space(self):
+        if (self.grid is None) == (self.sample is None):
+            raise ValueError("give either `grid` (every combination) or `sample` (random draws)")
+        if (self.sample is None) != (self.trials is None):
+            raise ValueError("`trials` (how many draws) goes with `sample`, and only with it")
+        return self
+
+    @property
+    def space(self) -> dict:
+        """The swept settings and their values or ranges, as written."""
+        space = self.grid if self.grid is not None else self.sample
+        return {k: v.model_dump() if isinstance(v, Range) else v for k, v in (space or {}).items()}
+
+    @property
+    def described(self) -> dict:
+        """How the trials were made, for the chosen-settings file's protocol."""
+        if self.grid is not None:
+            return {"grid": self.space}
+        return {"sample": self.space, "trials": self.trials, "sample_seed": self.sample_seed}
 
     @property
     def seed_list(self) -> list[int]:

@@ -87,12 +87,41 @@ def test_a_sweep_can_name_its_agents_envs_and_seeds(project):
 @pytest.mark.parametrize(
     ("sweep", "where", "message"),
     [
-        ("{grid: {num_envs: [8, 16]}}", "sweep.grid.num_envs", "cannot be swept in one program"),
+        (
+            "{grid: {total_env_steps: [8, 16]}}",
+            "sweep.grid.total_env_steps",
+            "not a PPO or network setting",
+        ),
+        ("{grid: {network.nope: [8]}}", "sweep.grid (tiny)", "nope"),
+        ("{grid: {num_envs: [0]}}", "sweep.grid", "greater than 0"),
         ("{grid: {lr: [1.0e-3]}, seeds: [1, 5]}", "sweep.seeds", "tuning seeds [1] are also"),
         ("{grid: {lr: [1.0e-3]}, agents: [gru]}", "sweep.agents", "no agent named 'gru'"),
         ("{grid: {lr: [1.0e-3]}, envs: [x]}", "sweep.envs", "no env named 'x'"),
         ("{grid: {lr: [-1.0]}}", "sweep.grid.lr", "greater than 0"),
         ("{grid: {lr: [1.0e-3, 1.0e-3]}}", "sweep.grid", "distinct values"),
+        ("{grid: {lr: [1.0e-3]}, sample: {gamma: [0.9]}, trials: 2}", "sweep", "either `grid`"),
+        ("{sample: {lr: {low: 1.0e-4, high: 1.0e-2}}}", "sweep", "`trials` (how many draws)"),
+        ("{grid: {lr: [1.0e-3]}, trials: 4}", "sweep", "`trials` (how many draws)"),
+        (
+            "{sample: {lr: {low: 0.0, high: 1.0e-2, log: true}}, trials: 2}",
+            "sweep.sample.lr",
+            "log range needs low > 0",
+        ),
+        (
+            "{sample: {lr: {low: 1.0e-2, high: 1.0e-3}}, trials: 2}",
+            "sweep.sample.lr",
+            "must be below high",
+        ),
+        (
+            "{sample: {num_envs: [8, 16]}, trials: 2}",
+            "sweep.sample.num_envs",
+            "goes in a `grid`, not a random `sample`",
+        ),
+        (
+            "{sample: {gamma: {low: 0.5, high: 1.5}}, trials: 64}",
+            "sweep.sample.gamma",
+            "less than or equal to 1",
+        ),
     ],
 )
 def test_bad_sweeps_are_one_line_naming_the_field(project, sweep, where, message):
@@ -101,6 +130,70 @@ def test_bad_sweeps_are_one_line_naming_the_field(project, sweep, where, message
         load_suite(path, tune=True)
     assert where in str(err.value) and message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_a_random_sweep_draws_reproducible_trials_within_its_ranges(project):
+    text = SUITE + (
+        "sweep: {sample: {lr: {low: 1.0e-5, high: 1.0e-2, log: true}, "
+        "gae_lambda: {low: 0.8, high: 0.99}, ent_coef: [0.0, 0.01]}, trials: 200}\n"
+    )
+    path = write(project, text)
+    trials = load_suite(path, tune=True).cells[0].trials
+    assert trials == load_suite(path, tune=True).cells[0].trials  # the same draws
+    assert len(trials) == 200 and all(set(t) == {"lr", "gae_lambda", "ent_coef"} for t in trials)
+    lr = [t["lr"] for t in trials]
+    lam = [t["gae_lambda"] for t in trials]
+    assert all(1e-5 <= v <= 1e-2 for v in lr) and all(0.8 <= v <= 0.99 for v in lam)
+    # log-uniform: about as many draws per decade (3 decades, 200 draws; a uniform draw
+    # would put about 90% in the top decade)
+    assert 40 <= sum(v < 1e-4 for v in lr) <= 95 and sum(v > 1e-3 for v in lr) <= 95
+    assert {t["ent_coef"] for t in trials} == {0.0, 0.01}
+    reseeded = load_suite(path, tune=True, overrides=["sweep.sample_seed=1"]).cells[0].trials
+    assert reseeded != trials
+
+
+def test_tune_ignores_tuned_its_output_so_a_fresh_clone_can_tune_first(project):
+    # the chosen-settings file need not exist yet, and does not move the sweep's start
+    path = write(project, SUITE + SWEEP + "tuned: missing.tuned.yaml\n")
+    cells = load_suite(path, tune=True).cells
+    assert all(c.tuning is None for c in cells)
+    with pytest.raises(ConfigError, match=r"missing\.tuned\.yaml"):
+        load_suite(path)
+
+
+def test_shape_changing_settings_make_a_variant_cell_per_combination(project):
+    text = SUITE + (
+        "sweep: {grid: {lr: [1.0e-3, 3.0e-3], num_envs: [8, 16], network.width: [8, 16]}, "
+        "agents: [tiny], envs: [n_back]}\n"
+    )
+    cells = load_suite(write(project, text), tune=True).cells
+    assert [c.agent_name for c in cells] == [
+        "tiny.num_envs-8.width-8", "tiny.num_envs-8.width-16",
+        "tiny.num_envs-16.width-8", "tiny.num_envs-16.width-16",
+    ]  # fmt: skip
+    last = cells[-1]
+    assert last.ppo.num_envs == 16 and last.network.width == 16 and last.swept_agent == "tiny"
+    assert cells[0].ppo.num_envs == 8 and cells[0].network.width == 8
+    assert last.ppo.rollout_length == 16 and last.network.depth == 1  # the rest unchanged
+    assert last.trials == (
+        {"lr": 1e-3, "num_envs": 16, "network.width": 16},
+        {"lr": 3e-3, "num_envs": 16, "network.width": 16},
+    )
+    assert [float(h.lr) for h in last.member_settings()] == pytest.approx([1e-3] * 3 + [3e-3] * 3)
+    columns = last.member_columns()
+    assert columns["network.width"] == [16.0] * 6 and columns["num_envs"] == [16.0] * 6
+    assert last.resolved_config()["swept_agent"] == "tiny"
+    assert len({c.config_hash() for c in cells}) == 4
+
+
+def test_tuned_shape_settings_set_the_cells_ppo_and_network(project):
+    write(project, chosen([1000], {"n_back": {"tiny": {"lr": 0.002, "num_envs": 32.0,
+                                                       "network.width": 24.0}}}),
+          "s.tuned.yaml")  # fmt: skip
+    cells = {c.name: c for c in load_suite(write(project, SUITE + "tuned: s.tuned.yaml\n")).cells}
+    tiny = cells["n_back/tiny"]
+    assert (tiny.ppo.lr, tiny.ppo.num_envs, tiny.network.width) == (0.002, 32, 24)
+    assert cells["n_back_long/tiny"].network.width == 8  # not tuned there
 
 
 def test_tune_without_a_sweep_says_how_to_add_one(project):
@@ -134,8 +227,9 @@ def test_tuned_settings_are_laid_over_each_cells_ppo_and_recorded(project):
         ({}, [1, 1000], "tuned (", "tuned on seeds [1], which this suite evaluates on"),
         ({"x": {}}, [1000], "settings.x", "no env named 'x'"),
         ({"n_back": {"gru": {}}}, [1000], "settings.n_back.gru", "no agent named 'gru'"),
-        ({"n_back": {"tiny": {"num_envs": 8}}}, [1000], "settings.n_back.tiny.num_envs",
-         "not a tuned setting"),
+        ({"n_back": {"tiny": {"total_env_steps": 8}}}, [1000],
+         "settings.n_back.tiny.total_env_steps", "not a tuned setting"),
+        ({"n_back": {"tiny": {"network.nope": 8}}}, [1000], "settings.n_back.tiny", "nope"),
     ],
 )  # fmt: skip
 def test_bad_tuned_files_are_one_line_naming_the_field(project, settings, seeds, where, message):
