@@ -86,6 +86,9 @@ class Environment(abc.ABC, Generic[State, Params]):
     #: rollout of at most that many steps from a reset never needs an auto-reset.
     fixed_length: bool = False
     teams: tuple[int, ...] | None = None
+    #: cross-play sides of a cooperative task, per agent: 0 the focal side (one seed's
+    #: policy), 1 its partners (another seed's); None: no cross-play (``trainer.crossplay``)
+    partners: tuple[int, ...] | None = None
     env_id: str = ""
 
     def __init__(self, **options: Any):

@@ -63,7 +63,7 @@ class MultiTaskOptions(EnvOptions):
 class MultiTask:
     Options = MultiTaskOptions
     env_id = "multitask-v0"
-    teams = None
+    teams = partners = None
     evaluation = None  # each task's own, through ``groups``
     num_agents = None  # differs by task; see ``tasks``
 
@@ -187,7 +187,7 @@ class TaskEnv(Environment):
         self.env, self.task_id = env, task_id
         self.options = env.options  # the task's sizes (videos read the map's)
         self.env_id = env.env_id
-        self.num_agents, self.teams = env.num_agents, env.teams
+        self.num_agents, self.teams, self.partners = env.num_agents, env.teams, env.partners
         self.fixed_length, self.max_episode_steps = env.fixed_length, env.max_episode_steps
         self.observation_space = multitask.observation_space
         self.action_space, self.action_names = multitask.action_space, multitask.action_names

@@ -133,6 +133,8 @@ def _sections(data: ReportData, folder: Path, reps: int) -> list[Section]:
 
     if not data.evaluations.empty:
         sections.append(sections_.evaluation_section(data, reps))
+    if data.cross_play:
+        sections.append(sections_.cross_play_section(data, folder, reps))
     sections.extend(sections_.tuning_sections(data, folder, reps))
     if not data.throughput.empty:
         data.throughput.to_csv(folder / "throughput.csv", index=False, float_format="%.6g")

@@ -53,6 +53,9 @@ class ReportData:
     #: the sweeps' results folders (``results/<suite>-tune``): those read, and those beside
     #: the folders read that tuned the cells' settings
     sweeps: list[Path] = field(default_factory=list)
+    #: (task, agent) -> (seeds, cross-play matrix [seeds, seeds]: row i's seed on the focal
+    #: side, column j's as its partners; ``trainer.crossplay``)
+    cross_play: dict[tuple[str, str], tuple[list[int], np.ndarray]] = field(default_factory=dict)
 
     @property
     def tasks(self) -> list[str]:
@@ -136,6 +139,7 @@ def load(results_dirs: list[str | Path]) -> ReportData:
         },
     )
     data.sweeps = _sweep_folders(results_dirs, sweeps, data.tuning.values())
+    data.cross_play = _cross_play(manifests, name)
     data.notes = [f"{path}: skipped, damaged: {reason}" for path, reason in damaged]
     data.notes += [
         f"{path}: a sweep cell (tuning results): under Tuning, not among the compared cells"
@@ -147,6 +151,16 @@ def load(results_dirs: list[str | Path]) -> ReportData:
         for task, agent in from_training
     ]
     return data
+
+
+def _cross_play(manifests: list[dict], name) -> dict:
+    found = {}
+    for m in manifests:
+        cross = m.get("cross_play") or {}
+        for key, matrix in (cross.get("matrices") or {}).items():
+            task = name(m["suite"], m["env"] if not m.get("tasks") else f"{m['env']}/{key}")
+            found[(task, m["agent"])] = (list(cross["seeds"]), np.asarray(matrix, float))
+    return found
 
 
 def _sweep_folders(results_dirs, sweep_cells: list[str], protocols) -> list[Path]:

@@ -229,3 +229,31 @@ def sensitivity(table: pd.DataFrame, colors: dict[str, tuple]) -> Figure:
     _legend_outside(axes[0, -1])
     fig.suptitle("Sensitivity to each swept setting (tuning seeds)")
     return fig
+
+
+def cross_play_matrices(cells: dict[tuple[str, str], tuple[list[int], np.ndarray]]) -> Figure:
+    """One heatmap per (task, agent): rows the focal side's seed, columns its partners'."""
+    tasks = sorted({t for t, _ in cells})
+    agents = sorted({a for _, a in cells})
+    fig, axes = plt.subplots(
+        len(tasks), len(agents), figsize=(2.6 * len(agents) + 0.6, 2.4 * len(tasks) + 0.5),
+        layout="constrained", squeeze=False,
+    )  # fmt: skip
+    for i, task in enumerate(tasks):
+        for j, agent in enumerate(agents):
+            ax = axes[i, j]
+            if (task, agent) not in cells:
+                ax.axis("off")
+                continue
+            seeds, m = cells[(task, agent)]
+            image = ax.imshow(m, cmap="viridis")
+            ax.set_xticks(range(len(seeds)), seeds, fontsize=7)
+            ax.set_yticks(range(len(seeds)), seeds, fontsize=7)
+            ax.set_title(f"{task} / {agent}", fontsize=8)
+            if j == 0:
+                ax.set_ylabel("focal side's seed", fontsize=8)
+            if i == len(tasks) - 1:
+                ax.set_xlabel("partners' seed", fontsize=8)
+            fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.suptitle("Cross-play: mean per-agent return")
+    return fig

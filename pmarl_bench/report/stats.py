@@ -224,3 +224,27 @@ def profile_band(
     )
     alpha = (1 - CONFIDENCE) / 2
     return np.quantile(draws, alpha, axis=0), np.quantile(draws, 1 - alpha, axis=0)
+
+
+def cross_play_gap(matrix: np.ndarray, seed: int = SEED, reps: int = REPS) -> Estimate:
+    """Self-play minus cross-play: the mean of a cross-play matrix's diagonal (each seed with
+    its own partners) minus the mean of the rest (with another seed's), and a 95% percentile
+    CI from resampling the seeds (a resample's pairs of one seed count as self-play; resamples
+    of a single seed, with no cross-play pair, are left out)."""
+    m = np.asarray(matrix, float)
+    n = len(m)
+    off = ~np.eye(n, dtype=bool)
+    point = float(np.diag(m).mean() - m[off].mean()) if n > 1 else math.nan
+    if n < 2:
+        return Estimate(point, math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(n, size=(reps, n))
+    sub = m[idx[:, :, None], idx[:, None, :]]  # [reps, n, n]
+    same = idx[:, :, None] == idx[:, None, :]
+    cross = (~same).sum((1, 2))
+    keep = cross > 0
+    self_mean = np.where(same, sub, 0.0).sum((1, 2)) / same.sum((1, 2))
+    cross_mean = np.where(same, 0.0, sub).sum((1, 2))[keep] / cross[keep]
+    gaps = self_mean[keep] - cross_mean
+    low, high = np.percentile(gaps, [50 * (1 - CONFIDENCE), 50 * (1 + CONFIDENCE)])
+    return Estimate(point, float(low), float(high))

@@ -28,7 +28,7 @@ from pmarl_bench.runner import resume
 from pmarl_bench.runner.loggers import Loggers
 from pmarl_bench.scale import distributed
 from pmarl_bench.suites.cell import Cell
-from pmarl_bench.trainer import evaluate, loop
+from pmarl_bench.trainer import crossplay, evaluate, loop
 
 #: seconds between snapshots of a training cell's state, unless a suite or ``--snapshot-every``
 #: says otherwise (0: after every chunk)
@@ -270,11 +270,19 @@ class _CellRun:
         self.say(total, "evaluating the final policy (greedy and stochastic)…", EVALUATE)
         finals = evaluate.final_policy_returns(env, env_params, agent, params, *cell.evaluation)
         evals = (finals | vs_random, vs_checkpoints)
+        cross = None
+        if (
+            len(cell.member_seeds) > 1
+            and not cell.trials
+            and crossplay.has_partners(env, env_params)
+        ):
+            self.say(total, "cross-play: every seed with every other seed's partners…", EVALUATE)
+            cross = crossplay.cross_play_returns(env, env_params, agent, params, *cell.evaluation)
         self.say(total, "measuring the random policy's return…", EVALUATE)
         random = manifests.random_levels(cell, env, env_params)
         manifest = manifests.write(
             cell, self.path, self.stage, self.built, result, evals, self.saved, random,
-            self.history,
+            self.history, cross,
         )  # fmt: skip
         if self.loggers is not None:
             self.loggers.log(manifests.evaluation_frame(cell, train, evals, self.saved))

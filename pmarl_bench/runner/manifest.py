@@ -13,7 +13,7 @@ import numpy as np
 
 from pmarl_bench import provenance
 from pmarl_bench.results import store
-from pmarl_bench.trainer import cost, evaluate, levels
+from pmarl_bench.trainer import cost, crossplay, evaluate, levels
 
 _RANDOM_LEVELS: dict[str, dict] = {}
 
@@ -46,9 +46,10 @@ def _efficiency(cell, train, rate: float) -> dict | None:
         return {"error": f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"}
 
 
-def write(cell, path, stage, built, result, evals, saved, random, history) -> dict:
+def write(cell, path, stage, built, result, evals, saved, random, history, cross=None) -> dict:
     """Write the finished cell ``path`` (moving ``stage`` into place); returns its manifest.
-    ``history``: the runs before a resume (``run_seconds``, ``agent_steps``, ``resumed``)."""
+    ``history``: the runs before a resume (``run_seconds``, ``agent_steps``, ``resumed``);
+    ``cross``: the cross-play matrices per task (``trainer.crossplay``), if any."""
     env, env_params, agent, train = built
     seeds = list(cell.seeds)
     total = train.num_updates * train.env_steps_per_update
@@ -88,6 +89,7 @@ def write(cell, path, stage, built, result, evals, saved, random, history) -> di
         "snapshots": history.get("snapshots", 0),
         "snapshot_seconds": history.get("snapshot_seconds", 0.0),
         "evaluation": _evaluation(cell, *evals),
+        "cross_play": _cross_play(cell, cross),
         "checkpoints": saved,
         "compiled_memory_bytes": result.compiled_memory_bytes,
         "mesh": {"seed": result.devices[0], "data": result.devices[1]},
@@ -153,6 +155,18 @@ def _evaluation(cell, vs_random: dict, vs_checkpoints: dict) -> dict | None:
         "episodes_per_seed": evaluate.EVAL_EPISODES,
         # the final-policy returns: one episode per env, resets and samples from one key
         "final_policy": dict(zip(("episodes", "seed"), cell.evaluation, strict=True)),
+    }
+
+
+def _cross_play(cell, cross: dict | None) -> dict | None:
+    """Row i, column j: the focal side follows seed i's final policy, its partners seed j's."""
+    if not cross:
+        return None
+    return {
+        "metric": crossplay.METRIC,
+        "seeds": list(cell.seeds),
+        # per task of a multi-task env, else under the env's name
+        "matrices": {cell.env_name if t is None else t: m.tolist() for t, m in cross.items()},
     }
 
 

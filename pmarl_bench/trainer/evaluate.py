@@ -35,29 +35,40 @@ UNBOUNDED_STEPS = 1000
 FINAL_RETURNS = {True: "return_greedy", False: "return_stochastic"}
 
 
-def first_episode_return(agent: Agent, envs: EnvBatch, params, greedy, key, steps: int):
+def first_episode_return(
+    agent: Agent, envs: EnvBatch, params, greedy, key, steps: int, partner=None, focal=None
+):
     """The mean per-agent return of the first episode of every env of ``envs`` (NaN when
-    none ends within ``steps``), acting greedily or by sampling (``greedy``: a traced bool)."""
+    none ends within ``steps``), acting greedily or by sampling (``greedy``: a traced bool).
+    With ``partner`` (parameters of the same agent), the rows where ``focal [B]`` is False
+    follow it instead: both policies act on every row with the same key, each keeping its
+    own memory, so a partner equal to ``params`` plays exactly as ``params`` alone."""
     key_reset, key_scan = jax.random.split(key)
     rs = envs.fresh(key_reset, agent)
     zeros = jnp.zeros((envs.batch,), jnp.float32)
 
     def act(carry, key):
-        rs, total, running = carry
+        rs, partner_memory, total, running = carry
         key_act, key_env = jax.random.split(key)
         inputs = envs.agent_input(rs.timestep, rs.start)
         mask = envs.action_mask(rs.timestep)
         memory, sampled, logits, _ = policy.act(agent, params, rs.carry, inputs, mask, key_act)
+        if partner is not None:
+            partner_memory, other, other_logits, _ = policy.act(
+                agent, partner, partner_memory, inputs, mask, key_act
+            )
+            sampled = jnp.where(focal, sampled, other)
+            logits = jnp.where(focal[:, None], logits, other_logits)
         action = jnp.where(greedy, jnp.argmax(logits, -1).astype(jnp.int32), sampled)
         env_state, ts = envs.step(key_env, rs.env_state, action)
         done = envs.per_agent(ts, "terminated") | envs.per_agent(ts, "truncated")
         running = jnp.where(jnp.isnan(total), running + envs.per_agent(ts, "reward"), running)
         total = jnp.where(jnp.isnan(total) & done, running, total)
         new = rs._replace(env_state=env_state, timestep=ts, carry=memory, start=done)
-        return (new, total, running), None
+        return (new, partner_memory, total, running), None
 
-    init = (rs, jnp.full((envs.batch,), jnp.nan), zeros)
-    total = jax.lax.scan(act, init, jax.random.split(key_scan, steps))[0][1]
+    init = (rs, rs.carry, jnp.full((envs.batch,), jnp.nan), zeros)
+    total = jax.lax.scan(act, init, jax.random.split(key_scan, steps))[0][2]
     return jnp.nanmean(total)
 
 

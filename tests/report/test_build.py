@@ -230,3 +230,28 @@ def test_throughput_table_carries_the_manifests_efficiency():
     assert table.loc["new", "flops_per_agent_step"] == 1e6
     assert table.loc["new", "achieved_gflops"] == 50 and table.loc["new", "peak_share"] == 0.3
     assert np.isnan(table.loc["old", "peak_share"])
+
+
+def test_cross_play_matrices_and_their_gap(tmp_path):
+    import pandas as pd
+
+    from pmarl_bench.results import metrics_frame, write_cell
+
+    seeds = [0, 1, 2]
+    frame = metrics_frame({"episode_return": np.ones((3, UPDATES))}, suite="toy", env="team",
+                          agent="good", seeds=seeds, env_steps_per_update=100)  # fmt: skip
+    matrix = (np.ones((3, 3)) + np.eye(3)).tolist()  # own partners 2, others' 1
+    manifest = {
+        "suite": "toy",
+        "env": "team",
+        "agent": "good",
+        "seeds": seeds,
+        "config_hash": "x",
+        "cross_play": {"metric": "return_stochastic", "seeds": seeds, "matrices": {"team": matrix}},
+    }
+    write_cell(tmp_path / "toy" / "team" / "good", frame, manifest)
+    build_report([tmp_path / "toy"], tmp_path / "out", "md", reps=100, videos=False)
+    table = pd.read_csv(tmp_path / "out" / "cross_play.csv").iloc[0]
+    assert (table["self-play"], table["cross-play"], table.gap) == (2.0, 1.0, 1.0)
+    assert "## Cross-play" in (tmp_path / "out" / "report.md").read_text()
+    assert (tmp_path / "out" / "cross_play.png").is_file()

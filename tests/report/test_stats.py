@@ -112,3 +112,16 @@ def test_profile_band_contains_the_profile():
     point = stats.performance_profile(scores, taus)
     assert np.all(low <= point + 1e-12) and np.all(point <= high + 1e-12)
     assert np.any(high - low > 0)
+
+
+def test_cross_play_gap_is_self_play_minus_cross_play_with_a_seed_bootstrap():
+    conventions = np.full((4, 4), 1.0) + np.eye(4)  # own partners 2, others' 1
+    gap = stats.cross_play_gap(conventions, reps=300)
+    assert (gap.value, gap.low, gap.high) == (1.0, 1.0, 1.0)
+    # no conventions: partners are interchangeable, only noise between seeds
+    rng = np.random.default_rng(0)
+    seeds = rng.normal(size=6)  # each focal seed's skill, whoever its partners are
+    interchangeable = np.repeat(seeds[:, None], 6, axis=1)
+    gap = stats.cross_play_gap(interchangeable, reps=500)
+    assert abs(gap.value) < 0.5 and gap.low < 0.0 < gap.high
+    assert np.isnan(stats.cross_play_gap(np.ones((1, 1))).low)

@@ -61,6 +61,9 @@ def test_shipped_suites_load():
         loaded = load_suite(ROOT / "suites" / f"{name}.yaml")
         assert loaded.suite.name == name
         assert loaded.cells
+    for name in ("memory", "coordination"):  # their sweeps: the tuning behind `tuned:`
+        sweep = load_suite(ROOT / "suites" / f"{name}.yaml", tune=True)
+        assert sweep.cells and all(c.trials and min(c.seeds) >= 1000 for c in sweep.cells)
 
 
 @pytest.mark.parametrize("name", ["memory", "coordination", "memory-zoo"])

@@ -194,3 +194,16 @@ def test_final_policy_returns_without_a_fixed_length_count_one_episode_each():
         # CartPole pays 1 per step: each episode's return is its length, 8 to 500 steps
         assert ((values >= 8) & (values <= 500)).all()
         assert (values * 64 == jnp.round(values * 64)).all()
+
+
+@pytest.mark.slow
+def test_cross_play_diagonal_is_each_seeds_self_play_evaluation(multitask_cell):
+    """The scouts task has partners (scouts with harvesters), King of the Hill competes: one
+    matrix, whose diagonal is the final-policy evaluation of the same seeds."""
+    df, manifest, _ = multitask_cell
+    cross = manifest["cross_play"]
+    assert cross["seeds"] == [0, 1] and cross["metric"] == "return_stochastic"
+    (matrix,) = cross["matrices"].values()
+    assert list(cross["matrices"]) == ["scouts"] and len(matrix) == 2
+    own = df[df.metric == "eval/scouts/return_stochastic"].sort_values("seed").value.tolist()
+    assert [matrix[0][0], matrix[1][1]] == own

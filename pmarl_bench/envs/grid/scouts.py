@@ -83,6 +83,7 @@ class Scouts(GridEnv):
         o = self.options
         self.num_agents = o.num_scouts + o.num_harvesters
         self.is_scout = jnp.arange(self.num_agents) < o.num_scouts
+        self.partners = (0,) * o.num_scouts + (1,) * o.num_harvesters  # cross-play by role
         self.tiles = open_map(o.height, o.width)
         self.padded = pad_view(self.tiles, o.view)
 
@@ -229,6 +230,7 @@ class ScoutsV1(Scouts):
         r = o.view // 2
         self.num_agents = o.num_scouts + o.num_harvesters
         self.is_scout = jnp.arange(self.num_agents) < o.num_scouts
+        self.partners = (0,) * o.num_scouts + (1,) * o.num_harvesters  # cross-play by role
         self.roles = jnp.where(self.is_scout, jnp.uint8(Tile.SCOUT), jnp.uint8(Tile.HARVESTER))
         # the pool and its flips, padded for views, with each map's free-cell table: an
         # episode keeps only its map's number (no map rides in the state)

@@ -77,6 +77,8 @@ class TravelingSalesman(GridEnv):
     def __init__(self, **options):
         super().__init__(**options)
         self.num_agents = self.options.num_agents
+        if self.num_agents > 1:  # cross-play: agent 0 with the others from another seed
+            self.partners = (0,) + (1,) * (self.num_agents - 1)
         self.tiles = open_map(self.options.height, self.options.width)
         self.padded = pad_view(self.tiles, self.options.view)
 

@@ -1,0 +1,64 @@
+"""Cross-play: how well a policy works with partners it was not trained with.
+
+For an env that declares its cooperative sides (``env.partners``: per agent, 0 for the focal
+side, e.g. Scouts' scouts; 1 for its partners, the harvesters), entry ``[i, j]`` of a cell's
+matrix is the mean per-agent return when the focal agents follow seed ``i``'s final policy
+and their partners seed ``j``'s. Every pair plays the final-policy evaluation's episodes
+(the same resets and action keys), so the diagonal is the self-play evaluation
+(``eval/return_stochastic``) of each seed. The policies act by sampling, as trained.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from pmarl_bench.agents.base import Agent
+from pmarl_bench.trainer.evaluate import (
+    EVAL_EPISODES,
+    FINAL_EVAL_SEED,
+    UNBOUNDED_STEPS,
+    first_episode_return,
+)
+from pmarl_bench.trainer.rollout import EnvBatch
+
+#: the metric a matrix holds: the sampled (trained) policy's mean per-agent return
+METRIC = "return_stochastic"
+
+
+def has_partners(env, env_params=None) -> bool:
+    """Whether any task of ``env`` declares cooperative sides to cross."""
+    return any(g.env.partners is not None for g in env.groups(EVAL_EPISODES, env_params))
+
+
+def cross_play_returns(
+    env, env_params, agent: Agent, params, episodes: int = EVAL_EPISODES,
+    seed: int = FINAL_EVAL_SEED,
+) -> dict[str | None, np.ndarray]:  # fmt: skip
+    """``{task: [seeds, seeds]}`` (task None for a single env) for every task of ``env`` that
+    declares partners; ``params`` stacked over seeds. Row: the focal side's seed; column:
+    the partners' seed. Episodes are split among the tasks as in the final-policy
+    evaluation, so the diagonal equals it."""
+    key = jax.random.key(seed)
+    runs = []
+    for g in env.groups(episodes, env_params):
+        if g.env.partners is None:
+            continue
+        batch = EnvBatch(env, env_params, episodes, auto_reset=True, groups=[g])
+        focal = jnp.tile(jnp.asarray(g.env.partners) == 0, g.num_envs)
+        runs.append((g.name, batch, focal, g.env.max_episode_steps or UNBOUNDED_STEPS))
+    if not runs:
+        return {}
+    n = jax.tree.leaves(params)[0].shape[0]
+    rows, cols = np.repeat(np.arange(n), n), np.tile(np.arange(n), n)
+
+    def play(mine, theirs):
+        return {
+            name: first_episode_return(agent, batch, mine, False, key, steps, theirs, focal)
+            for name, batch, focal, steps in runs
+        }
+
+    pick = lambda idx: jax.tree.map(lambda x: x[idx], params)
+    values = jax.device_get(jax.jit(jax.vmap(play))(pick(rows), pick(cols)))
+    return {name: np.asarray(v).reshape(n, n) for name, v in values.items()}
