@@ -135,6 +135,9 @@ def _sections(data: ReportData, folder: Path, reps: int) -> list[Section]:
         sections.append(sections_.evaluation_section(data, reps))
     if data.cross_play:
         sections.append(sections_.cross_play_section(data, folder, reps))
+    if not data.ratings.empty:
+        data.ratings.to_csv(folder / "ratings.csv", index=False, float_format="%.6g")
+        sections.append(sections_.ratings_section(data, folder, colors))
     sections.extend(sections_.tuning_sections(data, folder, reps))
     if not data.throughput.empty:
         data.throughput.to_csv(folder / "throughput.csv", index=False, float_format="%.6g")

@@ -16,7 +16,7 @@ import pandas as pd
 
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.results import load_cells
-from pmarl_bench.results.store import COLUMNS
+from pmarl_bench.results.store import COLUMNS, RATINGS_FOLDER
 
 RETURN = "episode_return"
 #: a seed's final score: its final policy's return on the evaluation episodes (sampled
@@ -56,6 +56,9 @@ class ReportData:
     #: (task, agent) -> (seeds, cross-play matrix [seeds, seeds]: row i's seed on the focal
     #: side, column j's as its partners; ``trainer.crossplay``)
     cross_play: dict[tuple[str, str], tuple[list[int], np.ndarray]] = field(default_factory=dict)
+    #: OpenSkill ratings (``pmarl-bench rate``): task, agent, seed, checkpoint, update,
+    #: env_steps, mu, sigma, ordinal, matches, wins, draws
+    ratings: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def tasks(self) -> list[str]:
@@ -140,6 +143,7 @@ def load(results_dirs: list[str | Path]) -> ReportData:
     )
     data.sweeps = _sweep_folders(results_dirs, sweeps, data.tuning.values())
     data.cross_play = _cross_play(manifests, name)
+    data.ratings = _ratings(results_dirs, name)
     data.notes = [f"{path}: skipped, damaged: {reason}" for path, reason in damaged]
     data.notes += [
         f"{path}: a sweep cell (tuning results): under Tuning, not among the compared cells"
@@ -151,6 +155,21 @@ def load(results_dirs: list[str | Path]) -> ReportData:
         for task, agent in from_training
     ]
     return data
+
+
+def _ratings(results_dirs, name) -> pd.DataFrame:
+    """The ratings tables of the suite folders read (or of the suites under a results root);
+    a table's file is ``ratings/<task>.csv``, a multi-task env's task as ``env+task``."""
+    frames = []
+    for d in map(Path, results_dirs):
+        for file in sorted({*d.glob(f"{RATINGS_FOLDER}/*.csv"),
+                            *d.glob(f"*/{RATINGS_FOLDER}/*.csv")}):  # fmt: skip
+            if file.name.endswith(".matches.csv"):
+                continue
+            table = pd.read_csv(file)
+            task = file.stem.replace("+", "/", 1)
+            frames.append(table.assign(task=name(file.parent.parent.name, task)))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _cross_play(manifests: list[dict], name) -> dict:

@@ -257,3 +257,25 @@ def cross_play_matrices(cells: dict[tuple[str, str], tuple[list[int], np.ndarray
             fig.colorbar(image, ax=ax, shrink=0.8)
     fig.suptitle("Cross-play: mean per-agent return")
     return fig
+
+
+def ratings(table: pd.DataFrame, colors: dict[str, tuple]) -> Figure:
+    """OpenSkill mu against training progress, one panel per task: a dot per (seed,
+    checkpoint) with +-sigma, a line through each agent's mean over seeds."""
+    tasks = list(dict.fromkeys(table.task))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.6 * len(tasks) + 1.2, 3.2),
+                             layout="constrained", squeeze=False)  # fmt: skip
+    for ax, task in zip(axes[0], tasks, strict=True):
+        rows = table[table.task == task]
+        for agent, r in rows.groupby("agent", sort=True):
+            colour = colors.get(agent, "0.4")
+            ax.errorbar(r.env_steps, r.mu, yerr=r.sigma, fmt="o", ms=3, color=colour,
+                        alpha=0.35, lw=0.8)  # fmt: skip
+            mean = r.groupby("env_steps").mu.mean()
+            ax.plot(mean.index, mean.to_numpy(), color=colour, lw=1.6, label=agent)
+        ax.set(title=task, xlabel="env steps (per seed) at the checkpoint", ylabel="rating mu")
+        ax.xaxis.set_major_formatter(EngFormatter())
+        ax.grid(alpha=0.3)
+    _legend_outside(axes[0, -1])
+    fig.suptitle("OpenSkill ratings of every seed's checkpoints")
+    return fig

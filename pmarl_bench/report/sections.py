@@ -152,6 +152,25 @@ def cross_play_section(data: ReportData, folder: Path, reps: int) -> Section:
     )
 
 
+def ratings_section(data: ReportData, folder: Path, colors: dict) -> Section:
+    table = data.ratings
+    finals = table[table.checkpoint == "final"].sort_values(["task", "ordinal"],
+                                                            ascending=[True, False])  # fmt: skip
+    columns = ["task", "agent", "seed", "mu", "sigma", "ordinal", "matches", "wins", "draws"]
+    colors = {**plots.palette(sorted(table.agent.unique())), **colors}
+    return Section(
+        "Ratings",
+        "OpenSkill (Plackett-Luce) ratings of every (agent, seed, checkpoint) of each "
+        "competitive task, from matches `pmarl-bench rate` played between them (each player "
+        "against randomly drawn others, half the episodes on each side; the team holding more "
+        "of the score wins). Figure: each checkpoint's mu (+-sigma) against training progress. "
+        "Table: the final policies, ranked by ordinal (mu - 3 sigma). Ratings are relative to "
+        "the pool of players rated together.",
+        (save(plots.ratings(table, colors), folder, "ratings"),),
+        finals[columns].round(3),
+    )
+
+
 def tuning_sections(data: ReportData, folder: Path, reps: int) -> list[Section]:
     """Each sweep's trials and every agent's sensitivity to the swept settings."""
     found = []

@@ -32,6 +32,8 @@ from pmarl_bench.results import durable
 COLUMNS = ["suite", "env", "agent", "seed", "update", "env_steps", "metric", "value"]
 METRICS_FILE = "metrics.parquet"
 MANIFEST_FILE = "manifest.json"
+#: a suite folder's ratings (``pmarl-bench rate``): ``ratings/<task>.csv``, ``.matches.csv``
+RATINGS_FOLDER = "ratings"
 TMP_MARK = ".tmp-"
 RUNNING, FAILED, PREVIOUS = "@running", "@failed", "@previous-"
 #: files of a staging folder that a finished cell does not keep

@@ -102,12 +102,14 @@ def final_policy_returns(
 
 
 def team_shares(
-    agent: Agent, envs: EnvBatch, evaluation: TeamEvaluation, params, opponent, key: jax.Array
-) -> dict[str, jax.Array]:
+    agent: Agent, envs: EnvBatch, evaluation: TeamEvaluation, params, opponent, key: jax.Array,
+    opponent_agent: Agent | None = None,
+) -> dict[str, jax.Array]:  # fmt: skip
     """One episode per env of a two-team batch (one group): the share of the score held by
     the policy's team and by the other team (the rest is neutral). The other team plays
-    ``opponent`` (parameters of the same agent), or uniformly random actions when it is
-    None."""
+    ``opponent`` (parameters of ``opponent_agent``, by default the same agent), or uniformly
+    random actions when it is None."""
+    other_agent = agent if opponent_agent is None else opponent_agent
     (group,) = envs.groups
     env = group.env
     E, A = group.num_envs, env.num_agents
@@ -116,6 +118,9 @@ def team_shares(
     is_policy = jnp.repeat(policy_team, A) == jnp.tile(teams, E)  # [B] agent-major rows
     key_reset, key_scan = jax.random.split(key)
     rs = envs.fresh(key_reset, agent)
+    opponent_memory = (
+        rs.carry if opponent_agent is None else envs.fresh(key_reset, other_agent).carry
+    )
 
     def act(carry, key):
         rs, opponent_memory = carry
@@ -127,7 +132,7 @@ def team_shares(
             other = policy.choose(key_other, policy.uniform_logits(mask))
         else:  # both policies act for every row; each team keeps its own's actions
             opponent_memory, other, _, _ = policy.act(
-                agent, opponent, opponent_memory, inputs, mask, key_other
+                other_agent, opponent, opponent_memory, inputs, mask, key_other
             )
         action = jnp.where(is_policy, mine, other)
         env_state, ts = envs.step(key_env, rs.env_state, action)
@@ -140,25 +145,29 @@ def team_shares(
         return (new, opponent_memory), held
 
     steps = jax.random.split(key_scan, env.max_episode_steps)
-    _, (policy_held, other_held) = jax.lax.scan(act, (rs, rs.carry), steps)
+    _, (policy_held, other_held) = jax.lax.scan(act, (rs, opponent_memory), steps)
     return {"policy": policy_held.mean(), "other": other_held.mean()}
 
 
-def evaluations(env, env_params, agent: Agent) -> dict[str, tuple[str, Callable]]:
+def evaluations(
+    env, env_params, agent: Agent, opponent_agent: Agent | None = None,
+    episodes: int = EVAL_EPISODES,
+) -> dict[str, tuple[str, Callable]]:  # fmt: skip
     """``{metric prefix: (metric, fn(params, opponent, key) -> {"policy", "other": scalar})}``
     for a cell's env: one per task that declares an evaluation (``eval/`` for a single env,
-    ``eval/<task>/`` within a multi-task env)."""
+    ``eval/<task>/`` within a multi-task env), ``episodes`` (even) a call. The opponent is
+    ``opponent_agent``'s (default: the same agent's)."""
     out = {}
-    for g in env.groups(EVAL_EPISODES, env_params):
+    for g in env.groups(episodes, env_params):
         evaluation = g.env.evaluation
         if evaluation is None:
             continue
-        group = Group(g.name, g.env, g.params, EVAL_EPISODES, g.task_id)
+        group = Group(g.name, g.env, g.params, episodes, g.task_id)
         # episodes are exactly episode_length long: no auto-reset needed
-        batch = EnvBatch(env, env_params, EVAL_EPISODES, auto_reset=False, groups=[group])
+        batch = EnvBatch(env, env_params, episodes, auto_reset=False, groups=[group])
         prefix = "eval/" if g.name is None else f"eval/{g.name}/"
         fn = lambda params, opponent, key, batch=batch, ev=evaluation: team_shares(
-            agent, batch, ev, params, opponent, key
+            agent, batch, ev, params, opponent, key, opponent_agent
         )
         out[prefix] = (evaluation.metric, fn)
     return out
