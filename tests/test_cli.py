@@ -180,6 +180,7 @@ def test_help_names_the_arguments_as_the_readme_does():
         "run": ["--keep-previous", "--snapshot-every", "--log", "--set", "--dry-run"],
         "tune": ["--per", "--out", "--set", "--force"],
         "rate": ["--task", "--matches", "--episodes", "--seed"],
+        "crossplay": ["--env", "--episodes", "--seed"],
         "status": ["[RESULTS_DIR]"],
     }.items():
         line = synopsis[synopsis.index(f"pmarl-bench {command} ") :].split("\npmarl-bench ")[0]

@@ -179,7 +179,7 @@ def main() -> None:
 # isort: off
 from pmarl_bench.cli import train  # noqa: E402, F401
 from pmarl_bench.cli import tune  # noqa: E402, F401
-from pmarl_bench.cli import rate  # noqa: E402, F401
+from pmarl_bench.cli import matches  # noqa: E402, F401
 from pmarl_bench.cli import status  # noqa: E402, F401
 from pmarl_bench.cli import inspection  # noqa: E402, F401
 from pmarl_bench.cli import tools  # noqa: E402, F401

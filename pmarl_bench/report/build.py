@@ -133,7 +133,7 @@ def _sections(data: ReportData, folder: Path, reps: int) -> list[Section]:
 
     if not data.evaluations.empty:
         sections.append(sections_.evaluation_section(data, reps))
-    if data.cross_play:
+    if data.cross_play or not data.cross_agents.empty:
         sections.append(sections_.cross_play_section(data, folder, reps))
     if not data.ratings.empty:
         data.ratings.to_csv(folder / "ratings.csv", index=False, float_format="%.6g")

@@ -16,7 +16,7 @@ import pandas as pd
 
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.results import load_cells
-from pmarl_bench.results.store import COLUMNS, RATINGS_FOLDER
+from pmarl_bench.results.store import COLUMNS, CROSS_PLAY_FOLDER, RATINGS_FOLDER
 
 RETURN = "episode_return"
 #: a seed's final score: its final policy's return on the evaluation episodes (sampled
@@ -59,6 +59,9 @@ class ReportData:
     #: OpenSkill ratings (``pmarl-bench rate``): task, agent, seed, checkpoint, update,
     #: env_steps, mu, sigma, ordinal, matches, wins, draws
     ratings: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: cross-play between cells (``pmarl-bench crossplay``): task, focal_agent, focal_seed,
+    #: partner_agent, partner_seed, return_stochastic
+    cross_agents: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def tasks(self) -> list[str]:
@@ -143,7 +146,8 @@ def load(results_dirs: list[str | Path]) -> ReportData:
     )
     data.sweeps = _sweep_folders(results_dirs, sweeps, data.tuning.values())
     data.cross_play = _cross_play(manifests, name)
-    data.ratings = _ratings(results_dirs, name)
+    data.ratings = _tables(results_dirs, RATINGS_FOLDER, name)
+    data.cross_agents = _tables(results_dirs, CROSS_PLAY_FOLDER, name)
     data.notes = [f"{path}: skipped, damaged: {reason}" for path, reason in damaged]
     data.notes += [
         f"{path}: a sweep cell (tuning results): under Tuning, not among the compared cells"
@@ -157,18 +161,22 @@ def load(results_dirs: list[str | Path]) -> ReportData:
     return data
 
 
-def _ratings(results_dirs, name) -> pd.DataFrame:
-    """The ratings tables of the suite folders read (or of the suites under a results root);
-    a table's file is ``ratings/<task>.csv``, a multi-task env's task as ``env+task``."""
+def _tables(results_dirs, folder: str, name) -> pd.DataFrame:
+    """The CSV tables a suite folder keeps in ``folder`` (``ratings/<task>.csv``, a
+    multi-task env's task as ``env+task``; ``cross_play/<env>.csv``), of the suite folders
+    read or of the suites under a results root; ``task`` named as the report names it."""
     frames = []
     for d in map(Path, results_dirs):
-        for file in sorted({*d.glob(f"{RATINGS_FOLDER}/*.csv"),
-                            *d.glob(f"*/{RATINGS_FOLDER}/*.csv")}):  # fmt: skip
+        for file in sorted({*d.glob(f"{folder}/*.csv"), *d.glob(f"*/{folder}/*.csv")}):
             if file.name.endswith(".matches.csv"):
                 continue
             table = pd.read_csv(file)
-            task = file.stem.replace("+", "/", 1)
-            frames.append(table.assign(task=name(file.parent.parent.name, task)))
+            suite = file.parent.parent.name
+            if "task" in table:
+                table["task"] = [name(suite, t) for t in table.task]
+            else:
+                table["task"] = name(suite, file.stem.replace("+", "/", 1))
+            frames.append(table)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 

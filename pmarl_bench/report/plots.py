@@ -279,3 +279,24 @@ def ratings(table: pd.DataFrame, colors: dict[str, tuple]) -> Figure:
     _legend_outside(axes[0, -1])
     fig.suptitle("OpenSkill ratings of every seed's checkpoints")
     return fig
+
+
+def agent_pairs(means: pd.DataFrame) -> Figure:
+    """Cross-play between agents, one heatmap per task: rows the focal side's agent, columns
+    its partners' agent; ``means``: task, focal_agent, partner_agent, return_stochastic."""
+    tasks = list(dict.fromkeys(means.task))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(3.4 * len(tasks) + 0.8, 3.0),
+                             layout="constrained", squeeze=False)  # fmt: skip
+    for ax, task in zip(axes[0], tasks, strict=True):
+        grid = means[means.task == task].pivot(
+            index="focal_agent", columns="partner_agent", values="return_stochastic"
+        )
+        image = ax.imshow(grid.to_numpy(), cmap="viridis")
+        ax.set_xticks(range(len(grid.columns)), grid.columns, fontsize=7, rotation=30)
+        ax.set_yticks(range(len(grid.index)), grid.index, fontsize=7)
+        for (i, j), v in np.ndenumerate(grid.to_numpy()):
+            ax.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=7, color="w")
+        ax.set(title=task, xlabel="partners' agent", ylabel="focal side's agent")
+        fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.suptitle("Cross-play between agents: mean return over pairs of different seeds")
+    return fig

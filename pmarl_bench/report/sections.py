@@ -140,16 +140,29 @@ def cross_play_section(data: ReportData, folder: Path, reps: int) -> Section:
                      "seeds": len(seeds)})  # fmt: skip
     table = pd.DataFrame(rows)
     table.to_csv(folder / "cross_play.csv", index=False, float_format="%.6g")
-    return Section(
-        "Cross-play",
+    figures = [save(plots.cross_play_matrices(data.cross_play), folder, "cross_play")
+               ] if data.cross_play else []  # fmt: skip
+    text = (
         "Each seed's final policy on the focal side (Scouts: the scouts; Traveling Salesman: "
         "agent 0) with every seed's policy as its partners, on the final-policy evaluation's "
         "episodes (actions sampled): the matrices' diagonals are the self-play scores. Gap: "
         "self-play minus cross-play mean return, with a 95% bootstrap CI over seeds; a gap "
-        "above 0 means the seeds learned conventions their partners must share.",
-        (save(plots.cross_play_matrices(data.cross_play), folder, "cross_play"),),
-        table.round(4),
+        "above 0 means the seeds learned conventions their partners must share."
     )
+    pairs = data.cross_agents
+    if not pairs.empty:
+        other = pairs[(pairs.focal_agent != pairs.partner_agent)
+                      | (pairs.focal_seed != pairs.partner_seed)]  # fmt: skip
+        means = (other.groupby(["task", "focal_agent", "partner_agent"]).return_stochastic
+                 .mean().reset_index())  # fmt: skip
+        means.to_csv(folder / "cross_play_agents.csv", index=False, float_format="%.6g")
+        figures.append(save(plots.agent_pairs(means), folder, "cross_play_agents"))
+        text += (
+            " Between agents (`pmarl-bench crossplay`): each agent's seeds on the focal side "
+            "with each agent's seeds as partners, the mean over pairs of different seeds "
+            "(cross_play_agents.csv)."
+        )
+    return Section("Cross-play", text, tuple(figures), table.round(4))
 
 
 def ratings_section(data: ReportData, folder: Path, colors: dict) -> Section:

@@ -34,6 +34,8 @@ METRICS_FILE = "metrics.parquet"
 MANIFEST_FILE = "manifest.json"
 #: a suite folder's ratings (``pmarl-bench rate``): ``ratings/<task>.csv``, ``.matches.csv``
 RATINGS_FOLDER = "ratings"
+#: a suite folder's cross-play between cells (``pmarl-bench crossplay``): ``cross_play/<env>.csv``
+CROSS_PLAY_FOLDER = "cross_play"
 TMP_MARK = ".tmp-"
 RUNNING, FAILED, PREVIOUS = "@running", "@failed", "@previous-"
 #: files of a staging folder that a finished cell does not keep

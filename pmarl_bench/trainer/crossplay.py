@@ -34,12 +34,13 @@ def has_partners(env, env_params=None) -> bool:
 
 def cross_play_returns(
     env, env_params, agent: Agent, params, episodes: int = EVAL_EPISODES,
-    seed: int = FINAL_EVAL_SEED,
+    seed: int = FINAL_EVAL_SEED, partner_agent: Agent | None = None, partner_params=None,
 ) -> dict[str | None, np.ndarray]:  # fmt: skip
     """``{task: [seeds, seeds]}`` (task None for a single env) for every task of ``env`` that
     declares partners; ``params`` stacked over seeds. Row: the focal side's seed; column:
     the partners' seed. Episodes are split among the tasks as in the final-policy
-    evaluation, so the diagonal equals it."""
+    evaluation, so the diagonal equals it. With ``partner_agent`` and ``partner_params``
+    (stacked over its seeds), another agent plays the partners: ``[seeds, its seeds]``."""
     key = jax.random.key(seed)
     runs = []
     for g in env.groups(episodes, env_params):
@@ -50,15 +51,18 @@ def cross_play_returns(
         runs.append((g.name, batch, focal, g.env.max_episode_steps or UNBOUNDED_STEPS))
     if not runs:
         return {}
-    n = jax.tree.leaves(params)[0].shape[0]
-    rows, cols = np.repeat(np.arange(n), n), np.tile(np.arange(n), n)
+    partners = params if partner_params is None else partner_params
+    n, k = (jax.tree.leaves(p)[0].shape[0] for p in (params, partners))
+    rows, cols = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
 
     def play(mine, theirs):
         return {
-            name: first_episode_return(agent, batch, mine, False, key, steps, theirs, focal)
+            name: first_episode_return(
+                agent, batch, mine, False, key, steps, theirs, focal, partner_agent
+            )
             for name, batch, focal, steps in runs
         }
 
-    pick = lambda idx: jax.tree.map(lambda x: x[idx], params)
-    values = jax.device_get(jax.jit(jax.vmap(play))(pick(rows), pick(cols)))
-    return {name: np.asarray(v).reshape(n, n) for name, v in values.items()}
+    pick = lambda tree, idx: jax.tree.map(lambda x: x[idx], tree)
+    values = jax.device_get(jax.jit(jax.vmap(play))(pick(params, rows), pick(partners, cols)))
+    return {name: np.asarray(v).reshape(n, k) for name, v in values.items()}

@@ -36,15 +36,19 @@ FINAL_RETURNS = {True: "return_greedy", False: "return_stochastic"}
 
 
 def first_episode_return(
-    agent: Agent, envs: EnvBatch, params, greedy, key, steps: int, partner=None, focal=None
-):
+    agent: Agent, envs: EnvBatch, params, greedy, key, steps: int, partner=None, focal=None,
+    partner_agent: Agent | None = None,
+):  # fmt: skip
     """The mean per-agent return of the first episode of every env of ``envs`` (NaN when
     none ends within ``steps``), acting greedily or by sampling (``greedy``: a traced bool).
-    With ``partner`` (parameters of the same agent), the rows where ``focal [B]`` is False
-    follow it instead: both policies act on every row with the same key, each keeping its
-    own memory, so a partner equal to ``params`` plays exactly as ``params`` alone."""
+    With ``partner`` (parameters of ``partner_agent``, by default the same agent), the rows
+    where ``focal [B]`` is False follow it instead: both policies act on every row with the
+    same key, each keeping its own memory, so a partner equal to ``params`` plays exactly as
+    ``params`` alone."""
     key_reset, key_scan = jax.random.split(key)
     rs = envs.fresh(key_reset, agent)
+    other = agent if partner_agent is None else partner_agent
+    partner_carry = rs.carry if partner_agent is None else envs.fresh(key_reset, other).carry
     zeros = jnp.zeros((envs.batch,), jnp.float32)
 
     def act(carry, key):
@@ -54,10 +58,10 @@ def first_episode_return(
         mask = envs.action_mask(rs.timestep)
         memory, sampled, logits, _ = policy.act(agent, params, rs.carry, inputs, mask, key_act)
         if partner is not None:
-            partner_memory, other, other_logits, _ = policy.act(
-                agent, partner, partner_memory, inputs, mask, key_act
+            partner_memory, theirs, other_logits, _ = policy.act(
+                other, partner, partner_memory, inputs, mask, key_act
             )
-            sampled = jnp.where(focal, sampled, other)
+            sampled = jnp.where(focal, sampled, theirs)
             logits = jnp.where(focal[:, None], logits, other_logits)
         action = jnp.where(greedy, jnp.argmax(logits, -1).astype(jnp.int32), sampled)
         env_state, ts = envs.step(key_env, rs.env_state, action)
@@ -67,7 +71,7 @@ def first_episode_return(
         new = rs._replace(env_state=env_state, timestep=ts, carry=memory, start=done)
         return (new, partner_memory, total, running), None
 
-    init = (rs, rs.carry, jnp.full((envs.batch,), jnp.nan), zeros)
+    init = (rs, partner_carry, jnp.full((envs.batch,), jnp.nan), zeros)
     total = jax.lax.scan(act, init, jax.random.split(key_scan, steps))[0][2]
     return jnp.nanmean(total)
 

@@ -56,6 +56,23 @@ def test_rows_are_the_focal_side_and_columns_its_partners():
     np.testing.assert_allclose(matrix, [[(4 + 8) / 2, 4 / 2], [8 / 2, 0.0]])
 
 
+def test_another_agent_can_play_the_partners():
+    """MLP scouts' seeds against GRU partners' seeds: rows the MLP's, columns the GRU's."""
+    from pmarl_bench.agents.gru import GRUConfig
+
+    env = Pay()
+    mlp = agents.make_agent(MLPConfig(width=8), env.observation_space, env.action_space)
+    gru = agents.make_agent(GRUConfig(width=8), env.observation_space, env.action_space)
+    keys = jax.random.split(jax.random.key(1), 3)
+    stack = lambda *trees: jax.tree.map(lambda *xs: np.stack(xs), *trees)  # noqa: E731
+    focal = stack(fixed_policy(mlp, keys[0], 0), fixed_policy(mlp, keys[1], 1))
+    partners = stack(*(fixed_policy(gru, k, a) for k, a in zip(keys, (1, 1, 0), strict=True)))
+    (matrix,) = crossplay.cross_play_returns(
+        env, None, mlp, focal, episodes=8, partner_agent=gru, partner_params=partners
+    ).values()
+    np.testing.assert_allclose(matrix, [[2.0, 2.0, 6.0], [0.0, 0.0, 4.0]])
+
+
 def test_single_agent_and_competitive_envs_have_no_cross_play():
     assert not crossplay.has_partners(envs.make("n_back-v0"))
     assert not crossplay.has_partners(envs.make("king_of_the_hill-v1"))

@@ -207,3 +207,26 @@ def test_cross_play_diagonal_is_each_seeds_self_play_evaluation(multitask_cell):
     assert list(cross["matrices"]) == ["scouts"] and len(matrix) == 2
     own = df[df.metric == "eval/scouts/return_stochastic"].sort_values("seed").value.tolist()
     assert [matrix[0][0], matrix[1][1]] == own
+
+
+@pytest.mark.slow
+def test_crossplay_between_cells_reproduces_a_cells_own_matrix(multitask_cell, tmp_path):
+    """`pmarl-bench crossplay` pairs cells; a cell paired with itself plays its manifest's
+    matrix again (the same episodes and keys), and the report draws the agent pairs."""
+    from typer.testing import CliRunner
+
+    from pmarl_bench.cli import app
+    from pmarl_bench.report import build_report
+
+    _, manifest, cell = multitask_cell
+    suite = cell.parents[1]
+    res = CliRunner().invoke(app, ["crossplay", str(suite)])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(suite / "cross_play" / "mixed.csv")
+    assert set(table.task) == {"mixed/scouts"} and len(table) == 4  # 2 x 2 seeds
+    mine = table.pivot(index="focal_seed", columns="partner_seed", values="return_stochastic")
+    assert mine.to_numpy().tolist() == manifest["cross_play"]["matrices"]["scouts"]
+    report = tmp_path / "report"
+    build_report([suite], report, "md", reps=100, videos=False)
+    agents_table = pd.read_csv(report / "cross_play_agents.csv")
+    assert agents_table[["focal_agent", "partner_agent"]].values.tolist() == [["mlp", "mlp"]]
