@@ -64,7 +64,7 @@ def test_another_agent_can_play_the_partners():
     mlp = agents.make_agent(MLPConfig(width=8), env.observation_space, env.action_space)
     gru = agents.make_agent(GRUConfig(width=8), env.observation_space, env.action_space)
     keys = jax.random.split(jax.random.key(1), 3)
-    stack = lambda *trees: jax.tree.map(lambda *xs: np.stack(xs), *trees)  # noqa: E731
+    stack = lambda *trees: jax.tree.map(lambda *xs: np.stack(xs), *trees)
     focal = stack(fixed_policy(mlp, keys[0], 0), fixed_policy(mlp, keys[1], 1))
     partners = stack(*(fixed_policy(gru, k, a) for k, a in zip(keys, (1, 1, 0), strict=True)))
     (matrix,) = crossplay.cross_play_returns(
