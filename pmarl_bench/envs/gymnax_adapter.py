@@ -7,7 +7,6 @@ gymnax folds the time limit into ``done``; the adapter splits it back into ``ter
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import jax
@@ -15,11 +14,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from pmarl_bench.envs.base import Environment, EnvOptions
+from pmarl_bench.envs.flat_oracle import FlatStateOracle
 from pmarl_bench.envs.spaces import Box, Discrete
 from pmarl_bench.errors import ConfigError
 
 
-class GymnaxEnv(Environment):
+class GymnaxEnv(FlatStateOracle, Environment):
     Options = EnvOptions  # gymnax env kwargs are passed through unvalidated
 
     def __init__(self, name: str, **options: Any):
@@ -57,25 +57,8 @@ class GymnaxEnv(Environment):
     def default_params(self):
         return self._params
 
-    #: a gymnax state has no known bounds
-    oracle_bounds = (-float("inf"), float("inf"))
-
-    @property
-    def oracle_size(self) -> int:
-        state = jax.eval_shape(self._env.reset_env, jax.random.key(0), self._params)[1]
-        for leaf in jax.tree.leaves(state):
-            if not (jnp.issubdtype(leaf.dtype, jnp.number) or leaf.dtype == jnp.bool_):
-                raise ConfigError(
-                    f"gymnax:{self.name}'s state holds {leaf.dtype} values; it has no oracle "
-                    "observation (the flattened state)",
-                    "options.observe",
-                )
-        return sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(state))
-
-    def oracle(self, state, params):
-        """The whole env state, flattened."""
-        leaves = jax.tree.leaves(state)
-        return jnp.concatenate([jnp.ravel(x).astype(jnp.float32) for x in leaves])[None]
+    def _state_shape(self):
+        return jax.eval_shape(self._env.reset_env, jax.random.key(0), self._params)[1]
 
     def reset_env(self, key, params):
         obs, state = self._env.reset_env(key, params)

@@ -15,6 +15,7 @@ from pmarl_bench.errors import ConfigError, from_validation
 _REGISTRY: dict[str, Callable[..., Environment]] = {}
 _ID = re.compile(r"^[a-z][a-z0-9_]*-v\d+$")
 GYMNAX_PREFIX = "gymnax:"
+JAXMARL_PREFIX = "jaxmarl:"
 
 
 def register(env_id: str, factory: Callable[..., Any]) -> None:
@@ -26,7 +27,8 @@ def register(env_id: str, factory: Callable[..., Any]) -> None:
 
 
 def registered() -> list[str]:
-    """The registered env ids, sorted (gymnax envs are reachable as ``gymnax:<EnvName>``)."""
+    """The registered env ids, sorted (gymnax and JaxMARL envs are reachable as
+    ``gymnax:<EnvName>`` and ``jaxmarl:<env>``)."""
     return sorted(_REGISTRY)
 
 
@@ -36,11 +38,16 @@ def make(env_id: str, **options: Any) -> Environment:
         from pmarl_bench.envs.gymnax_adapter import make_gymnax
 
         env: Any = make_gymnax(env_id.removeprefix(GYMNAX_PREFIX), **options)
+    elif env_id.startswith(JAXMARL_PREFIX):
+        from pmarl_bench.envs.jaxmarl_adapter import make_jaxmarl
+
+        env = make_jaxmarl(env_id.removeprefix(JAXMARL_PREFIX), **options)
     else:
         if env_id not in _REGISTRY:
             raise ConfigError(
                 f"unknown env {env_id!r}; registered: {', '.join(registered())}, "
-                f"or {GYMNAX_PREFIX}<EnvName> for a gymnax env"
+                f"or {GYMNAX_PREFIX}<EnvName> for a gymnax env, {JAXMARL_PREFIX}<env> for a "
+                "JaxMARL env"
             )
         try:
             env = _REGISTRY[env_id](**options)

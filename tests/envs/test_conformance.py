@@ -15,10 +15,14 @@ from pmarl_bench.errors import ConfigError
 from pmarl_bench.types import NO_ACTION
 
 GYMNAX_ID = "gymnax:CartPole-v1"
+JAXMARL_IDS = ["jaxmarl:MPE_simple_spread_v3", "jaxmarl:overcooked"]
+ADAPTED = [GYMNAX_ID, *JAXMARL_IDS]
+#: adapted envs at test sizes (Overcooked's 400-step episodes shortened)
+OPTIONS = {"jaxmarl:overcooked": {"max_steps": 40}}
 # every single env; a multi-task env is a batch of them (tests/envs/test_multitask.py)
 ENV_IDS = [
     *(i for i in envs.registered() if not isinstance(envs.make(i), envs.MultiTask)),
-    GYMNAX_ID,
+    *ADAPTED,
 ]
 NUM_ROLLOUTS = 4  # rows 0 and 2 share a key
 MAX_SCAN = 2100
@@ -26,7 +30,7 @@ MAX_SCAN = 2100
 
 @functools.cache
 def make_env(env_id: str):
-    return envs.make(env_id)
+    return envs.make(env_id, **OPTIONS.get(env_id, {}))
 
 
 def num_steps(env) -> int:
@@ -287,7 +291,7 @@ def test_fixed_length_episodes_truncate_exactly_at_the_limit(env_id):
     assert jax.tree.structure(obs) == jax.tree.structure(ts.obs)
 
 
-@pytest.mark.parametrize("env_id", [i for i in ENV_IDS if i != GYMNAX_ID])
+@pytest.mark.parametrize("env_id", [i for i in ENV_IDS if i not in ADAPTED])
 def test_every_shipped_env_renders_the_map_and_an_agents_view(env_id):
     # traced only (no compile): shapes and dtypes of the jittable renders
     env = make_env(env_id)

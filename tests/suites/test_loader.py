@@ -57,7 +57,7 @@ def write(project, text, name="s.yaml"):
 
 
 def test_shipped_suites_load():
-    for name in ("memory", "smoke", "cartpole", "coordination", "memory-zoo"):
+    for name in ("memory", "smoke", "cartpole", "coordination", "memory-zoo", "jaxmarl"):
         loaded = load_suite(ROOT / "suites" / f"{name}.yaml")
         assert loaded.suite.name == name
         assert loaded.cells
