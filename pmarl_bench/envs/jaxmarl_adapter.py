@@ -30,7 +30,6 @@ from pmarl_bench.envs.flat_oracle import FlatStateOracle
 from pmarl_bench.envs.spaces import Box, Discrete
 from pmarl_bench.errors import ConfigError
 
-
 #: fully cooperative JaxMARL envs (one team, a shared goal): cross-play pairs agent 0 of one
 #: seed with the others of another (``trainer.crossplay``)
 COOPERATIVE = ("MPE_simple_spread", "overcooked")
