@@ -250,8 +250,57 @@ def test_cross_play_matrices_and_their_gap(tmp_path):
         "cross_play": {"metric": "return_stochastic", "seeds": seeds, "matrices": {"team": matrix}},
     }
     write_cell(tmp_path / "toy" / "team" / "good", frame, manifest)
+    # between cells (`pmarl-bench crossplay`): good's seeds with bad's as partners score 0.5
+    rows = [
+        {
+            "task": "team",
+            "focal_agent": f,
+            "focal_seed": s,
+            "partner_agent": p,
+            "partner_seed": t,
+            "return_stochastic": matrix[s][t] if f == p else 0.5,
+        }
+        for f in ("good", "bad")
+        for p in ("good", "bad")
+        for s in seeds
+        for t in seeds
+    ]
+    (tmp_path / "toy" / "cross_play").mkdir()
+    pd.DataFrame(rows).to_csv(tmp_path / "toy" / "cross_play" / "team.csv", index=False)
     build_report([tmp_path / "toy"], tmp_path / "out", "md", reps=100, videos=False)
     table = pd.read_csv(tmp_path / "out" / "cross_play.csv").iloc[0]
     assert (table["self-play"], table["cross-play"], table.gap) == (2.0, 1.0, 1.0)
     assert "## Cross-play" in (tmp_path / "out" / "report.md").read_text()
     assert (tmp_path / "out" / "cross_play.png").is_file()
+    pairs = pd.read_csv(tmp_path / "out" / "cross_play_agents.csv")
+    pairs = pairs.set_index(["focal_agent", "partner_agent"]).return_stochastic
+    # same agent: the other seeds only (1 each); other agents: every pair of seeds
+    assert pairs.to_dict() == {("bad", "bad"): 1.0, ("bad", "good"): 0.5,
+                               ("good", "bad"): 0.5, ("good", "good"): 1.0}  # fmt: skip
+
+
+def test_ratings_are_drawn_and_the_final_policies_ranked(tmp_path):
+    seeds = [0, 1]
+    frame = metrics_frame({"episode_return": np.ones((2, UPDATES))}, suite="toy", env="hill",
+                          agent="good", seeds=seeds, env_steps_per_update=100)  # fmt: skip
+    manifest = {"suite": "toy", "env": "hill", "agent": "good", "seeds": seeds,
+                "config_hash": "x"}  # fmt: skip
+    write_cell(tmp_path / "toy" / "hill" / "good", frame, manifest)
+    (tmp_path / "toy" / "ratings").mkdir()
+    import pandas as pd
+
+    table = pd.DataFrame({
+        "agent": ["good"] * 4, "seed": [0, 0, 1, 1],
+        "checkpoint": ["update_000010", "final"] * 2, "update": [10, 20] * 2,
+        "env_steps": [1000, 2000] * 2, "mu": [20.0, 30.0, 21.0, 28.0], "sigma": [2.0] * 4,
+        "ordinal": [14.0, 24.0, 15.0, 22.0], "matches": [8] * 4, "wins": [2, 6, 3, 5],
+        "draws": [0] * 4,
+    })  # fmt: skip
+    table.to_csv(tmp_path / "toy" / "ratings" / "hill.csv", index=False)
+    build_report([tmp_path / "toy"], tmp_path / "out", "md", reps=100, videos=False)
+    page = (tmp_path / "out" / "report.md").read_text()
+    section = page[page.index("## Ratings") :]
+    assert "ratings.png" in section
+    assert section.index("| hill   | good    |      0 |") < section.index(
+        "| hill   | good    |      1 |"
+    )
