@@ -14,22 +14,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from pmarl_bench import checkpoints
-from pmarl_bench.errors import ConfigError
-from pmarl_bench.results import reading, store
+from pmarl_bench import checkpoints, league
+from pmarl_bench.results import store
 from pmarl_bench.trainer import crossplay
 
 
 def cooperative_cells(path: Path) -> dict[str, list[checkpoints.TrainedCell]]:
-    """``{env name: cells}`` of a suite folder whose env (or a task of it) declares partners;
-    sweep cells and oracle controls (another observation) left out."""
+    """``{env name: cells}`` of a suite folder whose env (or a task of it) declares
+    partners."""
     found: dict[str, list[checkpoints.TrainedCell]] = {}
-    for folder in reading.finished_cells(path):
-        manifest = store.read_manifest(folder) or {}
-        if manifest.get("trials") or manifest.get("control") == "oracle":
-            continue
-        cell = checkpoints.load_cell(folder)
-        if crossplay.has_partners(cell.env, cell.env_params) and cell.checkpoints:
+    for cell in league.playing_cells(path):
+        if crossplay.has_partners(cell.env, cell.env_params):
             found.setdefault(cell.manifest["env"], []).append(cell)
     return found
 
@@ -65,24 +60,14 @@ def cross_play_table(cells: list[checkpoints.TrainedCell], episodes: int, seed: 
 
 def cross_play_suite(path: Path, episodes: int, seed: int, only: str | None = None,
                      progress=None) -> dict[str, pd.DataFrame]:  # fmt: skip
-    envs = cooperative_cells(path)
-    if only is not None:
-        if only not in envs:
-            have = ", ".join(envs) or "none"
-            raise ConfigError(f"no cooperative env {only!r} here; envs: {have}", "--env")
-        envs = {only: envs[only]}
-    if not envs:
-        raise ConfigError(
-            "no finished cell of a cooperative multi-agent task (Scouts, Traveling Salesman)",
-            str(path),
-        )
+    envs = league.only(
+        cooperative_cells(path), only, "cooperative env", "--env", path,
+        "no finished cell of a cooperative multi-agent task (Scouts, Traveling Salesman, "
+        "JaxMARL's MPE simple spread or Overcooked)",
+    )  # fmt: skip
     return {env: cross_play_table(cells, episodes, seed, progress) for env, cells in envs.items()}
 
 
 def write(path: Path, env: str, table: pd.DataFrame) -> Path:
-    folder = Path(path) / store.CROSS_PLAY_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp, file = folder / f".{env}.csv.tmp", folder / f"{env}.csv"
-    table.to_csv(tmp, index=False)  # full precision: a cell with itself matches its manifest
-    tmp.replace(file)
-    return file
+    # full precision: a cell with itself matches its manifest
+    return league.write_table(Path(path) / store.CROSS_PLAY_FOLDER, f"{env}.csv", table)

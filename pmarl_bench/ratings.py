@@ -19,9 +19,9 @@ import jax
 import numpy as np
 import pandas as pd
 
-from pmarl_bench import checkpoints
+from pmarl_bench import checkpoints, league
 from pmarl_bench.errors import ConfigError
-from pmarl_bench.results import reading, store
+from pmarl_bench.results import store
 from pmarl_bench.trainer import evaluate
 
 MATCHES = 8  # per player, as the policy team
@@ -40,16 +40,11 @@ class Player:
 
 def competitive_tasks(path: Path) -> dict[str, list[checkpoints.TrainedCell]]:
     """``{task: cells}`` for the cells under a suite folder whose env (or a task of it)
-    declares a team evaluation: task ``env``, or ``env/task`` in a multi-task env. Oracle
-    controls see another observation and cannot share an env with the others: left out."""
+    declares a team evaluation: task ``env``, or ``env/task`` in a multi-task env."""
     found: dict[str, list[checkpoints.TrainedCell]] = {}
-    for folder in reading.finished_cells(path):
-        manifest = store.read_manifest(folder) or {}
-        if manifest.get("trials") or manifest.get("control") == "oracle":
-            continue
-        cell = checkpoints.load_cell(folder)
+    for cell in league.playing_cells(path):
         for g in cell.env.groups(2, cell.env_params):
-            if g.env.evaluation is not None and cell.checkpoints:
+            if g.env.evaluation is not None:
                 task = cell.manifest["env"] + ("" if g.name is None else f"/{g.name}")
                 found.setdefault(task, []).append(cell)
     return found
@@ -156,18 +151,11 @@ def rate_suite(
 ) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:  # fmt: skip
     """``{task: (ratings, matches)}`` for every competitive task of the suite folder
     ``path`` (or only ``only``)."""
-    tasks = competitive_tasks(path)
-    if only is not None:
-        if only not in tasks:
-            have = ", ".join(tasks) or "none"
-            raise ConfigError(f"no competitive task {only!r} here; tasks: {have}", "--task")
-        tasks = {only: tasks[only]}
-    if not tasks:
-        raise ConfigError(
-            "no finished cell of a competitive task with saved checkpoints (King of the Hill "
-            "with checkpoint_every)",
-            str(path),
-        )
+    tasks = league.only(
+        competitive_tasks(path), only, "competitive task", "--task", path,
+        "no finished cell of a competitive task with saved checkpoints (King of the Hill with "
+        "checkpoint_every)",
+    )  # fmt: skip
     out = {}
     for task, cells in tasks.items():
         players = players_of(cells)
@@ -188,10 +176,6 @@ def _name(p: Player) -> str:
 def write(path: Path, task: str, ratings: pd.DataFrame, matches: pd.DataFrame) -> Path:
     """``ratings/<task>.csv`` (and ``.matches.csv``) in the suite folder, each written whole."""
     folder = Path(path) / store.RATINGS_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
     name = task.replace("/", "+")  # "+" is in no env or task name
-    for frame, file in ((ratings, f"{name}.csv"), (matches, f"{name}.matches.csv")):
-        tmp = folder / f".{file}.tmp"
-        frame.to_csv(tmp, index=False, float_format="%.6g")
-        tmp.replace(folder / file)
-    return folder / f"{name}.csv"
+    league.write_table(folder, f"{name}.matches.csv", matches, "%.6g")
+    return league.write_table(folder, f"{name}.csv", ratings, "%.6g")
