@@ -294,8 +294,11 @@ def agent_pairs(means: pd.DataFrame) -> Figure:
         image = ax.imshow(grid.to_numpy(), cmap="viridis")
         ax.set_xticks(range(len(grid.columns)), grid.columns, fontsize=7, rotation=30)
         ax.set_yticks(range(len(grid.index)), grid.index, fontsize=7)
-        for (i, j), v in np.ndenumerate(grid.to_numpy()):
-            ax.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=7, color="w")
+        values = grid.to_numpy()
+        middle = (np.nanmin(values) + np.nanmax(values)) / 2
+        for (i, j), v in np.ndenumerate(values):  # dark text on the bright end of viridis
+            ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=7,
+                    color="k" if v > middle else "w")  # fmt: skip
         ax.set(title=task, xlabel="partners' agent", ylabel="focal side's agent")
         fig.colorbar(image, ax=ax, shrink=0.8)
     fig.suptitle("Cross-play between agents: mean return over pairs of different seeds")
