@@ -19,8 +19,8 @@ LAYERS = {
     "trainer": 4,
     "suites": 5,
     "executor": 6, "checkpoints": 6, "video": 6,
-    "runner": 7, "play": 7,
-    "report": 8, "bench": 8, "executors": 8,
+    "runner": 7, "play": 7, "league": 7,  # league: trained cells that meet others
+    "report": 8, "bench": 8, "executors": 8, "ratings": 8, "partners": 8,
     "cli": 9,
 }  # fmt: skip
 
