@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
-from matplotlib.ticker import EngFormatter
+from matplotlib.ticker import EngFormatter, NullFormatter
 
 from pmarl_bench.report.stats import Estimate
 
@@ -220,6 +220,10 @@ def sensitivity(table: pd.DataFrame, colors: dict[str, tuple]) -> Figure:
                             capsize=2)  # fmt: skip
             if log:
                 ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())
+            ticks = sorted(values.unique())
+            if len(ticks) <= 8:  # a grid's values, written as in the suite
+                ax.set_xticks(ticks, [f"{v:g}" for v in ticks], fontsize=8)
             ax.grid(alpha=0.3)
             if i == 0:
                 ax.set_title(env)
