@@ -43,7 +43,7 @@ def competitive_tasks(path: Path) -> dict[str, list[checkpoints.TrainedCell]]:
     declares a team evaluation: task ``env``, or ``env/task`` in a multi-task env."""
     found: dict[str, list[checkpoints.TrainedCell]] = {}
     for cell in league.playing_cells(path):
-        for g in cell.env.groups(2, cell.env_params):
+        for g in cell.env.groups(evaluate.EVAL_EPISODES, cell.env_params):  # one env per task
             if g.env.evaluation is not None:
                 task = cell.manifest["env"] + ("" if g.name is None else f"/{g.name}")
                 found.setdefault(task, []).append(cell)
