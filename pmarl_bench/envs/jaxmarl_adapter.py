@@ -92,9 +92,8 @@ class JaxMarlEnv(FlatStateOracle, Environment):
                 "options",
             )
         space = self._env.observation_space(self.agents[0])
-        low, high = (float(np.min(getattr(space, k, v))) if k == "low" else
-                     float(np.max(getattr(space, k, v)))
-                     for k, v in (("low", -np.inf), ("high", np.inf)))  # fmt: skip
+        low = float(np.min(getattr(space, "low", -np.inf)))
+        high = float(np.max(getattr(space, "high", np.inf)))
         self.observation_space = Box(low, high, shapes.pop(), "float32")
         self._masks = _has_masks(self._env)
         self.max_episode_steps, self._clock_at_limit = self._time_limit()
