@@ -13,6 +13,7 @@ class Change:
     figure: str
     baseline: float
     current: float
+    against: str = "the baseline"
 
     @property
     def slower(self) -> float:
@@ -24,7 +25,7 @@ class Change:
 
     def __str__(self) -> str:
         verb = "slower" if self.slower >= 0 else "faster"
-        return f"{self.case} {self.figure}: {abs(self.slower):.0%} {verb} than the baseline"
+        return f"{self.case} {self.figure}: {abs(self.slower):.0%} {verb} than {self.against}"
 
 
 def compare(current: dict, baseline: dict) -> tuple[list[Change], list[str]]:

@@ -51,6 +51,14 @@ def bench(
             "it fails only if every measurement is (noise only ever slows a run down)",
         ),
     ] = 1,
+    reference_commit: Annotated[
+        str | None,
+        typer.Option(
+            help="with --compare: a case still slower after --confirm is measured side by "
+            "side with this commit's code on this machine, alternating processes, and fails "
+            "only if slower than it (default: the baseline's reference_commit, if any)",
+        ),
+    ] = None,
     keep_going: Annotated[
         bool,
         typer.Option(
@@ -150,6 +158,10 @@ def bench(
         if missing:
             err_console.print(f"not measured here: {', '.join(missing)}")
         bad = cmp.regressions(changes, max_regression, max_reset_regression)
+        reference = reference_commit or baseline.get("reference_commit")
+        if bad and reference and not dry_run:
+            bad = _side_by_side(bad, reference, matrix, max(confirm, 1), max_regression,
+                                max_reset_regression)  # fmt: skip
         reset_tolerance = max_regression if max_reset_regression is None else max_reset_regression
         if bad:
             for c in bad:
@@ -163,6 +175,27 @@ def bench(
     if failed:
         err_console.print(f"[red]{len(failed)} case(s) failed:[/] {', '.join(failed)}")
         raise typer.Exit(1)
+
+
+def _side_by_side(bad, commit: str, matrix: Path, rounds: int, tolerance: float,
+                  reset_tolerance: float | None) -> list:  # fmt: skip
+    """The flagged changes that remain when their cases are measured beside ``commit``'s
+    code (``bench.side_by_side``); all of them if that code cannot run here."""
+    from pmarl_bench.bench import compare as cmp
+    from pmarl_bench.bench import side_by_side
+
+    cases = sorted({c.case for c in bad})
+    say = lambda line: err_console.print(line, highlight=False)
+    say(f"still slower than the baseline: {', '.join(cases)}; measuring them side by side "
+        f"with the baseline's reference commit {commit[:12]} on this machine")  # fmt: skip
+    try:
+        changes = side_by_side.confirm(cases, commit, matrix, rounds, say)
+    except side_by_side.Unavailable as why:
+        say(f"[red]side by side unavailable:[/] {why}; the calibrated comparison stands")
+        return bad
+    for c in changes:
+        say(f"  {c}")
+    return cmp.regressions(changes, tolerance, reset_tolerance)
 
 
 def _efficiency(f: dict) -> tuple[str, str]:
