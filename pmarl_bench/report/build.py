@@ -228,10 +228,11 @@ def _tuning_note(data: ReportData) -> str:
         key = (f"chosen {p.get('chosen', '?')} by the {p.get('criterion', '?')}, on tuning "
                f"seeds {p.get('tuning_seeds')}")  # fmt: skip
         protocols.setdefault(key, []).append(f"{task}/{agent}")
-    for key, cells in protocols.items():
-        text += f" Tuned PPO settings ({', '.join(cells)}): {key}; evaluated here on other seeds."
     untuned = {(t, a) for t in data.tasks for a in data.agents} - set(data.tuning)
     have = set(map(tuple, data.final[["task", "agent"]].drop_duplicates().to_numpy()))
+    for key, cells in protocols.items():
+        which = "every cell" if len(protocols) == 1 and not untuned & have else ", ".join(cells)
+        text += f" Tuned PPO settings ({which}): {key}; evaluated here on other seeds."
     if untuned & have:
         text += " The other cells train with their suite's PPO settings (not tuned)."
     return text
