@@ -130,6 +130,13 @@ def test_bench_saves_json_and_compare_fails_on_a_regression_naming_it(tmp_path):
     res = runner.invoke(app, ["bench", str(suite), "--compare", str(tmp_path / "fast.json")])
     assert res.exit_code == 1
     assert "regression: train:n_back/mlp agent_steps_per_second" in res.output
+    # a reference commit that is not here: said, and the calibrated verdict stands
+    (tmp_path / "fast.json").write_text(json.dumps({**fast, "reference_commit": "0123abc"}))
+    res = runner.invoke(app, ["bench", str(suite), "--only", "train:*", "--confirm", "0",
+                              "--compare", str(tmp_path / "fast.json")])  # fmt: skip
+    assert res.exit_code == 1
+    assert "side by side with the baseline's reference commit 0123abc" in res.output
+    assert "side by side unavailable" in res.output and "regression: train:n_back/mlp" in res.output
     # a baseline far slower: passes
     slow = json.loads(saved.read_text())
     for case in slow["cases"].values():

@@ -10,9 +10,9 @@ did not change (BENCHMARKS.md, issue 21). Measuring the reference commit's code 
 code, interleaved, on the same host is the comparison the machine cannot distort.
 
 The reference code runs from a ``git archive`` of the commit (its ``pmarl_bench``,
-``benchmarks`` and ``baselines``) with this environment's packages, through its own ``pmarl-bench bench
---only CASE --save``: each side is a fresh process, the sides alternate, and each side keeps
-its fastest measurement (noise only ever slows a run down).
+``benchmarks`` and ``baselines``) with this environment's packages, through its own
+``pmarl-bench bench --only CASE --save``: each side is a fresh process, the sides alternate,
+and each side keeps its fastest measurement (noise only ever slows a run down).
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ class Unavailable(Exception):
 
 
 def checkout(commit: str, repo: Path, dest: Path) -> Path:
-    """Extract ``commit``'s package, benchmark matrices and baselines from the git repository at ``repo``
-    into ``dest``; returns ``dest``."""
+    """Extract ``commit``'s package, benchmark matrices and baselines from the git repository
+    at ``repo`` into ``dest``; returns ``dest``."""
     try:
         tar = subprocess.run(
             ["git", "-C", str(repo), "archive", "--format=tar", commit, *ARCHIVED],

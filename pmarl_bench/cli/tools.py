@@ -159,9 +159,14 @@ def bench(
             err_console.print(f"not measured here: {', '.join(missing)}")
         bad = cmp.regressions(changes, max_regression, max_reset_regression)
         reference = reference_commit or baseline.get("reference_commit")
+        cleared = ""
         if bad and reference and not dry_run:
+            flagged = {c.case for c in bad}
             bad = _side_by_side(bad, reference, matrix, max(confirm, 1), max_regression,
                                 max_reset_regression)  # fmt: skip
+            if not bad:
+                cleared = (f"; {', '.join(sorted(flagged))} no slower than {reference[:12]} "
+                           "side by side")  # fmt: skip
         reset_tolerance = max_regression if max_reset_regression is None else max_reset_regression
         if bad:
             for c in bad:
@@ -171,7 +176,7 @@ def bench(
         beyond = f"{max_regression:.0%}" + (
             f" (resets {reset_tolerance:.0%})" if reset_tolerance != max_regression else ""
         )
-        err_console.print(f"no regression beyond {beyond} against {compare}")
+        err_console.print(f"no regression beyond {beyond} against {compare}{cleared}")
     if failed:
         err_console.print(f"[red]{len(failed)} case(s) failed:[/] {', '.join(failed)}")
         raise typer.Exit(1)
