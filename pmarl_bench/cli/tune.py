@@ -62,11 +62,12 @@ def tune(
     The sweep's settings (lr, ent_coef, vf_coef, clip_eps, gamma, gae_lambda, max_grad_norm)
     are traced values: a cell's trials and seeds train side by side in one compiled program.
     The trials: every combination of `sweep.grid`, or `sweep.trials` random draws from
-    `sweep.sample`. Results go to results/<suite>-tune/ (one row set per trial, with its
-    settings as columns), resumable and skipped when finished, like a run, beside trials.csv
-    (every trial's score), chosen.yaml and sensitivity.png/.csv (the score against each
-    swept setting). The tuning seeds are never the suite's evaluation seeds: `run` then
-    trains the chosen settings on fresh seeds; the suite's `tuned:` is ignored while tuning.
+    `sweep.sample`; an agent under `sweep.per_agent` has its own grid or sample. Results go
+    to results/<suite>-tune/ (one row set per trial, with its settings as columns),
+    resumable and skipped when finished, like a run, beside trials.csv (every trial's
+    score), chosen.yaml and sensitivity.png/.csv (the score against each swept setting).
+    The tuning seeds are never the suite's evaluation seeds: `run` then trains the chosen
+    settings on fresh seeds; the suite's `tuned:` is ignored while tuning.
 
     Example: pmarl-bench tune suites/memory.yaml --out suites/memory.tuned.yaml
 

@@ -152,11 +152,9 @@ class Range(_Strict):
         return self
 
 
-class Sweep(_Strict):
-    """``pmarl-bench tune``: every listed cell trains each trial on the tuning ``seeds``, all
-    trials and seeds in one compiled program (the settings are traced values); results go to
-    ``results/<suite>-tune/``. The trials: every combination of ``grid`` values, or
-    ``trials`` random draws from ``sample``."""
+class SweepSpace(_Strict):
+    """The trials of a sweep: every combination of ``grid`` values, or ``trials`` random draws
+    from ``sample``."""
 
     grid: dict[str, list[float]] | None = Field(
         None,
@@ -170,17 +168,6 @@ class Sweep(_Strict):
     )
     trials: int | None = Field(None, ge=1, le=1024, description="draws from `sample`")
     sample_seed: int = Field(0, ge=0, description="the seed of the draws from `sample`")
-    seeds: int | list[int] = Field(
-        3,
-        description="tuning seeds: a count (seeds 1000, 1001, ...) or a list; never the "
-        "suite's evaluation seeds",
-    )
-    agents: list[str] | None = Field(
-        None, description="the agents (and controls) to tune; default: all"
-    )
-    envs: list[str] | None = Field(None, description="the envs to tune on; default: all")
-
-    _seeds = field_validator("seeds")(classmethod(lambda cls, v: _check_seeds(v)))
 
     @field_validator("grid", "sample")
     @classmethod
@@ -194,11 +181,25 @@ class Sweep(_Strict):
 
     @model_validator(mode="after")
     def _one_space(self):
-        if (self.grid is None) == (self.sample is None):
+        if self.grid is not None and self.sample is not None:
+            raise ValueError("give either `grid` (every combination) or `sample` (random draws)")
+        if self.grid is None and self.sample is None and not self._may_be_empty():
             raise ValueError("give either `grid` (every combination) or `sample` (random draws)")
         if (self.sample is None) != (self.trials is None):
             raise ValueError("`trials` (how many draws) goes with `sample`, and only with it")
         return self
+
+    def _may_be_empty(self) -> bool:
+        return False
+
+    @property
+    def is_empty(self) -> bool:
+        return self.grid is None and self.sample is None
+
+    @property
+    def kind(self) -> str:
+        """The field that holds the space: ``grid`` or ``sample``."""
+        return "grid" if self.grid is not None else "sample"
 
     @property
     def space(self) -> dict:
@@ -209,9 +210,52 @@ class Sweep(_Strict):
     @property
     def described(self) -> dict:
         """How the trials were made, for the chosen-settings file's protocol."""
+        if self.is_empty:
+            return {}
         if self.grid is not None:
             return {"grid": self.space}
         return {"sample": self.space, "trials": self.trials, "sample_seed": self.sample_seed}
+
+
+class Sweep(SweepSpace):
+    """``pmarl-bench tune``: every listed cell trains each trial on the tuning ``seeds``, all
+    trials and seeds in one compiled program (the settings are traced values); results go to
+    ``results/<suite>-tune/``. The trials: every combination of ``grid`` values, or
+    ``trials`` random draws from ``sample``; an agent in ``per_agent`` uses its own."""
+
+    seeds: int | list[int] = Field(
+        3,
+        description="tuning seeds: a count (seeds 1000, 1001, ...) or a list; never the "
+        "suite's evaluation seeds",
+    )
+    agents: list[str] | None = Field(
+        None, description="the agents (and controls) to tune; default: all"
+    )
+    envs: list[str] | None = Field(None, description="the envs to tune on; default: all")
+    per_agent: dict[str, SweepSpace] = Field(
+        default_factory=dict,
+        description="an agent's (or control's) own grid or sample, instead of the shared one; "
+        "without a shared one, only these agents are tuned",
+    )
+
+    _seeds = field_validator("seeds")(classmethod(lambda cls, v: _check_seeds(v)))
+
+    def _may_be_empty(self) -> bool:
+        return bool(self.per_agent)
+
+    def space_for(self, agent: str) -> SweepSpace | None:
+        """The space ``agent`` is tuned over (None: it is not tuned)."""
+        own = self.per_agent.get(agent)
+        if own is not None:
+            return own
+        return None if self.is_empty else self
+
+    @property
+    def described(self) -> dict:
+        shared = super().described
+        if not self.per_agent:
+            return shared
+        return {**shared, "per_agent": {a: s.described for a, s in self.per_agent.items()}}
 
     @property
     def seed_list(self) -> list[int]:

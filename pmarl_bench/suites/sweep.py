@@ -18,7 +18,7 @@ from pmarl_bench.agents.base import AgentConfig
 from pmarl_bench.errors import ConfigError, from_validation
 from pmarl_bench.suites.cell import Cell, network_config
 from pmarl_bench.suites.files import _as_mapping, read_yaml
-from pmarl_bench.suites.schema import Range, Suite, Sweep, Tuned
+from pmarl_bench.suites.schema import Range, Suite, Sweep, SweepSpace, Tuned
 from pmarl_bench.trainer.config import PPOConfig
 from pmarl_bench.trainer.ppo import TRACED
 
@@ -64,12 +64,12 @@ def sample_trials(space: dict[str, Range | list[float]], n: int, seed: int) -> t
     )
 
 
-def sweep_trials(sweep: Sweep) -> tuple[dict, ...]:
-    """The sweep's trials, each a dict of settings."""
-    if sweep.grid is not None:
-        return grid_trials(sweep.grid)
-    assert sweep.sample is not None and sweep.trials is not None  # the schema ensures it
-    return sample_trials(sweep.sample, sweep.trials, sweep.sample_seed)
+def sweep_trials(space: SweepSpace) -> tuple[dict, ...]:
+    """The trials of a sweep's space, each a dict of settings."""
+    if space.grid is not None:
+        return grid_trials(space.grid)
+    assert space.sample is not None and space.trials is not None  # the schema ensures it
+    return sample_trials(space.sample, space.trials, space.sample_seed)
 
 
 def check_sweep(suite: Suite, where: str, agent_names: list[str], env_names: list[str]) -> Sweep:
@@ -81,37 +81,48 @@ def check_sweep(suite: Suite, where: str, agent_names: list[str], env_names: lis
             "sweep: {grid: {lr: [1e-4, 3e-4, 1e-3]}}",
             where,
         )
-    field = "grid" if sweep.grid is not None else "sample"
-    for name in sweep.space:
-        if name in TRACED or (field == "grid" and is_shape(name)):
-            continue
-        if field == "sample" and is_shape(name):
-            raise ConfigError(
-                f"{name!r} changes array shapes: each value is a cell of its own, so it goes "
-                "in a `grid`, not a random `sample`",
-                f"{where}: sweep.sample.{name}",
-            )
-        raise ConfigError(
-            f"{name!r} is not a PPO or network setting; a sweep varies {', '.join(TRACED)} "
-            f"in one program, and {', '.join(SHAPE_PPO)} or network.<field> as cells of "
-            "their own",
-            f"{where}: sweep.{field}.{name}",
-        )
+    spaces = [("sweep", sweep)] if not sweep.is_empty else []
+    spaces += [(f"sweep.per_agent.{a}", s) for a, s in sweep.per_agent.items()]
+    for at, space in spaces:
+        _check_space(space, f"{where}: {at}")
     overlap = sorted(set(sweep.seed_list) & set(suite.seed_list))
     if overlap:
         raise ConfigError(
             f"tuning seeds {overlap} are also the suite's evaluation seeds; tune on others",
             f"{where}: sweep.seeds",
         )
-    for field, names, have in (("agents", sweep.agents, agent_names),
-                               ("envs", sweep.envs, env_names)):  # fmt: skip
+    tuned = ("sweep.agents", sweep.agents) if sweep.agents else ("agents", agent_names)
+    for field, names, (listed, have) in (("agents", sweep.agents, ("agents", agent_names)),
+                                         ("envs", sweep.envs, ("envs", env_names)),
+                                         ("per_agent", list(sweep.per_agent), tuned)):  # fmt: skip
         for name in names or []:
             if name not in have:
+                what = "env" if field == "envs" else "agent"
                 raise ConfigError(
-                    f"no {field[:-1]} named {name!r}; {field}: {', '.join(have)}",
+                    f"no {what} named {name!r}; {listed}: {', '.join(have)}",
                     f"{where}: sweep.{field}",
                 )
     return sweep
+
+
+def _check_space(space: SweepSpace, where: str) -> None:
+    """Every setting of a grid or sample is one a sweep can vary there."""
+    field = space.kind
+    for name in space.space:
+        if name in TRACED or (field == "grid" and is_shape(name)):
+            continue
+        if field == "sample" and is_shape(name):
+            raise ConfigError(
+                f"{name!r} changes array shapes: each value is a cell of its own, so it goes "
+                "in a `grid`, not a random `sample`",
+                f"{where}.sample.{name}",
+            )
+        raise ConfigError(
+            f"{name!r} is not a PPO or network setting; a sweep varies {', '.join(TRACED)} "
+            f"in one program, and {', '.join(SHAPE_PPO)} or network.<field> as cells of "
+            "their own",
+            f"{where}.{field}.{name}",
+        )
 
 
 def sweep_cells(cell: Cell, sweep: Sweep, where: str) -> list[Cell]:
@@ -123,13 +134,17 @@ def sweep_cells(cell: Cell, sweep: Sweep, where: str) -> list[Cell]:
         return []
     if sweep.envs is not None and cell.env_name not in sweep.envs:
         return []
-    field = f"{where}: sweep.{'grid' if sweep.grid is not None else 'sample'}"
-    if sweep.grid is not None:
-        traced = {k: v for k, v in sweep.grid.items() if not is_shape(k)}
-        shapes = grid_trials({k: v for k, v in sweep.grid.items() if is_shape(k)})
+    space = sweep.space_for(cell.agent_name)
+    if space is None:  # only per_agent spaces, and none for this agent
+        return []
+    own = f".per_agent.{cell.agent_name}" if space is not sweep else ""
+    field = f"{where}: sweep{own}.{space.kind}"
+    if space.grid is not None:
+        traced = {k: v for k, v in space.grid.items() if not is_shape(k)}
+        shapes = grid_trials({k: v for k, v in space.grid.items() if is_shape(k)})
         trials = grid_trials(traced) if traced else ({},)
     else:
-        shapes, trials = ({},), sweep_trials(sweep)
+        shapes, trials = ({},), sweep_trials(space)
     found = []
     for shape in shapes:
         ppo_part = {k: v for k, v in shape.items() if not k.startswith(NETWORK)}

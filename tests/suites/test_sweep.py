@@ -122,6 +122,16 @@ def test_a_sweep_can_name_its_agents_envs_and_seeds(project):
             "sweep.sample.gamma",
             "less than or equal to 1",
         ),
+        ("{per_agent: {gru: {grid: {lr: [1.0e-3]}}}}", "sweep.per_agent", "no agent named 'gru'"),
+        (
+            "{grid: {lr: [1.0e-3]}, agents: [tiny], per_agent: {wide: {grid: {lr: [1.0]}}}}",
+            "sweep.per_agent",
+            "no agent named 'wide'; sweep.agents: tiny",
+        ),
+        ("{per_agent: {wide: {}}}", "sweep.per_agent.wide", "either `grid`"),
+        ("{per_agent: {wide: {grid: {x: [1.0]}}}}", "sweep.per_agent.wide.grid.x", "not a PPO"),
+        ("{per_agent: {wide: {grid: {lr: [0.0]}}}}", "sweep.per_agent.wide.grid", "greater than 0"),
+        ("{seeds: 2}", "sweep", "either `grid`"),
     ],
 )
 def test_bad_sweeps_are_one_line_naming_the_field(project, sweep, where, message):
@@ -130,6 +140,31 @@ def test_bad_sweeps_are_one_line_naming_the_field(project, sweep, where, message
         load_suite(path, tune=True)
     assert where in str(err.value) and message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_an_agent_may_have_its_own_space_and_the_protocol_records_it(project):
+    per_agent = "per_agent: {wide: {grid: {lr: [1.0e-2], network.width: [16, 64]}}, "
+    text = SUITE + "sweep: {grid: {lr: [1.0e-4, 1.0e-3]}, " + per_agent
+    sweep = load_suite(write(project, text + "oracle: {sample: {gamma: [0.9]}, trials: 1}}}\n"),
+                       tune=True)  # fmt: skip
+    cells = {c.name: c for c in sweep.cells if c.env_name == "n_back"}
+    assert list(cells) == ["n_back/tiny", "n_back/wide.width-16", "n_back/wide.width-64",
+                           "n_back/oracle"]  # fmt: skip
+    assert cells["n_back/tiny"].trials == ({"lr": 1e-4}, {"lr": 1e-3})  # the shared grid
+    assert cells["n_back/wide.width-64"].trials == ({"lr": 1e-2, "network.width": 64},)
+    assert cells["n_back/wide.width-64"].network.width == 64
+    assert cells["n_back/oracle"].trials == ({"gamma": 0.9},)
+    assert sweep.suite.sweep.described == {
+        "grid": {"lr": [1e-4, 1e-3]},
+        "per_agent": {
+            "wide": {"grid": {"lr": [1e-2], "network.width": [16.0, 64.0]}},
+            "oracle": {"sample": {"gamma": [0.9]}, "trials": 1, "sample_seed": 0},
+        },
+    }
+    # without a shared space only the agents with their own are tuned
+    wide = "sweep: {per_agent: {wide: {grid: {lr: [1.0e-2], network.width: [16, 64]}}}}\n"
+    only = load_suite(write(project, SUITE + wide), tune=True)
+    assert {c.swept_agent or c.agent_name for c in only.cells} == {"wide"}
 
 
 def test_a_random_sweep_draws_reproducible_trials_within_its_ranges(project):
