@@ -57,6 +57,14 @@ def main_options(
     use_compile_cache(compile_cache, off=no_compile_cache)
 
 
+def warn(lines: list[str]) -> None:
+    """Warnings a command found before its work (e.g. a ``--set`` some cells do not see)."""
+    from rich.markup import escape
+
+    for line in lines:
+        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
+
+
 def announce_backend() -> None:
     """The backend and device a command computes on, and a warning when a GPU sits unused."""
     from pmarl_bench.provenance import backend_line, unused_gpu_warning

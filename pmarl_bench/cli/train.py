@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from pmarl_bench.cli import announce_backend, app, err_console, user_errors
+from pmarl_bench.cli import announce_backend, app, err_console, user_errors, warn
 from pmarl_bench.cli.paths import writable_dir
 from pmarl_bench.errors import ConfigError
 
@@ -138,7 +138,7 @@ def run(
 
               pmarl-bench run suites/memory.yaml --executor ray --address auto
 
-              pmarl-bench run suites/memory.yaml --set ppo.lr=3e-4 --only 'n_back/*' --dry-run
+              pmarl-bench run suites/memory.yaml --set envs.n_back.ppo.lr=3e-4 --dry-run
     """
     if distributed and executor is Executor.ray:
         raise ConfigError("use one of --distributed and --executor ray", "--distributed")
@@ -164,6 +164,7 @@ def run(
     loaded = load_suite(
         suite, seeds=seeds, steps=steps, only=only, budget=budget, overrides=set_ or []
     )
+    warn(loaded.warnings)
     if dry_run:
         announce_backend()
         _print_plan(loaded, results_dir)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from pmarl_bench.cli import announce_backend, app, err_console, user_errors
+from pmarl_bench.cli import announce_backend, app, err_console, user_errors, warn
 from pmarl_bench.cli.paths import writable_dir
 
 
@@ -78,6 +78,7 @@ def tune(
     from pmarl_bench.suites import load_suite
 
     loaded = load_suite(suite, only=only, budget=budget, overrides=set_ or [], tune=True)
+    warn(loaded.warnings)
     writable_dir(results_dir, "--results-dir")
     announce_backend()
     summary = run_suite(loaded, results_dir, force=force, console=err_console)

@@ -24,7 +24,7 @@ from pmarl_bench.suites.files import (
     load_baseline,
     read_yaml,
 )
-from pmarl_bench.suites.overrides import apply_overrides
+from pmarl_bench.suites.overrides import apply_overrides, shadowed
 from pmarl_bench.suites.schema import (
     CONTROL_BASELINES,
     DEFAULT_BUDGET,
@@ -66,6 +66,8 @@ class LoadedSuite:
     suite: Suite
     path: Path
     cells: list[Cell]
+    #: what the user should know before training (a ``--set`` that some cells do not see)
+    warnings: list[str] = field(default_factory=list)
 
 
 def ppo_config(layers: list[tuple[dict, str]], total_env_steps: int) -> PPOConfig:
@@ -200,6 +202,7 @@ def load_suite(
                             [e.resolved_name for e in suite.envs])  # fmt: skip
         suite = suite.model_copy(update={"name": suite.name + TUNE_SUFFIX})
     cells = []
+    layers: dict[str, list[tuple[dict, str]]] = {}  # per cell, for shadowed overrides
     for i, entry in enumerate(suite.envs):
         where = f"{path}: envs[{i}]"
         over = chosen.envs.get(entry.resolved_name, EnvBudget())
@@ -225,19 +228,17 @@ def load_suite(
                 except ConfigError as err:
                     raise ConfigError(err.message, f"{where}.controls (oracle)") from None
             total = steps or over.steps or chosen.steps or entry.steps or suite.steps
-            ppo = ppo_config(
-                [
-                    agent.base_layer,
-                    (suite.ppo, f"{path}: ppo"),
-                    (entry.ppo, f"{where}.ppo"),
-                    *agent.entry_layers,
-                    tuned_layer(tuned, entry.resolved_name, agent.name, suite.tuned),
-                    (chosen.ppo, f"{bwhere}.ppo"),
-                    (over.ppo, f"{bwhere}.envs.{entry.resolved_name}.ppo"),
-                    agent.budget_layer,
-                ],
-                total,
-            )
+            layers[f"{entry.resolved_name}/{agent.name}"] = [
+                agent.base_layer,
+                (suite.ppo, f"{path}: ppo"),
+                (entry.ppo, f"{where}.ppo"),
+                *agent.entry_layers,
+                tuned_layer(tuned, entry.resolved_name, agent.name, suite.tuned),
+                (chosen.ppo, f"{bwhere}.ppo"),
+                (over.ppo, f"{bwhere}.envs.{entry.resolved_name}.ppo"),
+                agent.budget_layer,
+            ]
+            ppo = ppo_config(layers[f"{entry.resolved_name}/{agent.name}"], total)
             network = tuned_network(tuned, entry.resolved_name, agent.name, agent.network,
                                     suite.tuned)  # fmt: skip
             cell = Cell(
@@ -269,7 +270,10 @@ def load_suite(
     if only and not cells:
         names = [f"{e.resolved_name}/{a.name}" for e in suite.envs for a in loaded_agents]
         raise ConfigError(f"no cell matches {only!r}; cells: {', '.join(names)}", "--only")
-    return LoadedSuite(suite, path, cells)
+    names = {c.name for c in cells} | {f"{c.env_name}/{c.swept_agent}" for c in cells}
+    chosen_layers = {name: v for name, v in layers.items() if name in names}
+    warnings = shadowed(overrides or [], f"{path}: ppo", chosen_layers)
+    return LoadedSuite(suite, path, cells, warnings)
 
 
 def _with_controls(

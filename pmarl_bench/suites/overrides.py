@@ -21,6 +21,8 @@ from pmarl_bench.errors import ConfigError
 from pmarl_bench.suites.schema import env_name
 
 _EXAMPLE = "e.g. --set ppo.lr=1e-3 or --set agents.gru.network.width=128"
+#: how a chosen-settings file's PPO layer is located: ``FILE: settings.ENV.AGENT``
+_TUNED = ": settings."
 
 
 def parse_value(text: str) -> Any:
@@ -91,3 +93,36 @@ def _index(items: list, key: str, section: str, where: str) -> int:
         have = ", ".join(n for n in names if n) or "(none)"
         raise ConfigError(f"no {kind} named {key!r}; {section}: {have}", where)
     return names.index(key)
+
+
+def shadowed(overrides: list[str], suite_layer: str, layers: dict[str, list]) -> list[str]:
+    """One line per ``--set ppo.KEY=VALUE`` and layer that sets ``KEY`` again for some cells
+    (an env entry's ``ppo``, an agent's, the chosen settings of ``tuned:``, a budget's): a
+    suite-wide setting does not reach those cells. ``layers``: each cell's PPO layers
+    ``[(values, where)]`` in order of precedence, ``suite_layer`` the suite's ``ppo``."""
+    lines = []
+    for assignment in overrides:
+        path = assignment.split("=", 1)[0].strip()
+        keys = path.split(".")
+        if len(keys) != 2 or keys[0] != "ppo":
+            continue
+        by_layer: dict[str, list[str]] = {}
+        for cell, cell_layers in layers.items():
+            wheres = [where for _, where in cell_layers]
+            later = cell_layers[wheres.index(suite_layer) + 1 :]
+            setters = [where for values, where in later if keys[1] in values]
+            if setters:  # a tuned file's cells (``FILE: settings.ENV.AGENT``) as one
+                by_layer.setdefault(setters[-1].split(_TUNED)[0], []).append(cell)
+        for where, cells in by_layer.items():
+            shown = ", ".join(cells[:3]) + (f" and {len(cells) - 3} more" if len(cells) > 3 else "")
+            if any(w.startswith(where + _TUNED) for c in cells for _, w in layers[c]):
+                lines.append(
+                    f"--set {path} does not reach {shown}: the chosen settings in {where} "
+                    f"(tuned:) set {keys[1]} for them (--set tuned=null trains without them)"
+                )
+            else:
+                lines.append(
+                    f"--set {path} does not reach {shown}: {where} sets {keys[1]} for them "
+                    "(override it there)"
+                )
+    return lines

@@ -83,6 +83,33 @@ def test_a_value_set_on_the_command_line_equals_the_same_value_in_the_file(proje
         assert by_file[name].config_hash() == by_set[name].config_hash(), name
 
 
+def test_a_suite_wide_setting_that_some_cells_set_again_is_warned_about(project):
+    path = write(project, VALID)
+    loaded = load_suite(path, overrides=["ppo.gamma=0.5", "ppo.lr=1e-3"])
+    # the first env's entry sets gamma again; the second's does not; nothing sets lr again
+    assert loaded.warnings == [
+        f"--set ppo.gamma does not reach n_back/tiny, n_back/tiny_wide: {path}: envs[0].ppo "
+        "sets gamma for them (override it there)"
+    ]
+    got = {c.name: c.ppo.gamma for c in loaded.cells}
+    assert got == {"n_back/tiny": 0.97, "n_back/tiny_wide": 0.97, "n_back_long/tiny": 0.5,
+                   "n_back_long/tiny_wide": 0.5}  # fmt: skip
+    only = load_suite(path, overrides=["ppo.gamma=0.5"], only="n_back/tiny")
+    assert only.warnings[0].startswith("--set ppo.gamma does not reach n_back/tiny: ")
+    assert load_suite(path, overrides=["envs.0.ppo.gamma=0.5"]).warnings == []
+    # chosen settings (tuned:) are named as such, every cell of the file at once
+    (project / "suites" / "t.yaml").write_text(
+        "protocol: {tuning_seeds: [1000], chosen: per task, criterion: IQM}\n"
+        "settings: {n_back: {tiny: {lr: 3.0e-3}, tiny_wide: {lr: 3.0e-3}}}\n"
+    )
+    tuned = write(project, VALID + "tuned: t.yaml\n", "tuned.yaml")
+    (line,) = load_suite(tuned, overrides=["ppo.lr=1e-3"]).warnings
+    assert line == (
+        "--set ppo.lr does not reach n_back/tiny, n_back/tiny_wide: the chosen settings in "
+        "t.yaml (tuned:) set lr for them (--set tuned=null trains without them)"
+    )
+
+
 def test_the_file_itself_is_not_changed(project):
     path = write(project, VALID)
     data = {"ppo": {"gamma": 0.9}, "agents": [{"baseline": "tiny"}]}
