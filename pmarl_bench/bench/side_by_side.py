@@ -63,7 +63,8 @@ def measure(case: str, matrix: Path, out: Path, pythonpath: Path | None = None) 
     case's result."""
     env = dict(os.environ)
     if pythonpath is not None:
-        env["PYTHONPATH"] = os.pathsep.join([str(pythonpath), env.get("PYTHONPATH", "")])
+        paths = [str(pythonpath), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+        env["PYTHONPATH"] = os.pathsep.join(paths)  # no empty entry: it would mean "."
     # -P: not the working directory first on the path, where a checkout's package may be
     cmd = [sys.executable, "-P", "-m", "pmarl_bench.cli", "bench", str(matrix), "--only", case]
     done = subprocess.run([*cmd, "--save", str(out)], env=env, capture_output=True, text=True)

@@ -91,10 +91,10 @@ def check_sweep(suite: Suite, where: str, agent_names: list[str], env_names: lis
             f"tuning seeds {overlap} are also the suite's evaluation seeds; tune on others",
             f"{where}: sweep.seeds",
         )
-    tuned = ("sweep.agents", sweep.agents) if sweep.agents else ("agents", agent_names)
+    among = ("sweep.agents", sweep.agents) if sweep.agents else ("agents", agent_names)
     for field, names, (listed, have) in (("agents", sweep.agents, ("agents", agent_names)),
                                          ("envs", sweep.envs, ("envs", env_names)),
-                                         ("per_agent", list(sweep.per_agent), tuned)):  # fmt: skip
+                                         ("per_agent", list(sweep.per_agent), among)):  # fmt: skip
         for name in names or []:
             if name not in have:
                 what = "env" if field == "envs" else "agent"
