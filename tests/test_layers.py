@@ -21,7 +21,8 @@ LAYERS = {
     "executor": 6, "checkpoints": 6, "video": 6,
     "runner": 7, "play": 7, "league": 7,  # league: trained cells that meet others
     "report": 8, "bench": 8, "executors": 8, "ratings": 8, "partners": 8,
-    "cli": 9,
+    "study": 9,  # Optuna: trains through the runner, scores through the report's tuning
+    "cli": 10,
 }  # fmt: skip
 
 

@@ -62,7 +62,8 @@ def tune(
     The sweep's settings (lr, ent_coef, vf_coef, clip_eps, gamma, gae_lambda, max_grad_norm)
     are traced values: a cell's trials and seeds train side by side in one compiled program.
     The trials: every combination of `sweep.grid`, or `sweep.trials` random draws from
-    `sweep.sample`; an agent under `sweep.per_agent` has its own grid or sample. Results go
+    `sweep.sample` (by an Optuna study with `sweep.optuna`, asked, trained and told in
+    batches); an agent under `sweep.per_agent` has its own grid or sample. Results go
     to results/<suite>-tune/ (one row set per trial, with its settings as columns),
     resumable and skipped when finished, like a run, beside trials.csv (every trial's
     score), chosen.yaml and sensitivity.png/.csv (the score against each swept setting).
@@ -81,12 +82,15 @@ def tune(
     warn(loaded.warnings)
     writable_dir(results_dir, "--results-dir")
     announce_backend()
-    summary = run_suite(loaded, results_dir, force=force, console=err_console)
+    if loaded.suite.sweep and loaded.suite.sweep.optuna:
+        from pmarl_bench.study import run_studies
+
+        ran, skipped = run_studies(loaded, results_dir, err_console, force=force)
+    else:
+        summary = run_suite(loaded, results_dir, force=force, console=err_console)
+        ran, skipped = len(summary.ran), len(summary.skipped)
     folder = results_dir / loaded.suite.name
-    err_console.print(
-        f"{len(summary.ran)} sweep cell(s) trained, {len(summary.skipped)} skipped; "
-        f"results in {folder}"
-    )
+    err_console.print(f"{ran} sweep cell(s) trained, {skipped} skipped; results in {folder}")
     sweep = tuning.read_sweep(folder)
     chosen = tuning.choose(sweep, per.value)
     made = loaded.suite.sweep.described if loaded.suite.sweep else {}

@@ -217,6 +217,17 @@ class SweepSpace(_Strict):
         return {"sample": self.space, "trials": self.trials, "sample_seed": self.sample_seed}
 
 
+class Optuna(_Strict):
+    """Optuna's search over a ``sample`` space instead of independent draws: each ``batch``
+    of asked trials trains as one cell (one compiled program, like a random sample's), and
+    its scores go back to the study before the next batch is asked."""
+
+    batch: int = Field(8, ge=1, le=1024, description="trials asked, trained and told at once")
+    sampler: Literal["tpe", "random"] = Field(
+        "tpe", description="tpe: a model of the scores so far after the first batch"
+    )
+
+
 class Sweep(SweepSpace):
     """``pmarl-bench tune``: every listed cell trains each trial on the tuning ``seeds``, all
     trials and seeds in one compiled program (the settings are traced values); results go to
@@ -237,11 +248,31 @@ class Sweep(SweepSpace):
         description="an agent's (or control's) own grid or sample, instead of the shared one; "
         "without a shared one, only these agents are tuned",
     )
+    optuna: Optuna | None = Field(
+        None,
+        description="draw every `sample`'s `trials` by an Optuna study (stored in the "
+        "results folder, resumable) instead of at random",
+    )
 
     _seeds = field_validator("seeds")(classmethod(lambda cls, v: _check_seeds(v)))
 
     def _may_be_empty(self) -> bool:
         return bool(self.per_agent)
+
+    @model_validator(mode="after")
+    def _optuna_samples(self):
+        grids = [name for name, s in self.spaces if s.grid is not None]
+        if self.optuna is not None and grids:
+            raise ValueError(
+                f"optuna searches a `sample` space; {' and '.join(grids)} has a `grid`"
+            )
+        return self
+
+    @property
+    def spaces(self) -> list[tuple[str, SweepSpace]]:
+        """Every space as ``(where, space)``: the shared one (if any), then each agent's."""
+        shared = [] if self.is_empty else [("sweep", self)]
+        return shared + [(f"sweep.per_agent.{a}", s) for a, s in self.per_agent.items()]
 
     def space_for(self, agent: str) -> SweepSpace | None:
         """The space ``agent`` is tuned over (None: it is not tuned)."""
@@ -253,6 +284,8 @@ class Sweep(SweepSpace):
     @property
     def described(self) -> dict:
         shared = super().described
+        if self.optuna is not None:
+            shared = {**shared, "optuna": self.optuna.model_dump()}
         if not self.per_agent:
             return shared
         return {**shared, "per_agent": {a: s.described for a, s in self.per_agent.items()}}

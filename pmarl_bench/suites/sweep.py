@@ -81,9 +81,7 @@ def check_sweep(suite: Suite, where: str, agent_names: list[str], env_names: lis
             "sweep: {grid: {lr: [1e-4, 3e-4, 1e-3]}}",
             where,
         )
-    spaces = [("sweep", sweep)] if not sweep.is_empty else []
-    spaces += [(f"sweep.per_agent.{a}", s) for a, s in sweep.per_agent.items()]
-    for at, space in spaces:
+    for at, space in sweep.spaces:
         _check_space(space, f"{where}: {at}")
     overlap = sorted(set(sweep.seed_list) & set(suite.seed_list))
     if overlap:
