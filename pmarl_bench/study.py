@@ -52,8 +52,8 @@ def run_studies(
 ) -> tuple[int, int]:
     """Ask, train and tell in rounds until every study has its ``trials``; returns how many
     batch cells were trained and skipped (finished already)."""
-    sweep: Sweep = loaded.suite.sweep  # type: ignore[assignment]
-    assert sweep is not None and sweep.optuna is not None
+    sweep = loaded.suite.sweep
+    assert sweep is not None and sweep.optuna is not None  # `tune` calls it only then
     folder = Path(results_dir) / loaded.suite.name
     folder.mkdir(parents=True, exist_ok=True)
     journal = folder / JOURNAL
