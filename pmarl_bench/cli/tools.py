@@ -191,7 +191,7 @@ def _side_by_side(bad, commit: str, matrix: Path, rounds: int, tolerance: float,
 
     cases = sorted({c.case for c in bad})
     say = lambda line: err_console.print(line, highlight=False)
-    say(f"still slower than the baseline: {', '.join(cases)}; measuring them side by side "
+    say(f"still slower than the baseline: {', '.join(cases)}; measuring side by side "
         f"with the baseline's reference commit {commit[:12]} on this machine")  # fmt: skip
     try:
         changes = side_by_side.confirm(cases, commit, matrix, rounds, say)
