@@ -106,16 +106,17 @@ def shadowed(overrides: list[str], suite_layer: str, layers: dict[str, list]) ->
         keys = path.split(".")
         if len(keys) != 2 or keys[0] != "ppo":
             continue
-        by_layer: dict[str, list[str]] = {}
+        by_layer: dict[tuple[str, bool], list[str]] = {}
         for cell, cell_layers in layers.items():
             wheres = [where for _, where in cell_layers]
             later = cell_layers[wheres.index(suite_layer) + 1 :]
             setters = [where for values, where in later if keys[1] in values]
             if setters:  # a tuned file's cells (``FILE: settings.ENV.AGENT``) as one
-                by_layer.setdefault(setters[-1].split(_TUNED)[0], []).append(cell)
-        for where, cells in by_layer.items():
+                where, tuned = setters[-1].split(_TUNED)[0], _TUNED in setters[-1]
+                by_layer.setdefault((where, tuned), []).append(cell)
+        for (where, tuned), cells in by_layer.items():
             shown = ", ".join(cells[:3]) + (f" and {len(cells) - 3} more" if len(cells) > 3 else "")
-            if any(w.startswith(where + _TUNED) for c in cells for _, w in layers[c]):
+            if tuned:
                 lines.append(
                     f"--set {path} does not reach {shown}: the chosen settings in {where} "
                     f"(tuned:) set {keys[1]} for them (--set tuned=null trains without them)"

@@ -181,9 +181,8 @@ class SweepSpace(_Strict):
 
     @model_validator(mode="after")
     def _one_space(self):
-        if self.grid is not None and self.sample is not None:
-            raise ValueError("give either `grid` (every combination) or `sample` (random draws)")
-        if self.grid is None and self.sample is None and not self._may_be_empty():
+        both = self.grid is not None and self.sample is not None
+        if both or (self.is_empty and not self._may_be_empty()):
             raise ValueError("give either `grid` (every combination) or `sample` (random draws)")
         if (self.sample is None) != (self.trials is None):
             raise ValueError("`trials` (how many draws) goes with `sample`, and only with it")
