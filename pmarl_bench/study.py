@@ -26,7 +26,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 from rich.console import Console
 
-from pmarl_bench.report import stats, tuning
+from pmarl_bench.report import tuning
 from pmarl_bench.runner import run_suite
 from pmarl_bench.suites import LoadedSuite
 from pmarl_bench.suites.schema import Range, Sweep, SweepSpace
@@ -131,10 +131,9 @@ def _next_batch(cell, space: SweepSpace, study, batch: int):
 def trial_scores(folder: Path) -> dict[str, list[float]]:
     """Every sweep cell's trial scores in its trials' order: the IQM over the tuning seeds."""
     sweep = tuning.read_sweep(folder)
-    by_trial = sweep.scores.groupby(["env", "agent", "trial"]).score
+    iqms = tuning.trial_table(sweep).set_index(["env", "agent", "trial"]).iqm
     out: dict[str, list[float]] = {}
     for (env, agent), names in sweep.cells.items():
         for trial, name in enumerate(names):
-            runs = by_trial.get_group((env, agent, trial)).to_numpy()
-            out.setdefault(name, []).append(float(stats.iqm(runs)))
+            out.setdefault(name, []).append(float(iqms[(env, agent, trial)]))
     return out
