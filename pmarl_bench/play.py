@@ -7,7 +7,6 @@ in n-back M answers match and N no match; R starts a new episode, Esc or Q quits
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -103,7 +102,7 @@ class Game:
         px = video.cell_size(self.env)
         img = self.env.render(state, self.env_params, cell_px=px)
         pov = self.env.render_pov(state, self.player, cell_px=2 * px) if self.pov else None
-        positions = self.env.positions(state) if hasattr(self.env, "positions") else None
+        positions = self.env.positions(state)
         return img, pov, positions
 
     def frame(self) -> np.ndarray:
@@ -128,37 +127,15 @@ class Game:
 
 def run_window(game: Game, on_ready: Callable[[], None] | None = None, scale: int = 2) -> None:
     """Show the game and step it on key presses until Esc, Q or the window closes."""
-    viewer.require_display("play")
-    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    import pygame
 
-    pygame.display.init()
-    try:
-        h, w, _ = game.frames[-1].shape
-        screen = pygame.display.set_mode((w * scale, h * scale))
-        pygame.display.set_caption(f"pmarl-bench play: agent {game.player}")
+    def on_key(name: str) -> bool:
+        if name == "q":
+            return False
+        if name == "r":
+            game.new_episode()
+        elif (action := game.action_index(name)) is not None:
+            game.act(action)
+        return True
 
-        def draw():
-            surface = pygame.surfarray.make_surface(np.swapaxes(game.frames[-1], 0, 1))
-            screen.blit(pygame.transform.scale(surface, (w * scale, h * scale)), (0, 0))
-            pygame.display.flip()
-
-        draw()
-        if on_ready is not None:
-            on_ready()
-        while True:
-            event = pygame.event.wait()
-            if event.type == pygame.QUIT:
-                return
-            if event.type != pygame.KEYDOWN:
-                continue
-            name = pygame.key.name(event.key)
-            if name in ("escape", "q"):
-                return
-            if name == "r":
-                game.new_episode()
-            elif (action := game.action_index(name)) is not None:
-                game.act(action)
-            draw()
-    finally:
-        pygame.display.quit()
+    viewer.window(lambda: game.frames[-1], f"pmarl-bench play: agent {game.player}",
+                  on_key=on_key, on_ready=on_ready, scale=scale, command="play")  # fmt: skip

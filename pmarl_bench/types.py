@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
@@ -85,13 +85,22 @@ class TeamEvaluation:
     metric: str
 
 
+@runtime_checkable
 class EnvLike(Protocol):
-    """What the trainer needs of an env (an ``envs.Environment``, or a multi-task batch)."""
+    """What the trainer, the evaluations and the runner use of an env: an
+    ``envs.Environment``, or a multi-task batch (``envs.MultiTask``), which is stepped
+    through its ``groups``. Both declare all of it, so no caller asks which it has."""
 
-    num_agents: int | None
+    env_id: str
+    options: Any  # the env's ``EnvOptions`` model
+    num_agents: int | None  # None: differs by task (see ``groups``)
     observation_space: Any
     action_space: Any
+    action_names: tuple[str, ...]
     max_episode_steps: int | None
+    teams: tuple[int, ...] | None
+    partners: tuple[int, ...] | None
+    evaluation: TeamEvaluation | None
 
     @property
     def default_params(self) -> Any: ...
@@ -99,3 +108,11 @@ class EnvLike(Protocol):
     def groups(self, num_envs: int, params: Any = None) -> list[Group]: ...
 
     def needs_auto_reset(self, steps: int) -> bool: ...
+
+    def score_levels(self, params: Any = None) -> Any:
+        """The env's ``ScoreLevels`` (empty for a multi-task batch: each task has its own)."""
+        ...
+
+    def task_cards(self) -> dict[str | None, Any]:
+        """What each task tests (``TaskCard``), by task name (None: a single-task env)."""
+        ...

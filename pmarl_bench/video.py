@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from pmarl_bench.agents import policy
+from pmarl_bench.envs.base import Environment
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.types import AgentInput
 
@@ -72,7 +73,7 @@ def record(
     def frame(state):
         img = env.render(state, env_params, cell_px=cell_px)
         view = env.render_pov(state, pov, cell_px=2 * cell_px) if pov is not None else None
-        positions = env.positions(state) if hasattr(env, "positions") else None
+        positions = env.positions(state)
         return img, view, positions
 
     def play(params, key):
@@ -120,8 +121,8 @@ def record(
 
 def require_renderer(env, env_params) -> None:
     """A one-line error unless ``env`` renders (traced only, nothing is compiled)."""
-    if not hasattr(env, "render"):
-        raise ConfigError(f"{env!r} has no renderer")
+    if not isinstance(env, Environment):  # a multi-task batch renders one task at a time
+        raise ConfigError(f"{env!r} has no renderer; record one of its tasks (--task)")
     try:
         jax.eval_shape(lambda s: env.render(s, env_params), _abstract_state(env, env_params))
     except NotImplementedError as err:
@@ -181,10 +182,15 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int = 12) -> Path:
     path = check_path(path)
     suffix = path.suffix.lower()
     if suffix == ".gif":
-        iio.imwrite(path, frames, extension=".gif", duration=1000 / fps, loop=0)
+        path.write_bytes(gif_bytes(frames, fps))
     else:
         _write_mp4(path, _even(frames), fps)  # H.264 in yuv420p needs even sides
     return path
+
+
+def gif_bytes(frames: np.ndarray, fps: int = 12) -> bytes:
+    """``frames [N, H, W, 3]`` as an endlessly looping GIF file's bytes."""
+    return iio.imwrite("<bytes>", frames, extension=".gif", duration=1000 / fps, loop=0)
 
 
 def _write_mp4(path: Path, frames: np.ndarray, fps: int) -> None:

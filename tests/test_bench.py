@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pmarl_bench.bench import compare as cmp
-from pmarl_bench.bench import matrix
+from pmarl_bench.bench import matrix, regression
 from pmarl_bench.cli import app
 from pmarl_bench.errors import ConfigError
 
@@ -165,6 +165,30 @@ def test_a_second_measurement_clears_noise_but_not_a_real_regression():
 
 
 @pytest.mark.slow
+def test_the_regression_policy_re_measures_a_flagged_case_up_to_confirm_times():
+    baseline, slow = result(100.0), result(70.0)  # 43% slower
+    policy = regression.Policy(0.2, 0.5, confirm=2)
+    calls: list[str] = []
+
+    def again(rate):
+        def remeasure(case):
+            calls.append(case)
+            return result(rate)
+
+        return remeasure
+
+    noise = regression.check(slow, baseline, policy, again(96.0), Path("bench.yaml"))
+    assert calls == ["env:x"] and not noise.regressions  # once: the second is fast enough
+    assert noise.summary(policy, "b.json") == [
+        "no regression beyond 20% (resets 50%) against b.json"
+    ]
+    calls.clear()
+    real = regression.check(slow, baseline, policy, again(60.0), Path("bench.yaml"))
+    assert calls == ["env:x", "env:x"]  # every measurement slower: it fails
+    (line,) = real.summary(policy, "b.json")
+    assert "regression:" in line and "43% slower than the baseline (tolerance 20%)" in line
+
+
 def test_keep_going_records_a_failed_case_saves_after_each_case_and_exits_1(tmp_path, monkeypatch):
     suite = tmp_path / "tiny.yaml"
     suite.write_text(

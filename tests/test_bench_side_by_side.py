@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from pmarl_bench.bench import compare as cmp
-from pmarl_bench.bench import side_by_side
-from pmarl_bench.cli import tools
+from pmarl_bench.bench import regression, side_by_side
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = """\
@@ -100,26 +99,28 @@ def test_the_same_case_is_the_same_work_whatever_its_labels_or_newer_settings():
     assert not side_by_side._same_case(a, {**a, "num_envs": 32})
 
 
-def test_the_check_passes_a_case_only_when_side_by_side_clears_it(monkeypatch, capsys):
+def test_the_check_passes_a_case_only_when_side_by_side_clears_it(monkeypatch):
     flagged = [cmp.Change("train:x", "agent_steps_per_second", 100.0, 70.0)]  # 43% slower
     matrix = ROOT / "benchmarks/bench.yaml"
+    policy = regression.Policy(0.2, None, confirm=2, reference="abc")
 
     def measured(rate):
         def confirm(cases, commit, matrix, rounds, say):
-            assert (cases, rounds) == (["train:x"], 2)
+            assert (cases, commit, rounds) == (["train:x"], "abc", 2)
             return [cmp.Change("train:x", "agent_steps_per_second", 100.0, rate, "ref")]
 
         return confirm
 
+    said: list[str] = []
     monkeypatch.setattr(side_by_side, "confirm", measured(95.0))  # 5% slower: noise
-    assert tools._side_by_side(flagged, "abc", matrix, 2, 0.2, None) == []
+    assert regression._beside(flagged, policy, matrix, said.append) == []
     monkeypatch.setattr(side_by_side, "confirm", measured(60.0))  # 67% slower: real
-    (still,) = tools._side_by_side(flagged, "abc", matrix, 2, 0.2, None)
+    (still,) = regression._beside(flagged, policy, matrix, said.append)
     assert str(still) == "train:x agent_steps_per_second: 67% slower than ref"
 
     def unavailable(*args):
         raise side_by_side.Unavailable("git has no commit abc here")
 
     monkeypatch.setattr(side_by_side, "confirm", unavailable)
-    assert tools._side_by_side(flagged, "abc", matrix, 2, 0.2, None) == flagged
-    assert "side by side unavailable: git has no commit abc here" in capsys.readouterr().err
+    assert regression._beside(flagged, policy, matrix, said.append) == flagged
+    assert "unavailable:[/] git has no commit abc here; the calibrated comparison" in said[-1]

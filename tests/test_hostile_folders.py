@@ -60,7 +60,7 @@ def test_a_report_of_a_hostile_results_folder_renders_names_as_text(tmp_path):
                               seeds=[0, 1], env_steps_per_update=10)  # fmt: skip
         write_cell(tmp_path / "res" / "s" / "e" / agent, frame,
                    {"suite": "s", "env": "e", "agent": agent, "seeds": [0, 1]})  # fmt: skip
-    page = build_report([tmp_path / "res" / "s"], tmp_path / "out", reps=50, videos=False)
+    page = build_report([tmp_path / "res" / "s"], tmp_path / "out", reps=50)
     tags = parse(page.read_text())
     assert not [a for _, attrs in tags for a in attrs if a.startswith("on")]
     assert "script" not in [tag for tag, _ in tags]
@@ -154,7 +154,8 @@ def test_a_full_disk_is_one_line(tmp_path, capfd):
 
 
 def test_a_damaged_cell_is_skipped_and_named_beside_readable_ones(tmp_path):
-    from pmarl_bench.report.data import load
+    from pmarl_bench.report.results import load
+    from pmarl_bench.report.sections import missing
 
     returns = np.linspace(0, 1, 8)[None].repeat(2, 0)
     for agent in ("good", "broken"):
@@ -165,6 +166,6 @@ def test_a_damaged_cell_is_skipped_and_named_beside_readable_ones(tmp_path):
     (tmp_path / "s" / "e" / "broken" / "metrics.parquet").write_bytes(b"")
     data = load([tmp_path / "s"])
     assert data.agents == ["good"]
-    assert [n for n in data.notes if "broken: skipped, damaged: metrics.parquet" in n]
+    assert [n for n in missing.load(data) if "broken: skipped, damaged: metrics.parquet" in n]
     status = CliRunner().invoke(app, ["status", str(tmp_path / "s")])
     assert status.exit_code == 0 and "damaged" in status.output

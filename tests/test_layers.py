@@ -13,16 +13,17 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pmarl_bench"
 
 #: the layer of each top-level module or package of pmarl_bench (higher may import lower)
 LAYERS = {
-    "types": 0, "errors": 0, "interrupts": 0,  # signal handling: results defer signals
+    "types": 0, "errors": 0, "interrupts": 0, "controls": 0,
     "provenance": 1, "progress": 1, "viewer": 1, "scale": 1, "results": 1,
-    "envs": 2, "agents": 3,  # agents are built from the envs' spaces
+    "envs": 2, "agents": 3,
     "trainer": 4,
-    "suites": 5,
-    "executor": 6, "checkpoints": 6, "video": 6,
-    "runner": 7, "play": 7, "league": 7,  # league: trained cells that meet others
-    "report": 8, "bench": 8, "executors": 8, "ratings": 8, "partners": 8,
-    "study": 9,  # Optuna: trains through the runner, scores through the report's tuning
-    "cli": 10,
+    "evaluation": 5,
+    "suites": 6,
+    "executor": 7, "checkpoints": 7, "video": 7,
+    "runner": 8, "play": 8,
+    "matches": 9, "report": 9, "bench": 9, "executors": 9,
+    "rollouts": 10, "study": 10,
+    "cli": 11,
 }  # fmt: skip
 
 

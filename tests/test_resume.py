@@ -203,7 +203,7 @@ def test_a_diverged_cell_keeps_its_curve_and_reason_and_reports_list_it(
 
     out = CliRunner().invoke(app, ["status", str(results)]).output
     assert "failed" in out and "value_loss became nan" in out and "finished" in out, out
-    page = build_report([results / "smoke"], tmp_path / "report", "md", reps=50, videos=False)
+    page = build_report([results / "smoke"], tmp_path / "report", "md", reps=50)
     text = page.read_text()
     assert "## Unfinished cells" in text and "failed at 57%" in text, text  # 4 of 7 updates
     assert "unfinished_curves.png" in text

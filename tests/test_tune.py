@@ -112,16 +112,16 @@ def test_tune_trains_the_sweep_as_runs_would_and_writes_the_settings_a_suite_use
 def test_the_report_names_the_tuned_cells_unless_every_cell_is():
     from types import SimpleNamespace
 
-    from pmarl_bench.report.build import _tuning_note
+    from pmarl_bench.report.sections.overview import tuning_note
 
     protocol = {"chosen": "per task", "criterion": "IQM", "tuning_seeds": [1000, 1001]}
     final = pd.DataFrame({"task": ["a", "a", "b"], "agent": ["mlp", "gru", "mlp"]})
     data = lambda tuned: SimpleNamespace(
         tasks=["a", "b"], agents=["gru", "mlp"], final=final, tuning=dict.fromkeys(tuned, protocol)
     )
-    every = _tuning_note(data([("a", "mlp"), ("a", "gru"), ("b", "mlp")]))
+    every = tuning_note(data([("a", "mlp"), ("a", "gru"), ("b", "mlp")]))
     assert "Tuned PPO settings (every cell): chosen per task by the IQM" in every
     assert "other cells" not in every
-    some = _tuning_note(data([("a", "mlp")]))
+    some = tuning_note(data([("a", "mlp")]))
     assert "Tuned PPO settings (a/mlp)" in some and "The other cells train with" in some
-    assert "not tuned per agent" in _tuning_note(data([]))
+    assert "not tuned per agent" in tuning_note(data([]))

@@ -101,15 +101,16 @@ def test_record_counts_episode_returns_and_resets_the_running_reward():
 
 
 def test_report_embeds_gifs_of_the_best_and_the_median_seed(results, tmp_path):
+    from pmarl_bench import rollouts
     from pmarl_bench.report import build_report
 
     out = tmp_path / "report"
-    build_report([results / "vid"], out, reps=200)
+    build_report([results / "vid"], out, reps=200, extra=[rollouts])
     gifs = sorted(p.name for p in out.glob("rollout_*.gif"))
     assert gifs == ["rollout_grid_return_mlp_best.gif", "rollout_grid_return_mlp_median.gif"]
     frames = iio.imread(out / gifs[0], index=None)
     assert frames.shape[0] == 64
     html = (out / "index.html").read_text()
     assert 'src="rollout_grid_return_mlp_best.gif"' in html and "median seed" in html
-    build_report([results / "vid"], tmp_path / "plain", reps=200, videos=False)
+    build_report([results / "vid"], tmp_path / "plain", reps=200)
     assert not list((tmp_path / "plain").glob("*.gif"))

@@ -70,6 +70,20 @@ class Agent(abc.ABC):
     @abc.abstractmethod
     def initial_carry(self, batch: int) -> Carry: ...
 
+    #: what the agent reads each step (``AgentInput`` fields), recorded in its manifest
+    inputs: ClassVar[tuple[str, ...]] = ("obs", "prev_action", "prev_reward")
+
+    @property
+    @abc.abstractmethod
+    def memory_reach(self) -> int | None:
+        """How many steps back the agent can remember: 0 (memoryless), a number of steps, or
+        None (no fixed limit, e.g. a recurrent core). Recorded in its manifest; reports read
+        it from there."""
+
+    def memory(self) -> dict[str, Any]:
+        """The manifest's ``memory`` entry: the reach and the inputs."""
+        return {"reach": self.memory_reach, "inputs": list(self.inputs)}
+
     @abc.abstractmethod
     def step(
         self, params: nnx.State, carry: Carry, inputs: AgentInput

@@ -59,6 +59,10 @@ class FrameStackAgent(Agent):
     def build(self, rngs: nnx.Rngs) -> FrameStackNet:
         return FrameStackNet(self.config, self.obs_space, self.action_space.n, rngs)
 
+    @property
+    def memory_reach(self) -> int:
+        return self.config.frames - 1  # the window: this step and frames - 1 back
+
     def initial_carry(self, batch: int) -> jax.Array:
         return jnp.zeros((batch, self.config.frames - 1, self.config.frame_width), jnp.float32)
 

@@ -23,8 +23,29 @@ _policy_init = nnx.initializers.variance_scaling(1e-4, "fan_in", "truncated_norm
 
 
 class MSEValue(BaseModel):
+    """A scalar value trained with a squared error (optionally clipped around the old value,
+    PPO's value clipping)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["mse"] = "mse"
+
+    @property
+    def outputs(self) -> int:
+        return 1
+
+    def output(self, logits: jax.Array, v: jax.Array) -> AgentOutput:
+        return AgentOutput(logits, v[..., 0])
+
+    def value_loss(
+        self, out: AgentOutput, old_value: jax.Array, target: jax.Array, clip_eps=None
+    ) -> jax.Array:
+        """Half the mean squared error; with ``clip_eps``, the larger of it and the error of
+        the value moved at most ``clip_eps`` from ``old_value``."""
+        err = jnp.square(out.value - target)
+        if clip_eps is not None:
+            delta = jnp.clip(out.value - old_value, -clip_eps, clip_eps)
+            err = jnp.maximum(err, jnp.square(old_value + delta - target))
+        return 0.5 * err.mean()
 
 
 class HLGaussValue(BaseModel):
@@ -67,6 +88,19 @@ class HLGaussValue(BaseModel):
         probs = jax.lax.stop_gradient(self.target_probs(target))
         return -jnp.sum(probs * jax.nn.log_softmax(logits), axis=-1)
 
+    @property
+    def outputs(self) -> int:
+        return self.bins
+
+    def output(self, logits: jax.Array, v: jax.Array) -> AgentOutput:
+        return AgentOutput(logits, self.value(v), v)
+
+    def value_loss(
+        self, out: AgentOutput, old_value: jax.Array, target: jax.Array, clip_eps=None
+    ) -> jax.Array:
+        """The mean cross-entropy against the target histograms (never clipped)."""
+        return self.loss(out.value_logits, target).mean()
+
 
 ValueHead = MSEValue | HLGaussValue
 
@@ -80,14 +114,11 @@ class PolicyValueHeads(nnx.Module):
         value_head: ValueHead | None = None,
     ):
         self.value_head = value_head or MSEValue()
-        out = self.value_head.bins if isinstance(self.value_head, HLGaussValue) else 1
         self.policy = nnx.Linear(width, num_actions, kernel_init=_policy_init, rngs=rngs)
-        self.value = nnx.Linear(width, out, rngs=rngs)
+        self.value = nnx.Linear(width, self.value_head.outputs, rngs=rngs)
 
     def __call__(self, h: jax.Array, h_value: jax.Array | None = None) -> AgentOutput:
         """Logits from ``h``; the value from ``h_value`` where given (a separate torso)."""
         logits = self.policy(h).astype(jnp.float32)
         v = self.value(h if h_value is None else h_value).astype(jnp.float32)
-        if isinstance(self.value_head, HLGaussValue):
-            return AgentOutput(logits, self.value_head.value(v), v)
-        return AgentOutput(logits, v[..., 0])
+        return self.value_head.output(logits, v)

@@ -63,6 +63,8 @@ class MLPAgent(Agent):
     def build(self, rngs: nnx.Rngs) -> MLPNet:
         return MLPNet(self.config, self.obs_space, self.action_space.n, rngs)
 
+    memory_reach = 0
+
     def initial_carry(self, batch: int):
         return jnp.zeros((batch, 0), jnp.float32)  # no memory
 

@@ -87,6 +87,7 @@ class RecurrentAgent(Agent):
     of its (zero) carry."""
 
     config: RecurrentConfig
+    memory_reach = None  # a state carried through the episode: no fixed limit
 
     @abc.abstractmethod
     def build_core(self, rngs: nnx.Rngs) -> nnx.Module: ...

@@ -335,6 +335,10 @@ class TransformerAgent(Agent):
     def build(self, rngs: nnx.Rngs) -> TransformerNet:
         return TransformerNet(self.config, self.obs_space, self.action_space.n, rngs)
 
+    @property
+    def memory_reach(self) -> int:
+        return self.config.context - 1  # attends to the last `context` steps, itself included
+
     def initial_carry(self, batch: int) -> KVCache:
         cfg = self.config
         kv, hd, c = cfg.num_kv_heads, cfg.resolved_head_dim, cfg.context

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pmarl_bench.envs.registry import default_name
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -23,7 +25,7 @@ class EnvCase(_Strict):
 
     @property
     def case(self) -> str:
-        return f"env:{self.name or self.id.split('-v')[0]}"
+        return f"env:{self.name or default_name(self.id)}"
 
 
 class TrainCase(_Strict):
@@ -45,7 +47,7 @@ class TrainCase(_Strict):
 
     @property
     def case(self) -> str:
-        return f"train:{self.name or self.env.split('-v')[0] + '/' + self.agent}"
+        return f"train:{self.name or default_name(self.env) + '/' + self.agent}"
 
 
 class Cases(_Strict):

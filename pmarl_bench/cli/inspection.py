@@ -50,8 +50,15 @@ def report(
         )
     out = out or Path("reports") / "+".join(p.resolve().name for p in results)
     with err_console.status("building the report…"):
-        page = build_report(results, out, format.value, videos=videos)
+        page = build_report(results, out, format.value, extra=_videos() if videos else ())
     err_console.print(f"report written: {page}")
+
+
+def _videos() -> tuple:
+    """The rollout section (GIFs), which plays trained policies: JAX is loaded for it."""
+    from pmarl_bench import rollouts
+
+    return (rollouts,)
 
 
 @app.command()

@@ -38,7 +38,7 @@ def rate(
 
     Example: pmarl-bench rate results/coordination --matches 16
     """
-    from pmarl_bench import ratings
+    from pmarl_bench.matches import ratings
 
     if episodes % 2:
         raise typer.BadParameter(
@@ -80,7 +80,7 @@ def crossplay(
 
     Example: pmarl-bench crossplay results/coordination --env scouts
     """
-    from pmarl_bench import partners
+    from pmarl_bench.matches import partners
 
     announce_backend()
     with err_console.status("cross-play…") as status:

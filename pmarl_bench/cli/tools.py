@@ -84,8 +84,8 @@ def bench(
 
               pmarl-bench bench --budget gpu --keep-going --save benchmarks/baseline-h100.json
     """
-    from pmarl_bench.bench import compare as cmp
     from pmarl_bench.bench import matrix as matrices
+    from pmarl_bench.bench import regression
 
     spec = matrices.load_bench(matrix)
     baseline = matrices.load_result(compare) if compare else None
@@ -139,68 +139,21 @@ def bench(
     if profile:
         err_console.print(f"profiler trace of the first case: {profile}")
     if baseline is not None:
-        changes, missing = cmp.compare(result, baseline)
-        for attempt in range(confirm):
-            flagged = sorted(
-                {c.case for c in cmp.regressions(changes, max_regression, max_reset_regression)}
-            )
-            if not flagged:
-                break
-            err_console.print(f"re-measuring {', '.join(flagged)} ({attempt + 1}/{confirm})")
-            for case in flagged:
-                again = matrices.run_matrix(
-                    spec, matrix.parent, profile=budget, only=case, repeats=repeats
-                )
-                result = cmp.best_of(result, again)
-            changes, missing = cmp.compare(result, baseline)
-        for c in changes:
-            err_console.print(f"  {c}", highlight=False)
-        if missing:
-            err_console.print(f"not measured here: {', '.join(missing)}")
-        bad = cmp.regressions(changes, max_regression, max_reset_regression)
         reference = reference_commit or baseline.get("reference_commit")
-        cleared = ""
-        if bad and reference and not dry_run:
-            flagged = {c.case for c in bad}
-            bad = _side_by_side(bad, reference, matrix, max(confirm, 1), max_regression,
-                                max_reset_regression)  # fmt: skip
-            if not bad:
-                cleared = (f"; {', '.join(sorted(flagged))} no slower than {reference[:12]} "
-                           "side by side")  # fmt: skip
-        reset_tolerance = max_regression if max_reset_regression is None else max_reset_regression
-        if bad:
-            for c in bad:
-                tol = reset_tolerance if c.figure == "reset_seconds" else max_regression
-                err_console.print(f"[red]regression:[/] {c} (tolerance {tol:.0%})")
+        policy = regression.Policy(max_regression, max_reset_regression, confirm, reference)
+        say = lambda line: err_console.print(line, highlight=False)
+        verdict = regression.check(
+            result, baseline, policy, lambda case: matrices.run_matrix(
+                spec, matrix.parent, profile=budget, only=case, repeats=repeats),
+            matrix, say, side_by_side=not dry_run,
+        )  # fmt: skip
+        for line in verdict.summary(policy, str(compare)):
+            say(line)
+        if verdict.regressions:
             raise typer.Exit(1)
-        beyond = f"{max_regression:.0%}" + (
-            f" (resets {reset_tolerance:.0%})" if reset_tolerance != max_regression else ""
-        )
-        err_console.print(f"no regression beyond {beyond} against {compare}{cleared}")
     if failed:
         err_console.print(f"[red]{len(failed)} case(s) failed:[/] {', '.join(failed)}")
         raise typer.Exit(1)
-
-
-def _side_by_side(bad, commit: str, matrix: Path, rounds: int, tolerance: float,
-                  reset_tolerance: float | None) -> list:  # fmt: skip
-    """The flagged changes that remain when their cases are measured beside ``commit``'s
-    code (``bench.side_by_side``); all of them if that code cannot run here."""
-    from pmarl_bench.bench import compare as cmp
-    from pmarl_bench.bench import side_by_side
-
-    cases = sorted({c.case for c in bad})
-    say = lambda line: err_console.print(line, highlight=False)
-    say(f"still slower than the baseline: {', '.join(cases)}; measuring side by side "
-        f"with the baseline's reference commit {commit[:12]} on this machine")  # fmt: skip
-    try:
-        changes = side_by_side.confirm(cases, commit, matrix, rounds, say)
-    except side_by_side.Unavailable as why:
-        say(f"[red]side by side unavailable:[/] {why}; the calibrated comparison stands")
-        return bad
-    for c in changes:
-        say(f"  {c}")
-    return cmp.regressions(changes, tolerance, reset_tolerance)
 
 
 def _efficiency(f: dict) -> tuple[str, str]:
@@ -249,7 +202,7 @@ def list_(
         )
         space = env.observation_space
         parts = space.spaces if isinstance(space, Dict) else (("", space),)
-        card = env.card() if hasattr(env, "card") else None
+        card = env.task_cards().get(None)  # a multi-task env's are per task
         rows.append((
             env_id,
             "per task" if env.num_agents is None else str(env.num_agents),

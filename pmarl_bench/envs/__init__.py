@@ -18,7 +18,7 @@ from pmarl_bench.envs.grid import (
 )
 from pmarl_bench.envs.multitask import MultiTask
 from pmarl_bench.envs.n_back import NBack
-from pmarl_bench.envs.registry import make, register, registered
+from pmarl_bench.envs.registry import default_name, make, register, registered
 from pmarl_bench.envs.spaces import Box, Discrete
 
 register("n_back-v0", NBack)
@@ -38,6 +38,7 @@ __all__ = [
     "Environment",
     "MultiTask",
     "ScoreLevels",
+    "default_name",
     "make",
     "register",
     "registered",

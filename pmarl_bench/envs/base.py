@@ -87,7 +87,7 @@ class Environment(abc.ABC, Generic[State, Params]):
     fixed_length: bool = False
     teams: tuple[int, ...] | None = None
     #: cross-play sides of a cooperative task, per agent: 0 the focal side (one seed's
-    #: policy), 1 its partners (another seed's); None: no cross-play (``trainer.crossplay``)
+    #: policy), 1 its partners (another seed's); None: no cross-play (``evaluation.crossplay``)
     partners: tuple[int, ...] | None = None
     env_id: str = ""
 
@@ -153,6 +153,10 @@ class Environment(abc.ABC, Generic[State, Params]):
 
     def card(self) -> TaskCard:
         return TaskCard()
+
+    def task_cards(self) -> dict[str | None, TaskCard]:
+        """What each task tests, by task name: one task, unnamed (``None``)."""
+        return {None: self.card()}
 
     def groups(self, num_envs: int, params: Params | None = None) -> list[Group]:
         """The vmapped groups a batch of ``num_envs`` of this env is made of: one (a
@@ -263,6 +267,11 @@ class Environment(abc.ABC, Generic[State, Params]):
 
     def render(self, state: State, params: Params | None = None) -> Array:
         raise NotImplementedError(f"{self.env_id or type(self).__name__} has no renderer yet")
+
+    def positions(self, state: State) -> Array | None:
+        """``int32 [A, 2]`` each agent's (row, column) on a map, drawn beside its id in videos;
+        None for an env without a map."""
+        return None
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.model_dump().items())

@@ -31,7 +31,7 @@ from pmarl_bench.envs.spaces import Box, Discrete
 from pmarl_bench.errors import ConfigError
 
 #: fully cooperative JaxMARL envs (one team, a shared goal): cross-play pairs agent 0 of one
-#: seed with the others of another (``trainer.crossplay``)
+#: seed with the others of another (``evaluation.crossplay``)
 COOPERATIVE = ("MPE_simple_spread", "overcooked")
 
 

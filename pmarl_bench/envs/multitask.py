@@ -20,8 +20,8 @@ from typing import Any
 import jax.numpy as jnp
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pmarl_bench.envs.base import Environment, EnvOptions, ScoreLevels
-from pmarl_bench.envs.registry import make
+from pmarl_bench.envs.base import Environment, EnvOptions, ScoreLevels, TaskCard
+from pmarl_bench.envs.registry import default_name, make
 from pmarl_bench.envs.spaces import Box, Dict, Discrete
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.types import Group, with_task_id
@@ -44,7 +44,7 @@ class TaskSpec(BaseModel):
 
     @property
     def resolved_name(self) -> str:
-        return self.name or re.sub(r"-v\d+$", "", self.id)
+        return self.name or default_name(self.id)
 
 
 class MultiTaskOptions(EnvOptions):
@@ -137,6 +137,9 @@ class MultiTask:
 
     def score_levels(self, params=None) -> ScoreLevels:
         return ScoreLevels()  # per task: each group's env
+
+    def task_cards(self) -> dict[str | None, TaskCard]:
+        return {name: env.card() for name, env in self.tasks}
 
     def needs_auto_reset(self, steps: int) -> bool:
         return any(env.needs_auto_reset(steps) for _, env in self.tasks)

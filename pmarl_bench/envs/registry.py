@@ -26,6 +26,14 @@ def register(env_id: str, factory: Callable[..., Any]) -> None:
     _REGISTRY[env_id] = factory
 
 
+def default_name(env_id: str) -> str:
+    """An env's name in results and case names when none is given: its id without the
+    adapter prefix and the version, lower case with ``_`` for ``-`` (``n_back-v0`` ->
+    ``n_back``, ``gymnax:CartPole-v1`` -> ``cartpole``)."""
+    base = env_id.split(":", 1)[-1]
+    return re.sub(r"-v\d+$", "", base).replace("-", "_").lower()
+
+
 def registered() -> list[str]:
     """The registered env ids, sorted (gymnax and JaxMARL envs are reachable as
     ``gymnax:<EnvName>`` and ``jaxmarl:<env>``)."""

@@ -1,6 +1,8 @@
-"""``pmarl-bench report``: comparison plots and statistics from the result tables.
+"""``pmarl-bench report``: comparison plots and statistics from the result tables, one module
+per section (``report.sections``); no JAX. Videos of trained policies are a section from the
+layer above (``pmarl_bench.rollouts``) that the ``report`` command adds.
 
-``build_report`` is imported on first use, so ``report.stats`` and ``report.data`` load
+``build_report`` is imported on first use, so ``report.stats`` and ``report.results`` load
 without matplotlib."""
 
 from __future__ import annotations

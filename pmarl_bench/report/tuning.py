@@ -14,14 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import yaml
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.report import plots, stats
-from pmarl_bench.report.data import SCORE_METRIC
 from pmarl_bench.report.files import save
+from pmarl_bench.report.results import SCORE_METRIC
 from pmarl_bench.report.stats import iqm
 from pmarl_bench.results import load_cells
 
@@ -139,7 +142,7 @@ def write_sensitivity(sweep: Sweep, folder: Path, name: str, reps: int = stats.R
     if table.empty:
         return None, table
     colors = plots.palette(sorted(table.agent.unique()))
-    return save(plots.sensitivity(table, colors), Path(folder), name), table
+    return save(sensitivity_figure(table, colors), Path(folder), name), table
 
 
 def choose(sweep: Sweep, per: Per = "task") -> pd.DataFrame:
@@ -211,3 +214,44 @@ def _write_text(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     tmp.replace(path)
+
+
+def sensitivity_figure(table: pd.DataFrame, colors: dict[str, tuple]) -> Figure:
+    """Score against each swept setting: one row per setting, one column per env, one line
+    per agent with CI bars. ``table``: ``report.tuning.sensitivity``'s columns."""
+    settings = list(dict.fromkeys(table.setting))
+    envs = list(dict.fromkeys(table.env))
+    fig, axes = plt.subplots(
+        len(settings),
+        len(envs),
+        figsize=(3.0 * len(envs) + 1.4, 2.4 * len(settings) + 0.6),
+        layout="constrained",
+        squeeze=False,
+    )
+    for i, setting in enumerate(settings):
+        values = table.value[table.setting == setting]
+        log = bool((values > 0).all() and values.max() / values.min() >= 10)
+        for j, env in enumerate(envs):
+            ax = axes[i, j]
+            rows = table[(table.setting == setting) & (table.env == env)]
+            for agent, r in rows.groupby("agent", sort=False):
+                r = r.sort_values("value")
+                err = np.vstack([r.iqm - r.low, r.high - r.iqm])
+                ax.errorbar(r.value, r.iqm, yerr=np.where(np.isfinite(err), err, 0.0),
+                            color=colors[agent], label=agent, marker="o", ms=3, lw=1.2,
+                            capsize=2)  # fmt: skip
+            if log:
+                ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())
+            ticks = sorted(values.unique())
+            if len(ticks) <= 8:  # a grid's values, written as in the suite
+                ax.set_xticks(ticks, [f"{v:g}" for v in ticks], fontsize=8)
+            ax.grid(alpha=0.3)
+            if i == 0:
+                ax.set_title(env)
+            if j == 0:
+                ax.set_ylabel(f"IQM score\n(best at each {setting})")
+            ax.set_xlabel(setting)
+    plots.legend_outside(axes[0, -1])
+    fig.suptitle("Sensitivity to each swept setting (tuning seeds)")
+    return fig

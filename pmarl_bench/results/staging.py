@@ -18,14 +18,16 @@ import socket
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import orbax.checkpoint as ocp
 import pandas as pd
 
 from pmarl_bench import interrupts
 from pmarl_bench.results import durable
+
+if TYPE_CHECKING:  # orbax (and JAX with it) only where snapshots are read or written
+    import orbax.checkpoint as ocp
 
 STATUS_FILE = "status.json"
 LIVE_FILE = "live.parquet"
@@ -205,6 +207,7 @@ def local_checkpointer() -> ocp.StandardCheckpointer:
     """An orbax checkpointer for this process alone: in a distributed job only process 0
     reads and writes files, so it must not wait for the others at orbax's barriers."""
     import jax
+    import orbax.checkpoint as ocp
 
     if jax.process_count() == 1:
         return ocp.StandardCheckpointer()

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from pmarl_bench import checkpoints, interrupts, provenance
+from pmarl_bench import checkpoints, evaluation, interrupts, provenance
 from pmarl_bench.errors import TrainingDivergedError
 from pmarl_bench.executor import MemoryLimit
 from pmarl_bench.progress import COMPILE, DONE, EVALUATE, TRAIN, Report, clock, human
@@ -28,7 +28,7 @@ from pmarl_bench.runner import resume
 from pmarl_bench.runner.loggers import Loggers
 from pmarl_bench.scale import distributed
 from pmarl_bench.suites.cell import Cell
-from pmarl_bench.trainer import crossplay, evaluate, loop
+from pmarl_bench.trainer import loop
 
 #: seconds between snapshots of a training cell's state, unless a suite or ``--snapshot-every``
 #: says otherwise (0: after every chunk)
@@ -116,7 +116,8 @@ class _CellRun:
             "snapshots": 0,
             "snapshot_seconds": 0.0,
         }
-        self.evaluated = bool(evaluate.evaluations(env, env_params, agent))
+        # a team evaluation plays the final policy against its earlier checkpoints
+        self.evaluated = evaluation.has_team_evaluation(env, env_params, agent)
         self.loggers: Loggers | None = None
         try:
             snapshot = self._resume_point()
@@ -261,31 +262,19 @@ class _CellRun:
         checkpoints.save(self.stage, checkpoints.FINAL, params)
         self.saved.append({"label": checkpoints.FINAL, "update": train.num_updates,
                            "env_steps": total})  # fmt: skip
-        if self.evaluated:
-            self.say(total, f"evaluating (against random agents and {len(self.kept)} "
-                     "checkpoint(s))…", EVALUATE)  # fmt: skip
-        vs_random, vs_checkpoints = evaluate.evaluate_seeds(
-            env, env_params, agent, params, self.seeds, self.kept
-        )
-        self.say(total, "evaluating the final policy (greedy and stochastic)…", EVALUATE)
-        finals = evaluate.final_policy_returns(env, env_params, agent, params, *cell.evaluation)
-        evals = (finals | vs_random, vs_checkpoints)
-        cross = None
-        if (
-            len(cell.member_seeds) > 1
-            and not cell.trials
-            and crossplay.has_partners(env, env_params)
-        ):
-            self.say(total, "cross-play: every seed with every other seed's partners…", EVALUATE)
-            cross = crossplay.cross_play_returns(env, env_params, agent, params, *cell.evaluation)
-        self.say(total, "measuring the random policy's return…", EVALUATE)
-        random = manifests.random_levels(cell, env, env_params)
+        measured = evaluation.after_training(
+            env, env_params, agent, params, cell.env_config(), seeds=self.seeds,
+            cross_play_seeds=list(cell.seeds) if len(self.seeds) > 1 and not cell.trials
+            else None, episodes=cell.evaluation[0], seed=cell.evaluation[1], kept=self.kept,
+            saved=self.saved, num_updates=train.num_updates,
+            say=lambda line: self.say(total, line, EVALUATE),
+        )  # fmt: skip
         manifest = manifests.write(
-            cell, self.path, self.stage, self.built, result, evals, self.saved, random,
-            self.history, cross,
+            cell, self.path, self.stage, self.built, result, self.history,
+            {**measured.entries, "checkpoints": self.saved}, measured.metrics,
         )  # fmt: skip
         if self.loggers is not None:
-            self.loggers.log(manifests.evaluation_frame(cell, train, evals, self.saved))
+            self.loggers.log(manifests.evaluation_frame(cell, train, measured.metrics))
         rate, ret = manifest["agent_steps_per_second"], _final_return(result.metrics)
         times = f"compile {result.compile_seconds:.0f}s, run {result.run_seconds:.0f}s"
         self.say(total, f"{human(total)} env steps · return {ret} · {human(rate)} agent-steps/s "

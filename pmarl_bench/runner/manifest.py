@@ -1,34 +1,20 @@
-"""A finished cell's manifest: its config, levels, task cards, timings and evaluations, and
-its metrics table."""
+"""A finished cell's manifest: its config, levels, task cards, what its agent remembers,
+timings and the measurements after training, and its metrics table."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict
+from typing import Any
 
 import jax
 import numpy as np
 
 from pmarl_bench import provenance
 from pmarl_bench.results import store
-from pmarl_bench.trainer import cost, crossplay, evaluate, levels
-
-_RANDOM_LEVELS: dict[str, dict] = {}
-
-
-def random_levels(cell, env, env_params) -> dict:
-    """The uniformly random policy's return on the cell's env (per task for a multi-task
-    env), measured once per env config in this process: its agents and controls share it."""
-    # the oracle observation changes no dynamics: an oracle control shares its env's level
-    options = {k: v for k, v in cell.env_options.items() if k != "observe"}
-    key = json.dumps([cell.env_id, options, cell.env_params], sort_keys=True, default=str)
-    if key not in _RANDOM_LEVELS:
-        found = levels.random_policy_returns(env, env_params)
-        _RANDOM_LEVELS[key] = found[None] if list(found) == [None] else {"tasks": found}
-    return _RANDOM_LEVELS[key]
-
+from pmarl_bench.trainer import cost
 
 #: environment variable: 0 skips counting a cell's FLOPs (2-5 s a cell; the test suite,
 #: which trains a hundred tiny cells, sets it and checks the counting in its own tests)
@@ -46,10 +32,15 @@ def _efficiency(cell, train, rate: float) -> dict | None:
         return {"error": f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"}
 
 
-def write(cell, path, stage, built, result, evals, saved, random, history, cross=None) -> dict:
+def write(
+    cell, path, stage, built, result, history: dict, measured: Mapping[str, Any],
+    metrics: Mapping[str, np.ndarray],
+) -> dict:  # fmt: skip
     """Write the finished cell ``path`` (moving ``stage`` into place); returns its manifest.
     ``history``: the runs before a resume (``run_seconds``, ``agent_steps``, ``resumed``);
-    ``cross``: the cross-play matrices per task (``trainer.crossplay``), if any."""
+    ``measured``: manifest entries measured after training, by key (``evaluation``,
+    ``cross_play``, ``random_return``, ``checkpoints``, ...); ``metrics``: their rows
+    ``{name: [members, updates]}`` beside the training metrics."""
     env, env_params, agent, train = built
     seeds = list(cell.seeds)
     total = train.num_updates * train.env_steps_per_update
@@ -75,8 +66,8 @@ def write(cell, path, stage, built, result, evals, saved, random, history, cross
         **_tasks(train),
         "num_params": agent.num_params(params0),
         "control": cell.control,  # memoryless, frame_stack, oracle, or None: an agent
+        "memory": agent.memory(),  # how far back it can remember, and what it reads
         "score_levels": asdict(env.score_levels(env_params)),
-        "random_return": random,  # mean per-agent episode return of uniform random actions
         "task_card": _cards(env),
         "compile_seconds": result.compile_seconds,  # of the last run, after a resume
         "run_seconds": run_seconds,  # training time of every run together
@@ -88,9 +79,7 @@ def write(cell, path, stage, built, result, evals, saved, random, history, cross
         # snapshots for resuming (their seconds are part of run_seconds)
         "snapshots": history.get("snapshots", 0),
         "snapshot_seconds": history.get("snapshot_seconds", 0.0),
-        "evaluation": _evaluation(cell, *evals),
-        "cross_play": _cross_play(cell, cross),
-        "checkpoints": saved,
+        **measured,
         "compiled_memory_bytes": result.compiled_memory_bytes,
         "mesh": {"seed": result.devices[0], "data": result.devices[1]},
         "processes": jax.process_count(),
@@ -100,17 +89,14 @@ def write(cell, path, stage, built, result, evals, saved, random, history, cross
         **provenance.environment_info(),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    members = len(cell.member_seeds)
-    frame = _frame(cell, train, result.metrics | _at_updates(*evals, saved, train.num_updates,
-                                                             members))  # fmt: skip
+    frame = _frame(cell, train, {**result.metrics, **metrics})
     store.write_cell(path, frame, manifest, stage=stage)
     return manifest
 
 
-def evaluation_frame(cell, train, evals, saved):
-    """The evaluation rows of the cell's metrics table."""
-    members = len(cell.member_seeds)
-    return _frame(cell, train, _at_updates(*evals, saved, train.num_updates, members))
+def evaluation_frame(cell, train, metrics: Mapping[str, np.ndarray]):
+    """The rows of the measurements after training, in the cell's table format."""
+    return _frame(cell, train, metrics)
 
 
 def _frame(cell, train, metrics):
@@ -127,9 +113,10 @@ def _frame(cell, train, metrics):
 
 def _cards(env) -> dict:
     """What the task tests and its memory horizon (per task for a multi-task env)."""
-    if hasattr(env, "card"):
-        return asdict(env.card())
-    return {"tasks": {name: asdict(task.card()) for name, task in env.tasks}}
+    cards = env.task_cards()
+    if list(cards) == [None]:
+        return asdict(cards[None])
+    return {"tasks": {name: asdict(card) for name, card in cards.items()}}
 
 
 def budget_note(train) -> str:
@@ -141,47 +128,6 @@ def budget_note(train) -> str:
     if n * per != asked:
         note += f" ({asked:,} asked; rounded down to whole updates)"
     return note
-
-
-def _evaluation(cell, vs_random: dict, vs_checkpoints: dict) -> dict | None:
-    if not vs_random:
-        return None
-    return {
-        **{name: values.tolist() for name, values in vs_random.items()},
-        "against_checkpoints": {
-            label: {name: values.tolist() for name, values in metrics.items()}
-            for label, metrics in vs_checkpoints.items()
-        },
-        "episodes_per_seed": evaluate.EVAL_EPISODES,
-        # the final-policy returns: one episode per env, resets and samples from one key
-        "final_policy": dict(zip(("episodes", "seed"), cell.evaluation, strict=True)),
-    }
-
-
-def _cross_play(cell, cross: dict | None) -> dict | None:
-    """Row i, column j: the focal side follows seed i's final policy, its partners seed j's."""
-    if not cross:
-        return None
-    return {
-        "metric": crossplay.METRIC,
-        "seeds": list(cell.seeds),
-        # per task of a multi-task env, else under the env's name
-        "matrices": {cell.env_name if t is None else t: m.tolist() for t, m in cross.items()},
-    }
-
-
-def _at_updates(
-    vs_random: dict, vs_checkpoints: dict, saved: list[dict], num_updates: int, num_seeds: int
-) -> dict[str, np.ndarray]:
-    """Evaluations as ``[seeds, updates]`` metrics: against random agents at the last update,
-    against a checkpoint at that checkpoint's update (NaN elsewhere)."""
-    at = {c["label"]: c["update"] for c in saved}
-    points = [(vs_random, num_updates)] + [(m, at[label]) for label, m in vs_checkpoints.items()]
-    out = {}
-    for metrics, update in points:
-        for name, v in metrics.items():
-            out.setdefault(name, np.full((num_seeds, num_updates), np.nan))[:, update - 1] = v
-    return out
 
 
 def _tasks(train) -> dict:

@@ -3,7 +3,9 @@ agent and trainer (the suite loader, the checkpoint loader and the benchmarks al
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -13,20 +15,21 @@ import jax.numpy as jnp
 import numpy as np
 from pydantic import ValidationError
 
-from pmarl_bench import agents, envs
+from pmarl_bench import agents, envs, evaluation
 from pmarl_bench.agents.base import AgentConfig
 from pmarl_bench.errors import ConfigError, from_validation
-from pmarl_bench.trainer import evaluate
 from pmarl_bench.trainer.config import PPOConfig
 from pmarl_bench.trainer.ppo import TRACED, Hyper, Train, hyper
 
-#: the default final-policy evaluation: (episodes per seed, key), as in ``evaluate``
-EVALUATION = (evaluate.EVAL_EPISODES, evaluate.FINAL_EVAL_SEED)
+#: the default final-policy evaluation: (episodes per seed, key), as in ``evaluation``
+EVALUATION = (evaluation.EVAL_EPISODES, evaluation.FINAL_EVAL_SEED)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Cell:
-    """One (env, agent) pair of a suite, fully resolved; it trains all its seeds at once."""
+    """One (env, agent) pair of a suite, fully resolved; it trains all its seeds at once.
+    A value: built with keywords, never changed (``dataclasses.replace`` makes another);
+    its resolved config and hash are computed once."""
 
     suite: str
     env_name: str
@@ -81,6 +84,11 @@ class Cell:
         }  # fmt: skip
 
     def resolved_config(self) -> dict:
+        """The config as manifests keep it (a copy: the caller may change it)."""
+        return copy.deepcopy(self._resolved)
+
+    @functools.cached_property
+    def _resolved(self) -> dict:
         env = envs.make(self.env_id, **self.env_options)
         # resolved options (a gymnax env's are passed through: its model has only `observe`,
         # which like every env's is left out when plain)
@@ -117,8 +125,18 @@ class Cell:
         }
 
     def config_hash(self) -> str:
-        blob = json.dumps(self.resolved_config(), sort_keys=True, default=str)
+        return self._hash
+
+    @functools.cached_property
+    def _hash(self) -> str:
+        blob = json.dumps(self._resolved, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def env_config(self) -> evaluation.EnvConfig:
+        """What identifies its env for measurements its agents and controls share."""
+        return evaluation.EnvConfig(
+            self.env_id, dict(self.env_options), dict(self.env_params), self.env_name
+        )
 
     def build_policy(self) -> tuple[Any, Any, Any]:
         """(env, env_params, agent): what acting needs (no trainer)."""

@@ -10,10 +10,12 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from pmarl_bench import agents, envs
+from pmarl_bench import controls as controls_
 from pmarl_bench.agents.base import AgentConfig
 from pmarl_bench.errors import ConfigError, from_validation
 from pmarl_bench.suites.cell import Cell, apply_env_params, network_config
@@ -26,13 +28,13 @@ from pmarl_bench.suites.files import (
 )
 from pmarl_bench.suites.overrides import apply_overrides, shadowed
 from pmarl_bench.suites.schema import (
-    CONTROL_BASELINES,
     DEFAULT_BUDGET,
     MAX_SEEDS,
     MAX_STEPS,
     AgentBudget,
     Budget,
     EnvBudget,
+    EnvEntry,
     Suite,
 )
 from pmarl_bench.suites.sweep import (
@@ -126,8 +128,32 @@ def load_suite(
         suite = Suite(**data)
     except ValidationError as err:
         raise from_validation(err, f"{path}: ", Suite) from None
-    chosen = pick_budget(suite, budget, path)
+    suite, chosen = _sized(suite, path, budget, seeds, steps, only)
     bwhere = f"{path}: budgets.{budget}"
+    loaded_agents, controls = _load_agents(suite, path, chosen, bwhere)
+    env_names = [e.resolved_name for e in suite.envs]
+    names = [a.name for a in loaded_agents] + list(controls)
+    # tuning starts from the untuned settings: `tuned:` is the sweep's output, not its input
+    tuned = None if tune else load_tuned(suite, path, names, env_names)
+    sweep = check_sweep(suite, str(path), names, env_names) if tune else None
+    if tune:
+        suite = suite.model_copy(update={"name": suite.name + TUNE_SUFFIX})
+    expand = _Expansion(suite, path, chosen, bwhere, tuned, sweep, steps, only)
+    for i, entry in enumerate(suite.envs):
+        expand.env(i, entry, loaded_agents, controls)
+    if only and not expand.cells:
+        names = [f"{e.resolved_name}/{a.name}" for e in suite.envs for a in loaded_agents]
+        raise ConfigError(f"no cell matches {only!r}; cells: {', '.join(names)}", "--only")
+    return LoadedSuite(suite, path, expand.cells, expand.shadowed(overrides or []))
+
+
+def _sized(
+    suite: Suite, path: Path, budget: str | None, seeds: int | None, steps: int | None,
+    only: str | None,
+) -> tuple[Suite, Budget]:  # fmt: skip
+    """The suite with its named budget's and the command line's sizes, and the budget; the
+    command line's values checked."""
+    chosen = pick_budget(suite, budget, path)
     if chosen != Budget():
         update = {"name": f"{suite.name}-{budget}"}
         if chosen.seeds is not None:
@@ -141,8 +167,15 @@ def load_suite(
         raise ConfigError(f"env steps per seed from 1 to {MAX_STEPS:,} (got {steps:,})", "--steps")
     if only is not None and not only.strip():
         raise ConfigError("an empty pattern; e.g. --only 'n_back/*'", "--only")
+    return suite, chosen
 
-    def load_agent(ref: str, entry_network: dict, where: str, name: str | None):
+
+def _load_agents(
+    suite: Suite, path: Path, chosen: Budget, bwhere: str
+) -> tuple[list[_Agent], dict[str, _Agent]]:
+    """The suite's agents and the controls its envs want, their names checked."""
+
+    def load_agent(ref: str, entry_network: dict, where: str, name: str | None) -> _Agent:
         try:
             bpath = find_baseline(ref, path.parent)
         except ConfigError as err:
@@ -174,7 +207,7 @@ def load_suite(
         loaded_agents.append(agent)
     wanted = {c for e in suite.envs for c in (suite.controls if e.controls is None else e.controls)}
     controls = {
-        c: load_agent(CONTROL_BASELINES[c], {}, f"{path}: controls ({c})", c)
+        c: load_agent(controls_.BASELINES[c], {}, f"{path}: controls ({c})", c)
         for c in sorted(wanted)
     }
     for key in chosen.agents:
@@ -183,7 +216,6 @@ def load_suite(
                 f"no agent named {key!r}; agents: {', '.join(a.name for a in loaded_agents)}",
                 f"{bwhere}.agents.{key}",
             )
-
     _unique([e.resolved_name for e in suite.envs], f"{path}: envs", "env name")
     names = [a.name for a in loaded_agents]
     _unique(names, f"{path}: agents", "agent name")
@@ -192,88 +224,111 @@ def load_suite(
             raise ConfigError(
                 f"agent name {c!r} is taken by the {c} control; rename it", f"{path}: agents"
             )
+    return loaded_agents, controls
 
-    # tuning starts from the untuned settings: `tuned:` is the sweep's output, not its input
-    tuned = None if tune else load_tuned(suite, path, names + list(controls),
-                                         [e.resolved_name for e in suite.envs])  # fmt: skip
-    sweep = None
-    if tune:
-        sweep = check_sweep(suite, str(path), names + list(controls),
-                            [e.resolved_name for e in suite.envs])  # fmt: skip
-        suite = suite.model_copy(update={"name": suite.name + TUNE_SUFFIX})
-    cells = []
-    layers: dict[str, list[tuple[dict, str]]] = {}  # per cell, for shadowed overrides
-    for i, entry in enumerate(suite.envs):
-        where = f"{path}: envs[{i}]"
-        over = chosen.envs.get(entry.resolved_name, EnvBudget())
+
+@dataclass
+class _Expansion:
+    """The cells of a suite, env by env, and the PPO layers of each (for ``--set`` overrides
+    that a later layer shadows)."""
+
+    suite: Suite
+    path: Path
+    chosen: Budget
+    bwhere: str
+    tuned: Any
+    sweep: Any
+    steps: int | None
+    only: str | None
+    cells: list[Cell] = field(default_factory=list)
+    layers: dict[str, list[tuple[dict, str]]] = field(default_factory=dict)
+
+    def env(
+        self, i: int, entry: EnvEntry, agents_: list[_Agent], controls: dict[str, _Agent]
+    ) -> None:
+        suite, path, where = self.suite, self.path, f"{self.path}: envs[{i}]"
+        over = self.chosen.envs.get(entry.resolved_name, EnvBudget())
         options = {**entry.options, **over.options}
-        try:
-            env = envs.make(entry.id, **options)
-        except ConfigError as err:
-            # located in the budget when the budget set the field
-            key = (err.where or "").removeprefix("options.").split(".")[0].split("[")[0]
-            at = f"{bwhere}.envs.{entry.resolved_name}" if key in over.options else where
-            raise (err.at(at) if err.where else err.at(f"{where}.id")) from None
+        env = self._make_env(entry, options, over, where)
         try:
             apply_env_params(env, entry.params)
         except ConfigError as err:
             raise err.at(f"{where}.params") from None
         env_controls = suite.controls if entry.controls is None else entry.controls
-        for agent, control in _with_controls(loaded_agents, controls, env_controls):
+        for agent, control in _with_controls(agents_, controls, env_controls):
             cell_options, cell_env = options, env
-            if control == "oracle":
-                cell_options = {**options, "observe": "oracle"}
+            if control is not None and controls_.OBSERVE[control] != "plain":
+                cell_options = {**options, "observe": controls_.OBSERVE[control]}
                 try:
                     cell_env = envs.make(entry.id, **cell_options)
                 except ConfigError as err:
-                    raise ConfigError(err.message, f"{where}.controls (oracle)") from None
-            total = steps or over.steps or chosen.steps or entry.steps or suite.steps
-            layers[f"{entry.resolved_name}/{agent.name}"] = [
-                agent.base_layer,
-                (suite.ppo, f"{path}: ppo"),
-                (entry.ppo, f"{where}.ppo"),
-                *agent.entry_layers,
-                tuned_layer(tuned, entry.resolved_name, agent.name, suite.tuned),
-                (chosen.ppo, f"{bwhere}.ppo"),
-                (over.ppo, f"{bwhere}.envs.{entry.resolved_name}.ppo"),
-                agent.budget_layer,
-            ]
-            ppo = ppo_config(layers[f"{entry.resolved_name}/{agent.name}"], total)
-            network = tuned_network(tuned, entry.resolved_name, agent.name, agent.network,
+                    raise ConfigError(err.message, f"{where}.controls ({control})") from None
+            name = f"{entry.resolved_name}/{agent.name}"
+            self.layers[name] = self._ppo_layers(entry, agent, over, where)
+            total = self.steps or over.steps or self.chosen.steps or entry.steps or suite.steps
+            ppo = ppo_config(self.layers[name], total)
+            network = tuned_network(self.tuned, entry.resolved_name, agent.name, agent.network,
                                     suite.tuned)  # fmt: skip
             cell = Cell(
-                suite.name,
-                entry.resolved_name,
-                agent.name,
-                entry.id,
-                cell_options,
-                dict(entry.params),
-                agent.baseline,
-                network,
-                ppo,
-                tuple(suite.seed_list),
-                suite.checkpoint_every,
-                control,
-                (suite.evaluation.episodes, suite.evaluation.seed),
-                suite.snapshot_every,
-                tuning=None if tuned is None else tuned.protocol.model_dump(exclude={"written"}),
+                suite=suite.name,
+                env_name=entry.resolved_name,
+                agent_name=agent.name,
+                env_id=entry.id,
+                env_options=cell_options,
+                env_params=dict(entry.params),
+                baseline=agent.baseline,
+                network=network,
+                ppo=ppo,
+                seeds=tuple(suite.seed_list),
+                checkpoint_every=suite.checkpoint_every,
+                control=control,
+                evaluation=(suite.evaluation.episodes, suite.evaluation.seed),
+                snapshot_every=suite.snapshot_every,
+                tuning=None
+                if self.tuned is None
+                else self.tuned.protocol.model_dump(exclude={"written"}),
             )
-            for c in [cell] if sweep is None else sweep_cells(cell, sweep, str(path)):
-                if only and not fnmatch.fnmatch(c.name, only):
+            for c in [cell] if self.sweep is None else sweep_cells(cell, self.sweep, str(path)):
+                if self.only and not fnmatch.fnmatch(c.name, self.only):
                     continue
                 try:
                     validate(cell_env, c.ppo, c.network)
                     agents.make_agent(c.network, cell_env.observation_space, cell_env.action_space)
                 except ConfigError as err:
                     raise ConfigError(err.message, f"{path}: cell {c.name}: {err.where}") from None
-                cells.append(c)
-    if only and not cells:
-        names = [f"{e.resolved_name}/{a.name}" for e in suite.envs for a in loaded_agents]
-        raise ConfigError(f"no cell matches {only!r}; cells: {', '.join(names)}", "--only")
-    names = {c.name for c in cells} | {f"{c.env_name}/{c.swept_agent}" for c in cells}
-    chosen_layers = {name: v for name, v in layers.items() if name in names}
-    warnings = shadowed(overrides or [], f"{path}: ppo", chosen_layers)
-    return LoadedSuite(suite, path, cells, warnings)
+                self.cells.append(c)
+
+    def _make_env(self, entry: EnvEntry, options: dict, over: EnvBudget, where: str):
+        try:
+            return envs.make(entry.id, **options)
+        except ConfigError as err:
+            # located in the budget when the budget set the field
+            key = (err.where or "").removeprefix("options.").split(".")[0].split("[")[0]
+            at = f"{self.bwhere}.envs.{entry.resolved_name}" if key in over.options else where
+            raise (err.at(at) if err.where else err.at(f"{where}.id")) from None
+
+    def _ppo_layers(
+        self, entry: EnvEntry, agent: _Agent, over: EnvBudget, where: str
+    ) -> list[tuple[dict, str]]:
+        """A cell's PPO override layers, later wins."""
+        return [
+            agent.base_layer,
+            (self.suite.ppo, f"{self.path}: ppo"),
+            (entry.ppo, f"{where}.ppo"),
+            *agent.entry_layers,
+            tuned_layer(self.tuned, entry.resolved_name, agent.name, self.suite.tuned),
+            (self.chosen.ppo, f"{self.bwhere}.ppo"),
+            (over.ppo, f"{self.bwhere}.envs.{entry.resolved_name}.ppo"),
+            agent.budget_layer,
+        ]
+
+    def shadowed(self, overrides: list[str]) -> list[str]:
+        """Warnings for the ``--set ppo.KEY`` overrides a later layer shadows in the cells
+        loaded (a sweep variant's layers are its agent's)."""
+        cells = self.cells
+        names = {c.name for c in cells} | {f"{c.env_name}/{c.swept_agent}" for c in cells}
+        chosen_layers = {name: v for name, v in self.layers.items() if name in names}
+        return shadowed(overrides, f"{self.path}: ppo", chosen_layers)
 
 
 def _with_controls(
@@ -282,11 +337,10 @@ def _with_controls(
     """An env's (agent, control or None) pairs: the suite's agents, then the controls it
     wants; an MLP agent as its baseline file has it is the memoryless control itself."""
     plain_mlp = next((a for a in loaded if a.plain_mlp), None)
-    runs = [
-        (a, "memoryless" if a is plain_mlp and "memoryless" in wanted else None) for a in loaded
-    ]
+    memoryless = controls_.MEMORYLESS
+    runs = [(a, memoryless if a is plain_mlp and memoryless in wanted else None) for a in loaded]
     return runs + [
-        (controls[c], c) for c in wanted if not (c == "memoryless" and plain_mlp is not None)
+        (controls[c], c) for c in wanted if not (c == memoryless and plain_mlp is not None)
     ]
 
 

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pmarl_bench.controls import Control
+from pmarl_bench.envs.registry import default_name
 from pmarl_bench.results import store
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -15,16 +17,6 @@ DEFAULT_BUDGET = "default"
 MAX_SEEDS, MAX_SEED = 10_000, 2**32 - 1
 #: env steps per seed: beyond it a run is a typo (1e13 would take years on one GPU)
 MAX_STEPS = 10**11
-
-#: control agents a suite can ask for on its envs (trained by the same PPO as every agent):
-#: memoryless (an MLP on the plain observation), frame_stack (an MLP over the last 4 inputs:
-#: short memory) and oracle (an MLP on the perfect-memory observation, ``observe: oracle``)
-Control = Literal["memoryless", "frame_stack", "oracle"]
-CONTROL_BASELINES: dict[str, str] = {
-    "memoryless": "mlp",
-    "frame_stack": "frame_stack",
-    "oracle": "mlp",
-}
 
 
 class _Strict(BaseModel):
@@ -58,13 +50,8 @@ def _check_seeds(v):
 
 
 def env_name(env_id: str, name: str | None = None) -> str:
-    """An env entry's name in results: its ``name``, else its id without the registry's
-    version and adapter prefix (``n_back-v0`` -> ``n_back``, ``gymnax:CartPole-v1`` ->
-    ``cartpole``)."""
-    if name:
-        return name
-    base = env_id.split(":", 1)[-1]
-    return re.sub(r"-v\d+$", "", base).replace("-", "_").lower()
+    """An env entry's name in results: its ``name``, else ``envs.default_name(id)``."""
+    return name or default_name(env_id)
 
 
 class EnvEntry(_Strict):

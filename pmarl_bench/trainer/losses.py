@@ -7,7 +7,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from pmarl_bench.agents.heads import HLGaussValue
 from pmarl_bench.agents.policy import masked_logits
 from pmarl_bench.trainer.config import PPOConfig
 from pmarl_bench.types import AgentInput
@@ -45,15 +44,8 @@ def ppo_loss(params, agent, batch: Batch, cfg: PPOConfig, h):
     clipped = jnp.clip(ratio, 1.0 - h.clip_eps, 1.0 + h.clip_eps)
     policy_loss = -jnp.minimum(ratio * adv, clipped * adv).mean()
 
-    value_head = agent.config.value_head
-    if isinstance(value_head, HLGaussValue):
-        value_loss = value_head.loss(out.value_logits, batch.target).mean()
-    else:
-        value_err = jnp.square(out.value - batch.target)
-        if cfg.clip_value:
-            delta = jnp.clip(out.value - batch.value, -h.clip_eps, h.clip_eps)
-            value_err = jnp.maximum(value_err, jnp.square(batch.value + delta - batch.target))
-        value_loss = 0.5 * value_err.mean()
+    clip = h.clip_eps if cfg.clip_value else None
+    value_loss = agent.config.value_head.value_loss(out, batch.value, batch.target, clip)
 
     total = policy_loss + h.vf_coef * value_loss - h.ent_coef * entropy
     aux = {

@@ -44,7 +44,7 @@ def write(
         "run_seconds": 10.0, "peak_host_memory_bytes": 1e9, "device": "cpu",
         "control": control, "random_return": random,
         "task_card": {"tests": ["sequential recall"], "horizon_steps": 4, "horizon": "4 steps"},
-        "config": {"agent": {"network": {"kind": "transformer", "context": 3}}},
+        "memory": {"reach": 2, "inputs": ["obs", "prev_action", "prev_reward"]},
     }  # fmt: skip
     write_cell(root / suite / env / agent, frame, manifest)
 
@@ -113,7 +113,7 @@ def test_a_difference_needs_the_holm_corrected_test_too(tmp_path):
         write(tmp_path, task, "x", seeds, 1.0)
         write(tmp_path, task, "y", seeds, 0.97)
         write(tmp_path, task, "z", seeds, 0.99)
-    build_report([tmp_path / "toy"], tmp_path / "out", "md", reps=100, videos=False)
+    build_report([tmp_path / "toy"], tmp_path / "out", "md", reps=100)
     md = (tmp_path / "out" / "report.md").read_text()
     section = md[md.index("## Probability of improvement") :]
     verdicts = [line for line in section.splitlines() if line.startswith("- ")]
@@ -125,7 +125,8 @@ def test_a_difference_needs_the_holm_corrected_test_too(tmp_path):
 def test_memory_gap_closed_is_scaled_by_the_controls(results, report):
     import pandas as pd
 
-    from pmarl_bench.report.data import load, normalised
+    from pmarl_bench.report.memory import normalised
+    from pmarl_bench.report.results import load
 
     agg = pd.read_csv(report[0] / "final_scores.csv")
     good = agg[(agg.task == "recall") & (agg.agent == "good") & (agg.stat == "mean")].iloc[0]
@@ -147,7 +148,7 @@ def test_memory_gap_closed_is_scaled_by_the_controls(results, report):
     table = md[md.index("## Does this task test memory?") :]
     row = next(line for line in table.splitlines() if line.startswith("| recall"))
     assert "yes: perfect memory scores above no memory" in row
-    assert "good 2 (short)" in row  # a context of 3 steps reaches 2 back; the horizon is 4
+    assert "good 2 (short)" in row  # its manifest: it reaches 2 steps back; the horizon is 4
     maze = next(line for line in table.splitlines() if line.startswith("| maze"))
     assert "unknown" in maze and "needs memoryless and oracle" in maze
 
@@ -185,7 +186,7 @@ def test_evaluations_are_listed_per_checkpoint(tmp_path):
     middle[:, 4] = [0.0, 0.2]  # a second, earlier checkpoint
     write(tmp_path, "koth", "gru", seeds, 1.0,
           extra={"eval/point_share": last, "eval/checkpoint_vs_final": middle})  # fmt: skip
-    build_report([tmp_path / "toy"], tmp_path / "out", "md", reps=100, videos=False)
+    build_report([tmp_path / "toy"], tmp_path / "out", "md", reps=100)
     rows = [line for line in (tmp_path / "out" / "report.md").read_text().splitlines()
             if line.startswith("| koth") and ("point_share" in line or "_vs_" in line)]  # fmt: skip
     cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows]
@@ -205,7 +206,7 @@ def test_final_scores_come_from_the_final_policy_evaluation(tmp_path):
     extra = {"eval/return_stochastic": stochastic, "eval/return_greedy": greedy}
     write(tmp_path, "recall", "new", seeds, 1.0, extra=extra)
     write(tmp_path, "recall", "old", seeds, 1.0)  # before the evaluation existed
-    build_report([tmp_path / "toy"], tmp_path / "out", "md", reps=100, videos=False)
+    build_report([tmp_path / "toy"], tmp_path / "out", "md", reps=100)
     import pandas as pd
 
     final = pd.read_csv(tmp_path / "out" / "final_scores.csv")
@@ -218,7 +219,7 @@ def test_final_scores_come_from_the_final_policy_evaluation(tmp_path):
 
 
 def test_throughput_table_carries_the_manifests_efficiency():
-    from pmarl_bench.report.data import _throughput
+    from pmarl_bench.report.sections.throughput import throughput_table
 
     eff = {"acting_flops_per_agent_step": 1e5, "learning_flops_per_agent_step": 9e5,
            "achieved_flops_per_second": 5e10, "peak_share": 0.3}  # fmt: skip
@@ -226,7 +227,7 @@ def test_throughput_table_carries_the_manifests_efficiency():
         {"suite": "s", "env": "e", "agent": "new", "efficiency": eff},
         {"suite": "s", "env": "e", "agent": "old"},  # from before efficiency was recorded
     ]
-    table = _throughput(manifests, lambda s, e: e).set_index("agent")
+    table = throughput_table(manifests, lambda s, e: e).set_index("agent")
     assert table.loc["new", "flops_per_agent_step"] == 1e6
     assert table.loc["new", "achieved_gflops"] == 50 and table.loc["new", "peak_share"] == 0.3
     assert np.isnan(table.loc["old", "peak_share"])
@@ -267,7 +268,7 @@ def test_cross_play_matrices_and_their_gap(tmp_path):
     ]
     (tmp_path / "toy" / "cross_play").mkdir()
     pd.DataFrame(rows).to_csv(tmp_path / "toy" / "cross_play" / "team.csv", index=False)
-    build_report([tmp_path / "toy"], tmp_path / "out", "md", reps=100, videos=False)
+    build_report([tmp_path / "toy"], tmp_path / "out", "md", reps=100)
     table = pd.read_csv(tmp_path / "out" / "cross_play.csv").iloc[0]
     assert (table["self-play"], table["cross-play"], table.gap) == (2.0, 1.0, 1.0)
     assert "## Cross-play" in (tmp_path / "out" / "report.md").read_text()
@@ -297,7 +298,7 @@ def test_ratings_are_drawn_and_the_final_policies_ranked(tmp_path):
         "draws": [0] * 4,
     })  # fmt: skip
     table.to_csv(tmp_path / "toy" / "ratings" / "hill.csv", index=False)
-    build_report([tmp_path / "toy"], tmp_path / "out", "md", reps=100, videos=False)
+    build_report([tmp_path / "toy"], tmp_path / "out", "md", reps=100)
     page = (tmp_path / "out" / "report.md").read_text()
     section = page[page.index("## Ratings") :]
     assert "ratings.png" in section

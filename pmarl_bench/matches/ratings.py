@@ -19,10 +19,11 @@ import jax
 import numpy as np
 import pandas as pd
 
-from pmarl_bench import checkpoints, league
+from pmarl_bench import checkpoints
 from pmarl_bench.errors import ConfigError
+from pmarl_bench.evaluation import teams
+from pmarl_bench.matches import league
 from pmarl_bench.results import store
-from pmarl_bench.trainer import evaluate
 
 MATCHES = 8  # per player, as the policy team
 EPISODES = 16  # per match, half on each side
@@ -43,7 +44,7 @@ def competitive_tasks(path: Path) -> dict[str, list[checkpoints.TrainedCell]]:
     declares a team evaluation: task ``env``, or ``env/task`` in a multi-task env."""
     found: dict[str, list[checkpoints.TrainedCell]] = {}
     for cell in league.playing_cells(path):
-        for g in cell.env.groups(evaluate.EVAL_EPISODES, cell.env_params):  # one env per task
+        for g in cell.env.groups(teams.EVAL_EPISODES, cell.env_params):  # one env per task
             if g.env.evaluation is not None:
                 task = cell.manifest["env"] + ("" if g.name is None else f"/{g.name}")
                 found.setdefault(task, []).append(cell)
@@ -95,7 +96,7 @@ def play(
             for side, c in ((0, a), (1, b))
         ]  # fmt: skip
         env, env_params = cells[a].env, cells[a].env_params
-        fns = evaluate.evaluations(env, env_params, cells[a].agent, cells[b].agent, episodes)
+        fns = teams.evaluations(env, env_params, cells[a].agent, cells[b].agent, episodes)
         _, fn = fns[prefix]
         out = jax.device_get(jax.jit(jax.vmap(fn))(*sides, keys[which]))
         for n, k in enumerate(which):

@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
-from pmarl_bench import ratings
 from pmarl_bench.cli import app
+from pmarl_bench.matches import ratings
 
 SUITE = """\
 name: k

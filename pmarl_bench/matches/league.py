@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pmarl_bench import checkpoints
+from pmarl_bench import checkpoints, controls
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.results import reading, store
 
@@ -18,7 +18,7 @@ def playing_cells(path: Path) -> list[checkpoints.TrainedCell]:
     found = []
     for folder in reading.finished_cells(path):
         manifest = store.read_manifest(folder) or {}
-        if manifest.get("trials") or manifest.get("control") == "oracle":
+        if manifest.get("trials") or manifest.get("control") == controls.ORACLE:
             continue
         cell = checkpoints.load_cell(folder)
         if cell.checkpoints:

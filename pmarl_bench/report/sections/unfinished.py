@@ -11,11 +11,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter
 
-from pmarl_bench.report.files import save
+from pmarl_bench.report.content import Content, Context
 from pmarl_bench.report.pages import Section
+from pmarl_bench.report.results import RETURN, Results
 from pmarl_bench.results import staging
 
-RETURN = "episode_return"
+
+def load(results: Results) -> pd.DataFrame | None:
+    table = unfinished(results.sources)
+    return None if table.empty else table
 
 
 def unfinished(results_dirs: list[str | Path]) -> pd.DataFrame:
@@ -45,7 +49,8 @@ def unfinished(results_dirs: list[str | Path]) -> pd.DataFrame:
                                        "path"])  # fmt: skip
 
 
-def unfinished_section(table: pd.DataFrame, folder: Path) -> Section:
+def section(table: pd.DataFrame, context: Context) -> Content:
+    out = Content()
     curves = []
     for row in table.itertuples():
         live = staging.read_live(Path(row.path))
@@ -55,8 +60,8 @@ def unfinished_section(table: pd.DataFrame, folder: Path) -> Section:
                 cell=f"{row.cell} ({row.state})"))  # fmt: skip
     figures = ()
     if curves:
-        figures = (save(_curves(pd.concat(curves)), folder, "unfinished_curves"),)
-    return Section(
+        figures = (out.figure("unfinished_curves", _curves(pd.concat(curves))),)
+    out.sections.append(Section(
         "Unfinished cells",
         "Cells still running, interrupted (rerun the command that started them to resume) or "
         "failed (their folder keeps the reason, the metrics up to the failure and the last "
@@ -65,7 +70,8 @@ def unfinished_section(table: pd.DataFrame, folder: Path) -> Section:
         "status` shows them live.",
         figures,
         table.drop(columns="path"),
-    )
+    ))  # fmt: skip
+    return out
 
 
 def _curves(curves: pd.DataFrame) -> Figure:

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from pmarl_bench.agents.base import Agent
-from pmarl_bench.trainer.evaluate import (
+from pmarl_bench.evaluation.episodes import (
     EVAL_EPISODES,
     FINAL_EVAL_SEED,
     UNBOUNDED_STEPS,

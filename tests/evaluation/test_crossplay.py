@@ -12,8 +12,8 @@ from pmarl_bench import agents, envs
 from pmarl_bench.agents.mlp import MLPConfig
 from pmarl_bench.envs.base import Environment
 from pmarl_bench.envs.spaces import Box, Discrete
-from pmarl_bench.trainer import crossplay
-from tests.trainer.test_evaluate import fixed_policy
+from pmarl_bench.evaluation import crossplay
+from tests.evaluation.test_evaluate import fixed_policy
 
 pytestmark = pytest.mark.slow
 

@@ -1,9 +1,11 @@
 """Reference levels measured by acting, recorded beside every cell's results: the return of
 the uniformly random policy (legal actions only) on the cell's env, so reports place agents
-against a level that does not move when agents are added."""
+against a level that does not move when agents are added. An env's agents and controls share
+one measurement (``random_levels``)."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -63,3 +65,19 @@ def random_policy_returns(env, params: Any, seed: int = 0) -> dict[str | None, d
         sem = math.sqrt(max(var, 0.0) / (n - 1)) if n > 1 else math.nan
         levels[g.name] = {"mean": mean, "sem": sem, "episodes": int(n)}
     return levels
+
+
+_MEASURED: dict[str, dict] = {}
+
+
+def random_levels(env_id: str, options: dict, param_overrides: dict, env, env_params) -> dict:
+    """The uniformly random policy's return on an env (per task for a multi-task env: under
+    ``tasks``), measured once per env config (id, static options, traced overrides) in this
+    process: its agents and controls share it."""
+    # the oracle observation changes no dynamics: an oracle control shares its env's level
+    options = {k: v for k, v in options.items() if k != "observe"}
+    key = json.dumps([env_id, options, param_overrides], sort_keys=True, default=str)
+    if key not in _MEASURED:
+        found = random_policy_returns(env, env_params)
+        _MEASURED[key] = found[None] if list(found) == [None] else {"tasks": found}
+    return _MEASURED[key]

@@ -3,7 +3,7 @@ focal side of a cooperative task (Scouts: the scouts) with every seed of every a
 partners (the harvesters), from the cells' final parameters.
 
 A cell's own matrix (its seeds with each other) is in its manifest already
-(``trainer.crossplay``, recorded after training); this pairs cells, e.g. transformer scouts
+(``evaluation.crossplay``, recorded after training); this pairs cells, e.g. transformer scouts
 with GRU harvesters. Every pair plays the final-policy evaluation's episodes, so a cell
 paired with itself reproduces its own matrix.
 """
@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from pmarl_bench import checkpoints, league
+from pmarl_bench import checkpoints
+from pmarl_bench.evaluation import crossplay
+from pmarl_bench.matches import league
 from pmarl_bench.results import store
-from pmarl_bench.trainer import crossplay
 
 
 def cooperative_cells(path: Path) -> dict[str, list[checkpoints.TrainedCell]]:

@@ -13,9 +13,9 @@ import pytest
 from pmarl_bench import agents, envs
 from pmarl_bench.agents.mlp import MLPConfig
 from pmarl_bench.envs.grid.core import STAY
+from pmarl_bench.evaluation import final, teams
 from pmarl_bench.runner import run_suite
 from pmarl_bench.suites import load_suite
-from pmarl_bench.trainer import evaluate
 
 KOTH = {"width": 9, "height": 9, "episode_length": 32, "num_agents": 4, "knights_per_team": 1}
 
@@ -40,7 +40,7 @@ def test_a_policy_that_never_moves_holds_no_point():
     while the random team reaches points."""
     env = envs.make("king_of_the_hill-v0", **KOTH)
     agent = agents.make_agent(MLPConfig(width=8), env.observation_space, env.action_space)
-    ((_, fn),) = evaluate.evaluations(env, None, agent).values()
+    ((_, fn),) = teams.evaluations(env, None, agent).values()
     keys = jax.random.split(jax.random.key(0), 2)
     params = jax.vmap(lambda k: staying_policy(agent, k))(keys)
     out = jax.device_get(jax.jit(jax.vmap(lambda p, k: fn(p, None, k)))(params, keys))
@@ -55,7 +55,7 @@ def test_against_a_checkpoint_each_team_plays_its_own_parameters():
     other way round: the team that moves holds the points."""
     env = envs.make("king_of_the_hill-v0", **KOTH)
     agent = agents.make_agent(MLPConfig(width=8), env.observation_space, env.action_space)
-    ((_, fn),) = evaluate.evaluations(env, None, agent).values()
+    ((_, fn),) = teams.evaluations(env, None, agent).values()
     keys = jax.random.split(jax.random.key(0), 2)
     staying = jax.vmap(lambda k: staying_policy(agent, k))(keys)
     moving = jax.vmap(agent.init)(keys)
@@ -69,7 +69,7 @@ def test_against_a_checkpoint_each_team_plays_its_own_parameters():
 def test_envs_without_an_evaluation_have_none():
     env = envs.make("scouts-v0")
     agent = agents.make_agent(MLPConfig(width=8), env.observation_space, env.action_space)
-    assert evaluate.evaluations(env, None, agent) == {}
+    assert teams.evaluations(env, None, agent) == {}
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +126,7 @@ def test_cell_records_the_koth_evaluation_at_the_last_update(multitask_cell):
         assert sorted(rows.seed) == [0, 1] and (rows["update"] == last).all()
         assert ((rows.value >= 0) & (rows.value <= 1)).all()
         assert manifest["evaluation"][name] == pytest.approx(list(rows.sort_values("seed").value))
-    assert manifest["evaluation"]["episodes_per_seed"] == evaluate.EVAL_EPISODES
+    assert manifest["evaluation"]["episodes_per_seed"] == teams.EVAL_EPISODES
 
 
 @pytest.mark.slow
@@ -147,6 +147,7 @@ def test_cell_records_the_final_policy_against_each_checkpoint(multitask_cell):
 def test_enjoy_and_report_videos_play_each_task_of_a_multitask_cell(multitask_cell, tmp_path):
     from typer.testing import CliRunner
 
+    from pmarl_bench import rollouts
     from pmarl_bench.cli import app
     from pmarl_bench.report import build_report
 
@@ -158,7 +159,7 @@ def test_enjoy_and_report_videos_play_each_task_of_a_multitask_cell(multitask_ce
     res = CliRunner().invoke(app, ["enjoy", str(cell), "--task", "nope", "--video-path", str(out)])
     assert res.exit_code == 2 and "tasks: scouts, koth" in res.output
     report = tmp_path / "report"
-    build_report([cell.parents[1]], report)
+    build_report([cell.parents[1]], report, extra=[rollouts])
     gifs = sorted(p.name for p in report.glob("rollout_*.gif"))
     assert gifs == [f"rollout_mixed-{t}_mlp_{w}.gif" for t in ("koth", "scouts")
                     for w in ("best", "median")]  # fmt: skip
@@ -172,7 +173,7 @@ def test_final_policy_returns_score_the_first_episode_on_shared_episodes():
     never = jax.vmap(lambda k: fixed_policy(agent, k, 0))(keys[:2])  # n-back: no match
     fresh = jax.vmap(agent.init)(keys[1:])
     params = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), never, fresh)
-    out = evaluate.final_policy_returns(env, None, agent, params)
+    out = final.final_policy_returns(env, None, agent, params)
     assert set(out) == {"eval/return_greedy", "eval/return_stochastic"}
     greedy, sampled = out["eval/return_greedy"], out["eval/return_stochastic"]
     # "never match" on the same 64 episodes: identical for both seeds and both modes, and
@@ -189,7 +190,7 @@ def test_final_policy_returns_without_a_fixed_length_count_one_episode_each():
     env = envs.make("gymnax:CartPole-v1")
     agent = agents.make_agent(MLPConfig(width=8), env.observation_space, env.action_space)
     params = jax.vmap(agent.init)(jax.random.split(jax.random.key(1), 2))
-    out = evaluate.final_policy_returns(env, env.default_params, agent, params)
+    out = final.final_policy_returns(env, env.default_params, agent, params)
     for values in out.values():
         # CartPole pays 1 per step: each episode's return is its length, 8 to 500 steps
         assert ((values >= 8) & (values <= 500)).all()

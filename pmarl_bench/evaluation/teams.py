@@ -1,10 +1,5 @@
-"""Evaluations run after training, beside the training returns.
-
-Every cell: the final policy's episode return, greedy and stochastic, on evaluation episodes
-whose env resets and action samples come from one fixed key, the same for every agent and
-seed (``final_policy_returns``); reports score agents by it, not by training returns.
-
-Envs that declare one (``env.evaluation``, a ``TeamEvaluation``; e.g. King of the Hill):
+"""Team evaluations after training, for envs that declare one (``env.evaluation``, a
+``TeamEvaluation``; e.g. King of the Hill).
 
 The trained policy plays one team against a team of uniformly random agents, and against each
 of its own earlier checkpoints; a cell records the share of the score each team holds over
@@ -22,87 +17,9 @@ import numpy as np
 
 from pmarl_bench.agents import policy
 from pmarl_bench.agents.base import Agent
+from pmarl_bench.evaluation.episodes import EVAL_EPISODES
 from pmarl_bench.trainer.rollout import EnvBatch
 from pmarl_bench.types import Group, TeamEvaluation
-
-#: episodes per seed (an even number: half with the policy on each team)
-EVAL_EPISODES = 64
-#: the key of the final-policy evaluation's episodes, shared by every agent and seed
-FINAL_EVAL_SEED = 2026
-#: the longest evaluation episode of an env without a time limit (longer ones are left out)
-UNBOUNDED_STEPS = 1000
-#: final-policy metrics: the greedy policy (most likely action) and the trained one (sampled)
-FINAL_RETURNS = {True: "return_greedy", False: "return_stochastic"}
-
-
-def first_episode_return(
-    agent: Agent, envs: EnvBatch, params, greedy, key, steps: int, partner=None, focal=None,
-    partner_agent: Agent | None = None,
-):  # fmt: skip
-    """The mean per-agent return of the first episode of every env of ``envs`` (NaN when
-    none ends within ``steps``), acting greedily or by sampling (``greedy``: a traced bool).
-    With ``partner`` (parameters of ``partner_agent``, by default the same agent), the rows
-    where ``focal [B]`` is False follow it instead: both policies act on every row with the
-    same key, each keeping its own memory, so a partner equal to ``params`` plays exactly as
-    ``params`` alone."""
-    key_reset, key_scan = jax.random.split(key)
-    rs = envs.fresh(key_reset, agent)
-    other = agent if partner_agent is None else partner_agent
-    partner_carry = rs.carry if partner_agent is None else envs.fresh(key_reset, other).carry
-    zeros = jnp.zeros((envs.batch,), jnp.float32)
-
-    def act(carry, key):
-        rs, partner_memory, total, running = carry
-        key_act, key_env = jax.random.split(key)
-        inputs = envs.agent_input(rs.timestep, rs.start)
-        mask = envs.action_mask(rs.timestep)
-        memory, sampled, logits, _ = policy.act(agent, params, rs.carry, inputs, mask, key_act)
-        if partner is not None:
-            partner_memory, theirs, other_logits, _ = policy.act(
-                other, partner, partner_memory, inputs, mask, key_act
-            )
-            sampled = jnp.where(focal, sampled, theirs)
-            logits = jnp.where(focal[:, None], logits, other_logits)
-        action = jnp.where(greedy, jnp.argmax(logits, -1).astype(jnp.int32), sampled)
-        env_state, ts = envs.step(key_env, rs.env_state, action)
-        done = envs.per_agent(ts, "terminated") | envs.per_agent(ts, "truncated")
-        running = jnp.where(jnp.isnan(total), running + envs.per_agent(ts, "reward"), running)
-        total = jnp.where(jnp.isnan(total) & done, running, total)
-        new = rs._replace(env_state=env_state, timestep=ts, carry=memory, start=done)
-        return (new, partner_memory, total, running), None
-
-    init = (rs, partner_carry, jnp.full((envs.batch,), jnp.nan), zeros)
-    total = jax.lax.scan(act, init, jax.random.split(key_scan, steps))[0][2]
-    return jnp.nanmean(total)
-
-
-def final_policy_returns(
-    env, env_params, agent: Agent, params, episodes: int = EVAL_EPISODES,
-    seed: int = FINAL_EVAL_SEED,
-) -> dict[str, np.ndarray]:  # fmt: skip
-    """``{metric: [seeds]}``: the final policy's mean per-agent return over ``episodes``
-    evaluation episodes (split among the tasks of a multi-task env), greedy and stochastic;
-    ``eval/<metric>``, or ``eval/<task>/<metric>`` per task. ``params`` are stacked over
-    seeds; every seed plays the same episodes with the same sampling key."""
-    key = jax.random.key(seed)
-    runs = []  # (metric prefix, batch, steps) per task: one program plays them all
-    for g in env.groups(episodes, env_params):
-        batch = EnvBatch(env, env_params, episodes, auto_reset=True, groups=[g])
-        prefix = "eval/" if g.name is None else f"eval/{g.name}/"
-        runs.append((prefix, batch, g.env.max_episode_steps or UNBOUNDED_STEPS))
-
-    def play(p, greedy):
-        return {
-            prefix: first_episode_return(agent, batch, p, greedy, key, steps)
-            for prefix, batch, steps in runs
-        }
-
-    run = jax.jit(jax.vmap(play, in_axes=(0, None)))
-    out: dict[str, np.ndarray] = {}
-    for greedy, name in FINAL_RETURNS.items():
-        values = jax.device_get(run(params, jnp.asarray(greedy)))
-        out |= {prefix + name: np.asarray(v) for prefix, v in values.items()}
-    return out
 
 
 def team_shares(

@@ -1,0 +1,21 @@
+"""Evaluations of trained policies, beside the training returns: the final-policy evaluation
+(``final``), team evaluations against random agents and earlier checkpoints (``teams``),
+cross-play between seeds (``crossplay``), the random policy's reference level (``levels``),
+and all of them after a cell trains (``after_training``). The trainer knows none of them."""
+
+from pmarl_bench.evaluation.after_training import (
+    EnvConfig,
+    Measurements,
+    after_training,
+    has_team_evaluation,
+)
+from pmarl_bench.evaluation.episodes import EVAL_EPISODES, FINAL_EVAL_SEED
+
+__all__ = [
+    "EVAL_EPISODES",
+    "FINAL_EVAL_SEED",
+    "EnvConfig",
+    "Measurements",
+    "after_training",
+    "has_team_evaluation",
+]

@@ -1,0 +1,116 @@
+"""Everything a cell measures after training, as manifest entries and metric rows: the
+final-policy evaluation, the team evaluations (against random agents and earlier
+checkpoints), cross-play between its seeds and the random policy's return. The runner
+writes what it gets; a new measurement is added here, not in the runner or the manifest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pmarl_bench.agents.base import Agent
+from pmarl_bench.evaluation import crossplay, levels, teams
+from pmarl_bench.evaluation.episodes import EVAL_EPISODES
+from pmarl_bench.evaluation.final import final_policy_returns
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """What identifies a cell's env for sharing measurements: its id, static options and
+    traced overrides, and its name in results."""
+
+    id: str
+    options: dict
+    params: dict
+    name: str
+
+
+@dataclass
+class Measurements:
+    """Manifest entries by key, and metrics ``{name: [members, updates]}`` for the cell's
+    table (NaN at the updates a metric was not measured at)."""
+
+    entries: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def has_team_evaluation(env, env_params, agent: Agent) -> bool:
+    """Whether a cell evaluates against random agents and its own checkpoints (then the
+    runner keeps its checkpoints' parameters)."""
+    return bool(teams.evaluations(env, env_params, agent))
+
+
+def after_training(
+    env, env_params, agent: Agent, params, config: EnvConfig, *, seeds: list[int],
+    cross_play_seeds: list[int] | None, episodes: int, seed: int, kept: dict[str, Any],
+    saved: list[dict], num_updates: int, say: Callable[[str], None] = lambda _: None,
+) -> Measurements:  # fmt: skip
+    """Measure a trained cell. ``params``: stacked over ``seeds`` (each member's seed);
+    ``cross_play_seeds``: the seeds whose policies cross-play (None: no cross-play, e.g. a
+    sweep cell or a single seed); ``episodes``, ``seed``: the final-policy evaluation's;
+    ``kept``: checkpoint label -> parameters the final policy plays against (team
+    evaluations); ``saved``: every saved checkpoint (label, update)."""
+    if has_team_evaluation(env, env_params, agent):
+        say(f"evaluating (against random agents and {len(kept)} checkpoint(s))…")
+    vs_random, vs_checkpoints = teams.evaluate_seeds(env, env_params, agent, params, seeds, kept)
+    say("evaluating the final policy (greedy and stochastic)…")
+    finals = final_policy_returns(env, env_params, agent, params, episodes, seed)
+    vs_random = finals | vs_random
+    cross = None
+    if cross_play_seeds is not None and crossplay.has_partners(env, env_params):
+        say("cross-play: every seed with every other seed's partners…")
+        cross = crossplay.cross_play_returns(env, env_params, agent, params, episodes, seed)
+    say("measuring the random policy's return…")
+    random = levels.random_levels(config.id, config.options, config.params, env, env_params)
+    return Measurements(
+        entries={
+            "random_return": random,  # mean per-agent episode return of uniform random actions
+            "evaluation": _evaluation(vs_random, vs_checkpoints, episodes, seed),
+            "cross_play": _cross_play(config.name, cross_play_seeds, cross),
+        },
+        metrics=_at_updates(vs_random, vs_checkpoints, saved, num_updates, len(seeds)),
+    )
+
+
+def _evaluation(vs_random: dict, vs_checkpoints: dict, episodes: int, seed: int) -> dict | None:
+    if not vs_random:
+        return None
+    return {
+        **{name: values.tolist() for name, values in vs_random.items()},
+        "against_checkpoints": {
+            label: {name: values.tolist() for name, values in metrics.items()}
+            for label, metrics in vs_checkpoints.items()
+        },
+        "episodes_per_seed": EVAL_EPISODES,
+        # the final-policy returns: one episode per env, resets and samples from one key
+        "final_policy": {"episodes": episodes, "seed": seed},
+    }
+
+
+def _cross_play(env_name: str, seeds: list[int] | None, cross: dict | None) -> dict | None:
+    """Row i, column j: the focal side follows seed i's final policy, its partners seed j's."""
+    if not cross:
+        return None
+    return {
+        "metric": crossplay.METRIC,
+        "seeds": list(seeds or []),
+        # per task of a multi-task env, else under the env's name
+        "matrices": {env_name if t is None else t: m.tolist() for t, m in cross.items()},
+    }
+
+
+def _at_updates(
+    vs_random: dict, vs_checkpoints: dict, saved: list[dict], num_updates: int, num_seeds: int
+) -> dict[str, np.ndarray]:
+    """Evaluations as ``[seeds, updates]`` metrics: against random agents at the last update,
+    against a checkpoint at that checkpoint's update (NaN elsewhere)."""
+    at = {c["label"]: c["update"] for c in saved}
+    points = [(vs_random, num_updates)] + [(m, at[label]) for label, m in vs_checkpoints.items()]
+    out: dict[str, np.ndarray] = {}
+    for metrics, update in points:
+        for name, v in metrics.items():
+            out.setdefault(name, np.full((num_seeds, num_updates), np.nan))[:, update - 1] = v
+    return out

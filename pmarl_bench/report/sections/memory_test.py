@@ -1,0 +1,102 @@
+"""Does each task test memory at its size: the oracle control against the memoryless one,
+with the task's memory horizon beside each agent's reach (from the manifests: the agents
+declare it, so a new memory core needs nothing here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pmarl_bench.report import stats
+from pmarl_bench.report.content import Content, Context
+from pmarl_bench.report.memory import gap_samples
+from pmarl_bench.report.pages import Section
+from pmarl_bench.report.results import Results
+
+#: the reach of an agent whose manifest does not say (a cell from before manifests did)
+UNKNOWN = "unknown"
+
+
+@dataclass
+class MemoryTest:
+    results: Results
+    cards: dict[str, dict]  # task -> its task card
+    #: (task, agent) -> how many steps back the agent can remember (None: no limit)
+    reach: dict[tuple[str, str], int | str | None]
+
+
+def load(results: Results) -> MemoryTest:
+    cards: dict[str, dict] = {}
+    reach: dict[tuple[str, str], int | str | None] = {}
+    for m, task, sub in results.per_task():
+        card = m.get("task_card") or {}
+        found = (card.get("tasks") or {}).get(sub) if sub else card
+        if found:
+            cards[task] = found
+        memory = m.get("memory") or {}
+        reach[(task, m["agent"])] = memory.get("reach", UNKNOWN)
+    return MemoryTest(results, cards, reach)
+
+
+def section(data: MemoryTest, context: Context) -> Content:
+    return Content([Section(
+        "Does this task test memory?",
+        "The oracle control (an MLP that sees what memory would have to hold) against the "
+        "memoryless control (an MLP on the plain observation), trained by the same PPO: mean "
+        "final score difference with a 95% bootstrap CI. A task tests memory at this size "
+        "only where the interval lies above 0. The memory horizon is how many steps back an "
+        "observation can still matter; an agent whose reach is shorter cannot close the whole "
+        "gap.",
+        table=memory_test(data, context.reps),
+    )])  # fmt: skip
+
+
+def memory_test(data: MemoryTest, reps: int) -> pd.DataFrame:
+    """Per task: the oracle control's mean final score minus the memoryless control's, with
+    a 95% bootstrap CI and a plain verdict; the task's memory horizon beside each agent's
+    reach."""
+    results = data.results
+    rows = []
+    for task in results.tasks:
+        card = data.cards.get(task, {})
+        horizon = card.get("horizon_steps")
+        row = {"task": task, "tests": ", ".join(card.get("tests", [])) or "–"}
+        ends = gap_samples(results, task)
+        if ends is None:
+            have = sorted(results.controls.get(task, {}))
+            row["oracle − memoryless [95% CI]"] = "–"
+            row["verdict"] = (
+                f"unknown: the suite has {' and '.join(have) or 'no'} control(s); "
+                "it needs memoryless and oracle (`controls:` in the suite)"
+            )
+        else:
+            low, high = ends
+            gap = stats.difference(high, low, reps=reps)
+            row["oracle − memoryless [95% CI]"] = str(gap)
+            row["verdict"] = _verdict(gap)
+        row["memory horizon (steps)"] = "–" if horizon is None else str(horizon)
+        row["agents' reach (steps back)"] = _reach(data, task, horizon)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _verdict(gap: stats.Estimate) -> str:
+    if not np.isfinite(gap.low):
+        return "unknown: too few seeds for an interval"
+    if gap.low > 0:
+        return "yes: perfect memory scores above no memory"
+    if gap.high < 0:
+        return "no: the oracle control scores below the memoryless one (a training problem?)"
+    return "not shown at this size: the interval includes 0"
+
+
+def _reach(data: MemoryTest, task: str, horizon: int | None) -> str:
+    parts = []
+    for agent in sorted(a for (t, a) in data.reach if t == task):
+        steps = data.reach[(task, agent)]
+        text = "unbounded" if steps is None else str(steps)
+        short = horizon is not None and isinstance(steps, int) and 0 <= steps < horizon
+        parts.append(f"{agent} {text}{' (short)' if short else ''}")
+    return ", ".join(parts)
