@@ -96,16 +96,18 @@ def kind(request):
 #: cores whose input path is the shared encoder behind a recurrent core already tested on
 #: every space (the GRU's): tested on n-back only, to keep CI's time
 ONE_SPACE = {"lstm", "lru", "mingru"}
-
-
-@pytest.fixture(params=sorted(SPACES))
-def space(request, kind):
-    if kind in ONE_SPACE and request.param != "n_back":
-        pytest.skip("the shared encoder's spaces are covered by the GRU")
-    return request.param
+#: (agent variant, observation space) pairs: every variant on every space, but those above
+KIND_SPACE = [
+    (k, s) for k in sorted(VARIANTS) for s in sorted(SPACES) if k not in ONE_SPACE or s == "n_back"
+]
+#: vmapping the init is the point, not the space: every variant on n-back, the shared
+#: encoder's other space through the GRU
+VMAP_CASES = [(k, s) for k, s in KIND_SPACE if s == "n_back" or k == "gru"]
+kind_space = pytest.mark.parametrize(("kind", "space"), KIND_SPACE)
 
 
 @pytest.mark.slow
+@kind_space
 def test_unroll_equals_step(kind, space):
     agent, params, unroll, step, _ = setup(kind, space)
     n = SPACES[space][1].n
@@ -177,6 +179,7 @@ def perturb(inputs: AgentInput, space: str, t: int, b: int) -> AgentInput:
     return inputs._replace(obs=obs, prev_reward=jnp.asarray(prev_reward))
 
 
+@kind_space
 @pytest.mark.parametrize(("b", "t", "next_start"), [(0, 1, 3), (1, 3, 5), (3, 2, 6), (2, 4, T)])
 def test_causal_and_no_memory_across_episodes(kind, space, b, t, next_start):
     agent, params, unroll, _, _ = setup(kind, space)
@@ -199,9 +202,8 @@ def test_causal_and_no_memory_across_episodes(kind, space, b, t, next_start):
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)  # linear algebra (QR) in a vmapped init can hang XLA on the CPU
+@pytest.mark.parametrize(("kind", "space"), VMAP_CASES)
 def test_vmap_over_seeds_equals_one_by_one(kind, space):
-    if space != "n_back" and kind != "gru":  # vmapping the init is the point, not the space
-        pytest.skip("vmapped inits: every kind on n-back, the shared encoder via the GRU")
     agent, _, unroll, _, init = setup(kind, space)
     inputs = make_inputs(space)
     keys = jax.random.split(jax.random.key(42), 3)
@@ -217,6 +219,7 @@ def test_vmap_over_seeds_equals_one_by_one(kind, space):
     assert not np.allclose(batched.value[0], batched.value[1])
 
 
+@kind_space
 def test_init_is_deterministic(kind, space):
     agent, params, _, _, init = setup(kind, space)
     again = init(jax.random.key(0))

@@ -42,20 +42,6 @@ agents:
 """
 
 
-@pytest.fixture
-def project(tmp_path):
-    (tmp_path / "baselines").mkdir()
-    (tmp_path / "baselines" / "tiny.yaml").write_text(BASELINE)
-    (tmp_path / "suites").mkdir()
-    return tmp_path
-
-
-def write(project, text, name="s.yaml"):
-    path = project / "suites" / name
-    path.write_text(text)
-    return path
-
-
 def test_shipped_suites_load():
     for name in ("memory", "smoke", "cartpole", "coordination", "memory-zoo", "jaxmarl"):
         loaded = load_suite(ROOT / "suites" / f"{name}.yaml")
@@ -102,8 +88,8 @@ BUDGETED = (
 )
 
 
-def test_budget_values_win_over_the_suite_as_written(project):
-    loaded = load_suite(write(project, BUDGETED), budget="big")
+def test_budget_values_win_over_the_suite_as_written(write):
+    loaded = load_suite(write(BUDGETED), budget="big")
     assert loaded.suite.name == "s-big"  # its own results folder
     cells = {c.name: c for c in loaded.cells}
     c = cells["n_back/tiny"]
@@ -116,11 +102,11 @@ def test_budget_values_win_over_the_suite_as_written(project):
     assert cells["n_back_long/tiny"].ppo.rollout_length == 32  # as written
     wide = cells["n_back/tiny_wide"]
     assert wide.network.width == 64 and wide.ppo.gamma == 0.25
-    default = load_suite(write(project, BUDGETED))
+    default = load_suite(write(BUDGETED))
     assert default.suite.name == "s" and default.cells[0].ppo.num_envs == 16
-    assert load_suite(write(project, BUDGETED), budget="default").suite.name == "s"
+    assert load_suite(write(BUDGETED), budget="default").suite.name == "s"
     # the CLI still wins over a budget
-    assert load_suite(write(project, BUDGETED), budget="big", seeds=1).cells[0].seeds == (0,)
+    assert load_suite(write(BUDGETED), budget="big", seeds=1).cells[0].seeds == (0,)
 
 
 def test_shipped_baselines_load():
@@ -139,8 +125,8 @@ def test_shipped_baselines_load():
         assert baseline.name == path.stem and network.kind in path.stem
 
 
-def test_expansion_and_override_order(project):
-    loaded = load_suite(write(project, VALID))
+def test_expansion_and_override_order(write):
+    loaded = load_suite(write(VALID))
     cells = {c.name: c for c in loaded.cells}
     assert list(cells) == [
         "n_back/tiny",
@@ -163,18 +149,18 @@ def test_expansion_and_override_order(project):
     assert train.num_updates == 4096 // (16 * 16)
 
 
-def test_cli_overrides_and_only(project):
-    loaded = load_suite(write(project, VALID), seeds=2, steps=2048, only="n_back_long/*")
+def test_cli_overrides_and_only(write):
+    loaded = load_suite(write(VALID), seeds=2, steps=2048, only="n_back_long/*")
     assert [c.name for c in loaded.cells] == ["n_back_long/tiny", "n_back_long/tiny_wide"]
     assert all(c.seeds == (0, 1) and c.ppo.total_env_steps == 2048 for c in loaded.cells)
 
 
-def test_config_hash_is_stable_and_sensitive(project):
-    path = write(project, VALID)
+def test_config_hash_is_stable_and_sensitive(write):
+    path = write(VALID)
     a = load_suite(path).cells[0]
     assert a.config_hash() == load_suite(path).cells[0].config_hash()
     b = load_suite(path, seeds=4).cells[0]
-    c = load_suite(write(project, VALID.replace("p_match: 0.25", "p_match: 0.3"))).cells[0]
+    c = load_suite(write(VALID.replace("p_match: 0.25", "p_match: 0.3"))).cells[0]
     assert len({a.config_hash(), b.config_hash(), c.config_hash()}) == 3
 
 
@@ -259,9 +245,9 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", list(BAD))
-def test_bad_suites_fail_with_located_one_line_errors(project, case):
+def test_bad_suites_fail_with_located_one_line_errors(write, case):
     text, expected = BAD[case]
-    path = write(project, text)
+    path = write(text)
     with pytest.raises(ConfigError) as info:
         load_suite(path)
     message = str(info.value)
@@ -309,11 +295,11 @@ BAD_NETWORKS = {
 
 
 @pytest.mark.parametrize("case", list(BAD_NETWORKS))
-def test_bad_baseline_value_names_the_baseline_file_and_field(project, case):
+def test_bad_baseline_value_names_the_baseline_file_and_field(project, write, case):
     network, expected = BAD_NETWORKS[case]
     baseline = project / "baselines" / "broken.yaml"
     baseline.write_text(f"name: broken\nnetwork: {network}\n")
-    path = write(project, "name: x\nsteps: 99999\n" + ENVS_OK + "agents:\n  - baseline: broken\n")
+    path = write("name: x\nsteps: 99999\n" + ENVS_OK + "agents:\n  - baseline: broken\n")
     with pytest.raises(ConfigError) as info:
         load_suite(path)
     message = str(info.value)
@@ -321,19 +307,19 @@ def test_bad_baseline_value_names_the_baseline_file_and_field(project, case):
     assert message.startswith(f"{baseline}: {expected}"), message
 
 
-def test_value_clipping_needs_the_mse_value_head(project):
+def test_value_clipping_needs_the_mse_value_head(project, write):
     (project / "baselines" / "hl.yaml").write_text(
         "name: hl\nnetwork: {kind: mlp, value_head: {kind: hl_gauss}}\nppo: {clip_value: true}\n"
     )
-    path = write(project, "name: x\nsteps: 99999\n" + ENVS_OK + "agents:\n  - baseline: hl\n")
+    path = write("name: x\nsteps: 99999\n" + ENVS_OK + "agents:\n  - baseline: hl\n")
     with pytest.raises(ConfigError, match=r"ppo\.clip_value: value clipping applies to the mse"):
         load_suite(path)
 
 
-def test_missing_file_and_cli_override_errors(project):
+def test_missing_file_and_cli_override_errors(project, write):
     with pytest.raises(ConfigError, match=r"nope\.yaml: no such file"):
         load_suite(project / "nope.yaml")
-    path = write(project, VALID)
+    path = write(VALID)
     with pytest.raises(ConfigError, match=r"--only: no cell matches .zzz/\*.; cells: n_back/tiny"):
         load_suite(path, only="zzz/*")
     with pytest.raises(ConfigError, match="--seeds"):
@@ -373,10 +359,10 @@ BAD_BUDGETS = {
 
 
 @pytest.mark.parametrize("case", list(BAD_BUDGETS))
-def test_bad_budgets_fail_with_located_one_line_errors(project, case):
+def test_bad_budgets_fail_with_located_one_line_errors(write, case):
     name, body, expected = BAD_BUDGETS[case]
     text = VALID + f"budgets:\n  {name}:\n    description: x\n{body}"
-    path = write(project, text)
+    path = write(text)
     with pytest.raises(ConfigError) as info:
         load_suite(path, budget="bog" if case == "unknown budget" else name)
     message = str(info.value)

@@ -8,6 +8,9 @@ from pmarl_bench.errors import ConfigError
 from pmarl_bench.suites import load_suite
 from pmarl_bench.suites.overrides import apply_overrides, parse_value
 
+#: baselines/tiny.yaml of the test project (``conftest.project``)
+BASELINE = "name: tiny\nnetwork: {kind: mlp, width: 8, depth: 1}\n"
+
 VALID = """\
 name: s
 seeds: 3
@@ -29,22 +32,6 @@ agents:
 """
 
 
-@pytest.fixture
-def project(tmp_path):
-    (tmp_path / "baselines").mkdir()
-    (tmp_path / "baselines" / "tiny.yaml").write_text(
-        "name: tiny\nnetwork: {kind: mlp, width: 8, depth: 1}\n"
-    )
-    (tmp_path / "suites").mkdir()
-    return tmp_path
-
-
-def write(project, text, name="s.yaml"):
-    path = project / "suites" / name
-    path.write_text(text)
-    return path
-
-
 def cells(path, *assignments):
     return {c.name: c for c in load_suite(path, overrides=list(assignments)).cells}
 
@@ -56,8 +43,8 @@ def test_values_parse_as_yaml_and_numbers_in_any_form():
     assert parse_value("relu") == "relu"
 
 
-def test_overrides_land_where_their_path_says(project):
-    path = write(project, VALID)
+def test_overrides_land_where_their_path_says(write):
+    path = write(VALID)
     got = cells(
         path,
         "ppo.lr=1e-3",
@@ -73,18 +60,18 @@ def test_overrides_land_where_their_path_says(project):
     assert got["n_back/tiny"].seeds == (4, 7)
 
 
-def test_a_value_set_on_the_command_line_equals_the_same_value_in_the_file(project):
-    edited = write(project, VALID.replace("seeds: 3", "seeds: 3\nsteps: 8192", 1).replace(
+def test_a_value_set_on_the_command_line_equals_the_same_value_in_the_file(write):
+    edited = write(VALID.replace("seeds: 3", "seeds: 3\nsteps: 8192", 1).replace(
         "steps: 4096\n", "", 1), "edited.yaml")  # fmt: skip
     by_file = cells(edited)
-    by_set = cells(write(project, VALID), "steps=8192")
+    by_set = cells(write(VALID), "steps=8192")
     assert by_file.keys() == by_set.keys()
     for name in by_file:
         assert by_file[name].config_hash() == by_set[name].config_hash(), name
 
 
-def test_a_suite_wide_setting_that_some_cells_set_again_is_warned_about(project):
-    path = write(project, VALID)
+def test_a_suite_wide_setting_that_some_cells_set_again_is_warned_about(project, write):
+    path = write(VALID)
     loaded = load_suite(path, overrides=["ppo.gamma=0.5", "ppo.lr=1e-3"])
     # the first env's entry sets gamma again; the second's does not; nothing sets lr again
     assert loaded.warnings == [
@@ -102,7 +89,7 @@ def test_a_suite_wide_setting_that_some_cells_set_again_is_warned_about(project)
         "protocol: {tuning_seeds: [1000], chosen: per task, criterion: IQM}\n"
         "settings: {n_back: {tiny: {lr: 3.0e-3}, tiny_wide: {lr: 3.0e-3}}}\n"
     )
-    tuned = write(project, VALID + "tuned: t.yaml\n", "tuned.yaml")
+    tuned = write(VALID + "tuned: t.yaml\n", "tuned.yaml")
     (line,) = load_suite(tuned, overrides=["ppo.lr=1e-3"]).warnings
     assert line == (
         "--set ppo.lr does not reach n_back/tiny, n_back/tiny_wide: the chosen settings in "
@@ -110,8 +97,8 @@ def test_a_suite_wide_setting_that_some_cells_set_again_is_warned_about(project)
     )
 
 
-def test_the_file_itself_is_not_changed(project):
-    path = write(project, VALID)
+def test_the_file_itself_is_not_changed(write):
+    path = write(VALID)
     data = {"ppo": {"gamma": 0.9}, "agents": [{"baseline": "tiny"}]}
     out = apply_overrides(data, ["ppo.gamma=0.5", "agents.tiny.network.width=4"])
     assert data == {"ppo": {"gamma": 0.9}, "agents": [{"baseline": "tiny"}]}
@@ -140,9 +127,9 @@ def test_the_file_itself_is_not_changed(project):
         ("stepz=1", "s.yaml: stepz: unknown key"),
     ],
 )
-def test_bad_overrides_are_one_line_naming_the_path(project, assignment, expected):
+def test_bad_overrides_are_one_line_naming_the_path(write, assignment, expected):
     with pytest.raises(ConfigError) as info:
-        load_suite(write(project, VALID), overrides=[assignment])
+        load_suite(write(VALID), overrides=[assignment])
     message = str(info.value)
     assert "\n" not in message
     assert expected in message, message

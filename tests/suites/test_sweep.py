@@ -9,6 +9,9 @@ from pmarl_bench.errors import ConfigError
 from pmarl_bench.suites import load_suite
 from pmarl_bench.trainer.ppo import hyper
 
+#: baselines/tiny.yaml of the test project (``conftest.project``)
+BASELINE = "name: tiny\nnetwork: {kind: mlp, width: 8, depth: 1}\nppo: {lr: 5.0e-4}\n"
+
 SUITE = """\
 name: s
 seeds: 2
@@ -29,24 +32,8 @@ controls: [oracle]
 SWEEP = "sweep: {grid: {lr: [1.0e-4, 1.0e-3], ent_coef: [0.0, 0.01, 0.05]}, seeds: 2}\n"
 
 
-@pytest.fixture
-def project(tmp_path):
-    (tmp_path / "baselines").mkdir()
-    (tmp_path / "baselines" / "tiny.yaml").write_text(
-        "name: tiny\nnetwork: {kind: mlp, width: 8, depth: 1}\nppo: {lr: 5.0e-4}\n"
-    )
-    (tmp_path / "suites").mkdir()
-    return tmp_path
-
-
-def write(project, text, name="s.yaml"):
-    path = project / "suites" / name
-    path.write_text(text)
-    return path
-
-
-def test_a_sweep_cell_trains_every_combination_on_the_tuning_seeds(project):
-    path = write(project, SUITE + SWEEP)
+def test_a_sweep_cell_trains_every_combination_on_the_tuning_seeds(write):
+    path = write(SUITE + SWEEP)
     run = load_suite(path)
     tuned = load_suite(path, tune=True)
     assert tuned.suite.name == "s-tune" and run.suite.name == "s"
@@ -72,15 +59,15 @@ def test_a_sweep_cell_trains_every_combination_on_the_tuning_seeds(project):
     assert run.cells[0].trials == () and run.cells[0].member_columns() is None
 
 
-def test_a_sweep_can_name_its_agents_envs_and_seeds(project):
+def test_a_sweep_can_name_its_agents_envs_and_seeds(write):
     text = (
         SUITE
         + "sweep: {grid: {lr: [1.0e-3]}, agents: [wide, oracle], envs: [n_back], seeds: [7]}\n"
     )
-    cells = load_suite(write(project, text), tune=True).cells
+    cells = load_suite(write(text), tune=True).cells
     assert [c.name for c in cells] == ["n_back/wide", "n_back/oracle"]
     assert all(c.seeds == (7,) for c in cells)
-    default = load_suite(write(project, SUITE + "sweep: {grid: {lr: [1.0e-3]}}\n"), tune=True)
+    default = load_suite(write(SUITE + "sweep: {grid: {lr: [1.0e-3]}}\n"), tune=True)
     assert default.cells[0].seeds == (1000, 1001, 1002)  # clear of the evaluation seeds
 
 
@@ -134,18 +121,18 @@ def test_a_sweep_can_name_its_agents_envs_and_seeds(project):
         ("{seeds: 2}", "sweep", "either `grid`"),
     ],
 )
-def test_bad_sweeps_are_one_line_naming_the_field(project, sweep, where, message):
-    path = write(project, SUITE + f"sweep: {sweep}\n")
+def test_bad_sweeps_are_one_line_naming_the_field(write, sweep, where, message):
+    path = write(SUITE + f"sweep: {sweep}\n")
     with pytest.raises(ConfigError) as err:
         load_suite(path, tune=True)
     assert where in str(err.value) and message in str(err.value)
     assert "\n" not in str(err.value)
 
 
-def test_an_agent_may_have_its_own_space_and_the_protocol_records_it(project):
+def test_an_agent_may_have_its_own_space_and_the_protocol_records_it(write):
     per_agent = "per_agent: {wide: {grid: {lr: [1.0e-2], network.width: [16, 64]}}, "
     text = SUITE + "sweep: {grid: {lr: [1.0e-4, 1.0e-3]}, " + per_agent
-    sweep = load_suite(write(project, text + "oracle: {sample: {gamma: [0.9]}, trials: 1}}}\n"),
+    sweep = load_suite(write(text + "oracle: {sample: {gamma: [0.9]}, trials: 1}}}\n"),
                        tune=True)  # fmt: skip
     cells = {c.name: c for c in sweep.cells if c.env_name == "n_back"}
     assert list(cells) == ["n_back/tiny", "n_back/wide.width-16", "n_back/wide.width-64",
@@ -163,16 +150,16 @@ def test_an_agent_may_have_its_own_space_and_the_protocol_records_it(project):
     }
     # without a shared space only the agents with their own are tuned
     wide = "sweep: {per_agent: {wide: {grid: {lr: [1.0e-2], network.width: [16, 64]}}}}\n"
-    only = load_suite(write(project, SUITE + wide), tune=True)
+    only = load_suite(write(SUITE + wide), tune=True)
     assert {c.swept_agent or c.agent_name for c in only.cells} == {"wide"}
 
 
-def test_a_random_sweep_draws_reproducible_trials_within_its_ranges(project):
+def test_a_random_sweep_draws_reproducible_trials_within_its_ranges(write):
     text = SUITE + (
         "sweep: {sample: {lr: {low: 1.0e-5, high: 1.0e-2, log: true}, "
         "gae_lambda: {low: 0.8, high: 0.99}, ent_coef: [0.0, 0.01]}, trials: 200}\n"
     )
-    path = write(project, text)
+    path = write(text)
     trials = load_suite(path, tune=True).cells[0].trials
     assert trials == load_suite(path, tune=True).cells[0].trials  # the same draws
     assert len(trials) == 200 and all(set(t) == {"lr", "gae_lambda", "ent_coef"} for t in trials)
@@ -187,21 +174,21 @@ def test_a_random_sweep_draws_reproducible_trials_within_its_ranges(project):
     assert reseeded != trials
 
 
-def test_tune_ignores_tuned_its_output_so_a_fresh_clone_can_tune_first(project):
+def test_tune_ignores_tuned_its_output_so_a_fresh_clone_can_tune_first(write):
     # the chosen-settings file need not exist yet, and does not move the sweep's start
-    path = write(project, SUITE + SWEEP + "tuned: missing.tuned.yaml\n")
+    path = write(SUITE + SWEEP + "tuned: missing.tuned.yaml\n")
     cells = load_suite(path, tune=True).cells
     assert all(c.tuning is None for c in cells)
     with pytest.raises(ConfigError, match=r"missing\.tuned\.yaml"):
         load_suite(path)
 
 
-def test_shape_changing_settings_make_a_variant_cell_per_combination(project):
+def test_shape_changing_settings_make_a_variant_cell_per_combination(write):
     text = SUITE + (
         "sweep: {grid: {lr: [1.0e-3, 3.0e-3], num_envs: [8, 16], network.width: [8, 16]}, "
         "agents: [tiny], envs: [n_back]}\n"
     )
-    cells = load_suite(write(project, text), tune=True).cells
+    cells = load_suite(write(text), tune=True).cells
     assert [c.agent_name for c in cells] == [
         "tiny.num_envs-8.width-8", "tiny.num_envs-8.width-16",
         "tiny.num_envs-16.width-8", "tiny.num_envs-16.width-16",
@@ -221,19 +208,19 @@ def test_shape_changing_settings_make_a_variant_cell_per_combination(project):
     assert len({c.config_hash() for c in cells}) == 4
 
 
-def test_tuned_shape_settings_set_the_cells_ppo_and_network(project):
-    write(project, chosen([1000], {"n_back": {"tiny": {"lr": 0.002, "num_envs": 32.0,
+def test_tuned_shape_settings_set_the_cells_ppo_and_network(write):
+    write(chosen([1000], {"n_back": {"tiny": {"lr": 0.002, "num_envs": 32.0,
                                                        "network.width": 24.0}}}),
           "s.tuned.yaml")  # fmt: skip
-    cells = {c.name: c for c in load_suite(write(project, SUITE + "tuned: s.tuned.yaml\n")).cells}
+    cells = {c.name: c for c in load_suite(write(SUITE + "tuned: s.tuned.yaml\n")).cells}
     tiny = cells["n_back/tiny"]
     assert (tiny.ppo.lr, tiny.ppo.num_envs, tiny.network.width) == (0.002, 32, 24)
     assert cells["n_back_long/tiny"].network.width == 8  # not tuned there
 
 
-def test_tune_without_a_sweep_says_how_to_add_one(project):
+def test_tune_without_a_sweep_says_how_to_add_one(write):
     with pytest.raises(ConfigError, match=r"no `sweep:` section to tune; add one"):
-        load_suite(write(project, SUITE), tune=True)
+        load_suite(write(SUITE), tune=True)
 
 
 def chosen(seeds, settings):
@@ -241,11 +228,11 @@ def chosen(seeds, settings):
     return yaml.safe_dump({"protocol": protocol, "settings": settings})
 
 
-def test_tuned_settings_are_laid_over_each_cells_ppo_and_recorded(project):
-    write(project, chosen([1000, 1001], {"n_back": {"wide": {"lr": 0.002, "gamma": 0.9}}}),
+def test_tuned_settings_are_laid_over_each_cells_ppo_and_recorded(write):
+    write(chosen([1000, 1001], {"n_back": {"wide": {"lr": 0.002, "gamma": 0.9}}}),
           "s.tuned.yaml")  # fmt: skip
-    plain = {c.name: c for c in load_suite(write(project, SUITE)).cells}
-    cells = {c.name: c for c in load_suite(write(project, SUITE + "tuned: s.tuned.yaml\n")).cells}
+    plain = {c.name: c for c in load_suite(write(SUITE)).cells}
+    cells = {c.name: c for c in load_suite(write(SUITE + "tuned: s.tuned.yaml\n")).cells}
     wide = cells["n_back/wide"]
     assert wide.ppo.lr == 0.002 and wide.ppo.gamma == 0.9
     assert wide.ppo.num_envs == 16  # the rest as the suite has it
@@ -267,9 +254,9 @@ def test_tuned_settings_are_laid_over_each_cells_ppo_and_recorded(project):
         ({"n_back": {"tiny": {"network.nope": 8}}}, [1000], "settings.n_back.tiny", "nope"),
     ],
 )  # fmt: skip
-def test_bad_tuned_files_are_one_line_naming_the_field(project, settings, seeds, where, message):
-    write(project, chosen(seeds, settings), "s.tuned.yaml")
+def test_bad_tuned_files_are_one_line_naming_the_field(write, settings, seeds, where, message):
+    write(chosen(seeds, settings), "s.tuned.yaml")
     with pytest.raises(ConfigError) as err:
-        load_suite(write(project, SUITE + "tuned: s.tuned.yaml\n"))
+        load_suite(write(SUITE + "tuned: s.tuned.yaml\n"))
     assert where in str(err.value) and message in str(err.value)
     assert "\n" not in str(err.value)
