@@ -99,6 +99,7 @@ class HLGaussValue(BaseModel):
         self, out: AgentOutput, old_value: jax.Array, target: jax.Array, clip_eps=None
     ) -> jax.Array:
         """The mean cross-entropy against the target histograms (never clipped)."""
+        assert out.value_logits is not None  # ``output`` always gives them
         return self.loss(out.value_logits, target).mean()
 
 

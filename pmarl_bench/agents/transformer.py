@@ -125,7 +125,7 @@ def rope(x: jax.Array, pos: jax.Array, max_wavelength: float) -> jax.Array:
     return out.astype(x.dtype)
 
 
-def attention_implementation(choice: str, dtype) -> str:
+def attention_implementation(choice: str, dtype) -> Literal["xla", "cudnn"]:
     """The attention kernel to use; a ``ConfigError`` where cuDNN's cannot run."""
     gpu = jax.default_backend() == "gpu"
     half = jnp.dtype(dtype) in (jnp.bfloat16, jnp.float16)
@@ -136,9 +136,9 @@ def attention_implementation(choice: str, dtype) -> str:
         )
     if choice == "cudnn" and not half:
         raise ConfigError("cudnn needs dtype: bfloat16; use auto or xla", "attention")
-    if choice != "auto":
-        return choice
-    return "cudnn" if gpu and half else "xla"
+    if choice == "cudnn" or (choice == "auto" and gpu and half):
+        return "cudnn"
+    return "xla"
 
 
 class Attention(nnx.Module):

@@ -17,6 +17,7 @@ from pmarl_bench.envs.base import Environment, EnvOptions
 from pmarl_bench.envs.flat_oracle import FlatStateOracle
 from pmarl_bench.envs.spaces import Box, Discrete
 from pmarl_bench.errors import ConfigError
+from pmarl_bench.types import Array, PRNGKey
 
 
 class GymnaxEnv(FlatStateOracle, Environment):
@@ -60,11 +61,13 @@ class GymnaxEnv(FlatStateOracle, Environment):
     def _state_shape(self):
         return jax.eval_shape(self._env.reset_env, jax.random.key(0), self._params)[1]
 
-    def reset_env(self, key, params):
+    def reset_env(self, key: PRNGKey, params: Any) -> tuple[Any, Array]:
         obs, state = self._env.reset_env(key, params)
         return state, jnp.asarray(obs)[None]
 
-    def step_env(self, key, state, actions, params):
+    def step_env(
+        self, key: PRNGKey, state: Any, actions: Array, params: Any
+    ) -> tuple[Any, Array, Array, Array, Array]:
         obs, state, reward, done, _ = self._env.step_env(key, state, actions[0], params)
         limit = getattr(params, "max_steps_in_episode", None)
         if hasattr(self._env, "is_truncated"):

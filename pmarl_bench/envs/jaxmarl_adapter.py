@@ -29,6 +29,7 @@ from pmarl_bench.envs.base import Environment, EnvOptions
 from pmarl_bench.envs.flat_oracle import FlatStateOracle
 from pmarl_bench.envs.spaces import Box, Discrete
 from pmarl_bench.errors import ConfigError
+from pmarl_bench.types import Array, PRNGKey
 
 #: fully cooperative JaxMARL envs (one team, a shared goal): cross-play pairs agent 0 of one
 #: seed with the others of another (``evaluation.crossplay``)
@@ -110,11 +111,13 @@ class JaxMarlEnv(FlatStateOracle, Environment):
     def _stack(self, values: dict, dtype=jnp.float32) -> jax.Array:
         return jnp.stack([jnp.asarray(values[a], dtype) for a in self.agents])
 
-    def reset_env(self, key, params):
+    def reset_env(self, key: PRNGKey, params: Any) -> tuple[Any, Array]:
         obs, state = self._env.reset(key)
         return state, self._stack(obs)
 
-    def step_env(self, key, state, actions, params):
+    def step_env(
+        self, key: PRNGKey, state: Any, actions: Array, params: Any
+    ) -> tuple[Any, Array, Array, Array, Array]:
         acts = {a: actions[i] for i, a in enumerate(self.agents)}
         obs, new, reward, done, info = self._env.step_env(key, state, acts)
         reward = self._stack(reward)
@@ -152,7 +155,7 @@ class JaxMarlEnv(FlatStateOracle, Environment):
         steps, clock = jax.device_get(jax.jit(play)(jax.random.key(0)))
         return int(steps), int(clock)
 
-    def action_mask(self, state, params):
+    def action_mask(self, state: Any, params: Any) -> Array:
         if not self._masks:
             return super().action_mask(state, params)
         masks = self._env.get_avail_actions(state)

@@ -24,7 +24,7 @@ from pmarl_bench.envs.base import Environment, EnvOptions, ScoreLevels, TaskCard
 from pmarl_bench.envs.registry import default_name, make
 from pmarl_bench.envs.spaces import Box, Dict, Discrete
 from pmarl_bench.errors import ConfigError
-from pmarl_bench.types import Group, with_task_id
+from pmarl_bench.types import Array, Group, PRNGKey, with_task_id
 
 
 class TaskSpec(BaseModel):
@@ -207,17 +207,19 @@ class TaskEnv(Environment):
     def observes_oracle(self) -> bool:
         return False  # the task adds its own oracle part (padded) before the task id
 
-    def reset_env(self, key, params):
+    def reset_env(self, key: PRNGKey, params: Any) -> tuple[Any, Any]:
         state, obs = self.env.reset_env(key, params)
         obs = self.env.with_oracle(obs, state, params)
         return state, with_task_id(obs, self.task_id)
 
-    def step_env(self, key, state, actions, params):
+    def step_env(
+        self, key: PRNGKey, state: Any, actions: Array, params: Any
+    ) -> tuple[Any, Any, Array, Array, Array]:
         state, obs, reward, terminated, truncated = self.env.step_env(key, state, actions, params)
         obs = self.env.with_oracle(obs, state, params)
         return state, with_task_id(obs, self.task_id), reward, terminated, truncated
 
-    def action_mask(self, state, params):
+    def action_mask(self, state: Any, params: Any) -> Array:
         mask = self.env.action_mask(state, params)
         return jnp.pad(mask, ((0, 0), (0, self.action_space.n - mask.shape[-1])))
 
@@ -227,7 +229,7 @@ class TaskEnv(Environment):
     def render_pov(self, state, agent: int, cell_px: int = 16):
         return self.env.render_pov(state, agent, cell_px=cell_px)
 
-    def positions(self, state):
+    def positions(self, state: Any) -> Array:
         return self.env.positions(state)
 
     def __repr__(self) -> str:

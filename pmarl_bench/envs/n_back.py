@@ -20,6 +20,7 @@ from pydantic import Field, model_validator
 
 from pmarl_bench.envs.base import Environment, EnvOptions, ScoreLevels, TaskCard
 from pmarl_bench.envs.spaces import Box, Discrete
+from pmarl_bench.types import Array, PRNGKey
 
 NO_MATCH, MATCH = 0, 1
 
@@ -108,13 +109,15 @@ class NBack(Environment[NBackState, NBackParams]):
     def _obs(self, symbol):
         return jax.nn.one_hot(symbol, self.options.num_symbols, dtype=jnp.float32)[None]
 
-    def reset_env(self, key, params):
+    def reset_env(self, key: PRNGKey, params: NBackParams) -> tuple[NBackState, Array]:
         return self._reset(jax.random.uniform(key, (2,)), params)
 
-    def step_env(self, key, state, actions, params):
+    def step_env(
+        self, key: PRNGKey, state: NBackState, actions: Array, params: NBackParams
+    ) -> tuple[NBackState, Array, Array, Array, Array]:
         return self._step(jax.random.uniform(key, (2,)), state, actions, params)
 
-    def step_and_reset(self, key, state, actions, params):
+    def step_and_reset(self, key: PRNGKey, state: NBackState, actions: Array, params: NBackParams):
         u = jax.random.uniform(key, (4,))  # one draw for both: the step is cheap, RNG is not
         return self._step(u[:2], state, actions, params), self._reset(u[2:], params)
 
@@ -150,7 +153,7 @@ class NBack(Environment[NBackState, NBackParams]):
     def oracle_size(self) -> int:
         return self.options.num_symbols + 1 + self.options.max_n
 
-    def oracle(self, state: NBackState, params) -> jax.Array:
+    def oracle(self, state: NBackState, params: NBackParams) -> Array:
         """One-hot of the symbol shown ``n`` steps ago (the last slot: none yet, ``t < n``),
         then one-hot of ``n``."""
         o = self.options

@@ -305,3 +305,20 @@ def test_ratings_are_drawn_and_the_final_policies_ranked(tmp_path):
     assert section.index("| hill   | good    |      0 |") < section.index(
         "| hill   | good    |      1 |"
     )
+
+
+def test_the_reach_comes_from_the_manifest_and_an_old_one_says_unknown(tmp_path):
+    """Reports never read an agent's network: a new memory core's reach is whatever its
+    manifest records, and a cell from before manifests recorded it is named."""
+    seeds = [0, 1]
+    write(tmp_path, "recall", "new_core", seeds, 1.0)  # reach 2, from ``write``'s manifest
+    frame = metrics_frame({"episode_return": np.ones((2, UPDATES))}, suite="toy", env="recall",
+                          agent="old", seeds=seeds, env_steps_per_update=100)  # fmt: skip
+    write_cell(tmp_path / "toy" / "recall" / "old", frame, {"suite": "toy", "env": "recall",
+               "agent": "old", "seeds": seeds, "config_hash": "x"})  # fmt: skip
+    build_report([tmp_path / "toy"], tmp_path / "out", "md", reps=50)
+    md = (tmp_path / "out" / "report.md").read_text()
+    table = md[md.index("## Does this task test memory?") :]
+    row = next(line for line in table.splitlines() if line.startswith("| recall"))
+    assert "new_core 2" in row and "old unknown" in row
+    assert "recall/old: trained before manifests recorded how far back" in md

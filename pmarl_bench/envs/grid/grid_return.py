@@ -36,6 +36,7 @@ from pmarl_bench.envs.grid.core import (
     uniform_cells,
 )
 from pmarl_bench.envs.grid.oracle import flat, offsets
+from pmarl_bench.types import Array, PRNGKey
 
 
 class GridReturnOptions(GridOptions):
@@ -67,7 +68,7 @@ class GridReturn(GridEnv):
         self.num_agents = o.num_agents
         self.maps = BlobMaps(o.height, o.width, o.wall_density)
 
-    def reset_env(self, key, params):
+    def reset_env(self, key: PRNGKey, params: None) -> tuple[GridReturnState, Array]:
         o = self.options
         key_map, key_cells = jax.random.split(key)
         walls = self.maps.walls(key_map)
@@ -80,7 +81,9 @@ class GridReturn(GridEnv):
         state = GridReturnState(tiles, pos, zeros, cell_table(tiles == Tile.EMPTY), jnp.int32(0))
         return state, self.observe(state)
 
-    def step_env(self, key, state, actions, params):
+    def step_env(
+        self, key: PRNGKey, state: GridReturnState, actions: Array, params: None
+    ) -> tuple[GridReturnState, Array, Array, Array, Array]:
         o = self.options
         active = state.frozen == 0
         target = targets(state.pos, actions)
@@ -106,17 +109,17 @@ class GridReturn(GridEnv):
     def oracle_size(self) -> int:
         return 2 * self.options.num_goals
 
-    def oracle(self, state, params):
+    def oracle(self, state: GridReturnState, params: None) -> Array:
         """Each goal's offset from the agent (goals never move; row-major order)."""
         o = self.options
         goals = jnp.argwhere(state.tiles == Tile.GOAL, size=o.num_goals, fill_value=0)
         return flat(offsets(goals, state.pos, (o.height, o.width)))
 
-    def scene(self, state):
+    def scene(self, state: GridReturnState) -> Array:
         p = state.pos
         return state.tiles.at[p[:, 0], p[:, 1]].set(Tile.OTHER)
 
-    def observe(self, state):
+    def observe(self, state: GridReturnState) -> Array:
         o = self.options
         if o.num_agents**2 > OVERLAY_MAX_WRITES:
             return super().observe(state)
@@ -125,5 +128,5 @@ class GridReturn(GridEnv):
         padded = pad_view(state.tiles, o.view)
         return mark_self(overlay_windows(padded, state.pos, state.pos, others, o.view))
 
-    def positions(self, state):
+    def positions(self, state: GridReturnState) -> Array:
         return state.pos

@@ -63,7 +63,7 @@ from pmarl_bench.envs.grid.core import (
     set_cells,
 )
 from pmarl_bench.envs.grid.oracle import flat, offsets, other_agents
-from pmarl_bench.types import TeamEvaluation
+from pmarl_bench.types import Array, PRNGKey, TeamEvaluation
 
 NEUTRAL = -1
 
@@ -141,7 +141,9 @@ class KingOfTheHill(GridEnv):
         """``float32 [2]``: the share of the control points each team holds."""
         return jnp.stack([(state.owner == 0).mean(), (state.owner == 1).mean()])
 
-    def reset_env(self, key, params):
+    def reset_env(
+        self, key: PRNGKey, params: KingOfTheHillParams | None
+    ) -> tuple[KingOfTheHillState, Array]:
         o = self.options
         half = o.num_agents // 2
         key_map, key_points, key_left, key_right = jax.random.split(key, 4)
@@ -171,7 +173,13 @@ class KingOfTheHill(GridEnv):
         )
         return state, self.observe(state)
 
-    def step_env(self, key, state, actions, params):
+    def step_env(
+        self,
+        key: PRNGKey,
+        state: KingOfTheHillState,
+        actions: Array,
+        params: KingOfTheHillParams | None,
+    ) -> tuple[KingOfTheHillState, Array, Array, Array, Array]:
         o = self.options
         a = o.num_agents
         active = state.frozen == 0
@@ -260,17 +268,17 @@ class KingOfTheHill(GridEnv):
         ).astype(jnp.uint8)
         return tiles.at[state.pos[:, 0], state.pos[:, 1]].set(kind)
 
-    def scene(self, state):
+    def scene(self, state: KingOfTheHillState) -> Array:
         return self.team_scene(state, 0)
 
-    def observe(self, state):
+    def observe(self, state: KingOfTheHillState) -> Array:
         # each agent's window is sliced from its own team's scene (one slice per agent)
         v = self.options.view
         scenes = jnp.stack([pad_view(self.team_scene(state, t), v) for t in (0, 1)])
         crop = lambda team, p: jax.lax.dynamic_slice(scenes, (team, p[0], p[1]), (1, v, v))[0]
         return mark_self(jax.vmap(crop)(self.team, state.pos))
 
-    def positions(self, state):
+    def positions(self, state: KingOfTheHillState) -> Array:
         return state.pos
 
     def card(self) -> TaskCard:
@@ -282,7 +290,7 @@ class KingOfTheHill(GridEnv):
     def oracle_size(self) -> int:
         return 5 * self.options.num_points + 3 * (self.num_agents - 1)
 
-    def oracle(self, state, params):
+    def oracle(self, state: KingOfTheHillState, params: KingOfTheHillParams | None) -> Array:
         """Each control point's offset and owner (one-hot: nobody, us, them), then each
         other agent's offset and team (1: ours); owners and teams are the observer's."""
         o = self.options

@@ -24,7 +24,7 @@ gets the team's total.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -51,6 +51,7 @@ from pmarl_bench.envs.grid.core import (
 )
 from pmarl_bench.envs.grid.obstacles import connected_wall_pool
 from pmarl_bench.envs.grid.oracle import flat, offsets, other_agents
+from pmarl_bench.types import Array, PRNGKey
 
 
 class ScoutsOptions(GridOptions):
@@ -87,7 +88,7 @@ class Scouts(GridEnv):
         self.tiles = open_map(o.height, o.width)
         self.padded = pad_view(self.tiles, o.view)
 
-    def reset_env(self, key, params):
+    def reset_env(self, key: PRNGKey, params: Any) -> tuple[Any, Array]:
         o = self.options
         cells = sample_cells(key, self.tiles == Tile.EMPTY, o.num_treasures + self.num_agents)
         state = ScoutsState(
@@ -98,7 +99,9 @@ class Scouts(GridEnv):
         )
         return state, self.observe(state)
 
-    def step_env(self, key, state, actions, params):
+    def step_env(
+        self, key: PRNGKey, state: Any, actions: Array, params: Any
+    ) -> tuple[Any, Array, Array, Array, Array]:
         o = self.options
         can_move = self.is_scout | (state.t % o.harvester_period == 0)
         target = targets(state.pos, actions)
@@ -142,14 +145,14 @@ class Scouts(GridEnv):
         cells = jnp.concatenate([state.treasures, state.pos])
         return cells, jnp.concatenate([kinds, roles])
 
-    def scene(self, state):
+    def scene(self, state: Any) -> Array:
         tr, p = state.treasures, state.pos
         kinds = jnp.where(state.unlocked, jnp.uint8(Tile.UNLOCKED), jnp.uint8(Tile.LOCKED))
         tiles = self.tiles.at[tr[:, 0], tr[:, 1]].set(kinds)
         roles = jnp.where(self.is_scout, jnp.uint8(Tile.SCOUT), jnp.uint8(Tile.HARVESTER))
         return tiles.at[p[:, 0], p[:, 1]].set(roles)
 
-    def observe(self, state):
+    def observe(self, state: Any) -> Array:
         cells, kinds = self._objects(state)
         if self.num_agents * len(kinds) > OVERLAY_MAX_WRITES:
             return super().observe(state)
@@ -157,7 +160,7 @@ class Scouts(GridEnv):
         o = self.options
         return mark_self(overlay_windows(self.padded, state.pos, cells, kinds, o.view))
 
-    def positions(self, state):
+    def positions(self, state: Any) -> Array:
         return state.pos
 
     def card(self) -> TaskCard:
@@ -169,7 +172,7 @@ class Scouts(GridEnv):
     def oracle_size(self) -> int:
         return 3 * self.options.num_treasures + 3 * (self.num_agents - 1)
 
-    def oracle(self, state, params):
+    def oracle(self, state: Any, params: Any) -> Array:
         """Each treasure's offset and lock state, then each other agent's offset and role
         (1: scout)."""
         o = self.options
@@ -252,7 +255,7 @@ class ScoutsV1(Scouts):
     def _free(self, map_id) -> CellTable:
         return CellTable(self.free_in_row[map_id], self.free_row_end[map_id])
 
-    def reset_env(self, key, params):
+    def reset_env(self, key: PRNGKey, params: ScoutsParams) -> tuple[ScoutsV1State, Array]:
         o = self.options
         key_map, key_cells = jax.random.split(key)
         map_id = jax.random.randint(key_map, (), 0, self.num_maps)
@@ -266,7 +269,9 @@ class ScoutsV1(Scouts):
         )
         return state, self.observe(state)
 
-    def step_env(self, key, state, actions, params):
+    def step_env(
+        self, key: PRNGKey, state: ScoutsV1State, actions: Array, params: ScoutsParams
+    ) -> tuple[ScoutsV1State, Array, Array, Array, Array]:
         o = self.options
         r = o.view // 2
         can_move = self.is_scout | (state.t % o.harvester_period == 0)
@@ -313,13 +318,13 @@ class ScoutsV1(Scouts):
             self.padded_maps, (state.map_id, r, r), (1, o.height, o.width)
         )[0]
 
-    def scene(self, state):
+    def scene(self, state: ScoutsV1State) -> Array:
         tr, p = state.treasures, state.pos
         kinds = jnp.where(state.unlocked, jnp.uint8(Tile.UNLOCKED), jnp.uint8(Tile.LOCKED))
         tiles = self._tiles(state).at[tr[:, 0], tr[:, 1]].set(kinds)
         return tiles.at[p[:, 0], p[:, 1]].set(self.roles)
 
-    def observe(self, state):
+    def observe(self, state: ScoutsV1State) -> Array:
         cells, kinds = self._objects(state)
         v = self.options.view
         if self.num_agents * len(kinds) > OVERLAY_MAX_WRITES:

@@ -38,6 +38,7 @@ from pmarl_bench.envs.grid.core import (
     targets,
 )
 from pmarl_bench.envs.grid.oracle import flat, offsets
+from pmarl_bench.types import Array, PRNGKey
 
 
 class TravelingSalesmanOptions(GridOptions):
@@ -82,7 +83,9 @@ class TravelingSalesman(GridEnv):
         self.tiles = open_map(self.options.height, self.options.width)
         self.padded = pad_view(self.tiles, self.options.view)
 
-    def reset_env(self, key, params):
+    def reset_env(
+        self, key: PRNGKey, params: TravelingSalesmanParams | None
+    ) -> tuple[TravelingSalesmanState, Array]:
         o = self.options
         cells = sample_cells(key, self.tiles == Tile.EMPTY, o.num_flags + o.num_agents)
         state = TravelingSalesmanState(
@@ -93,7 +96,13 @@ class TravelingSalesman(GridEnv):
         )
         return state, self.observe(state)
 
-    def step_env(self, key, state, actions, params):
+    def step_env(
+        self,
+        key: PRNGKey,
+        state: TravelingSalesmanState,
+        actions: Array,
+        params: TravelingSalesmanParams | None,
+    ) -> tuple[TravelingSalesmanState, Array, Array, Array, Array]:
         target = targets(state.pos, actions)
         blocked = at(self.tiles, target) == Tile.WALL
         pos = jnp.where(blocked[:, None], state.pos, target)
@@ -124,7 +133,9 @@ class TravelingSalesman(GridEnv):
     def oracle_size(self) -> int:
         return 3 * self.options.num_flags
 
-    def oracle(self, state, params):
+    def oracle(
+        self, state: TravelingSalesmanState, params: TravelingSalesmanParams | None
+    ) -> Array:
         """Each flag's offset from the agent and whether the agent's record holds it."""
         o = self.options
         rel = offsets(state.flags, state.pos, (o.height, o.width))
@@ -135,13 +146,13 @@ class TravelingSalesman(GridEnv):
         kinds = jnp.array([Tile.GOAL] * len(state.flags) + [Tile.OTHER] * len(state.pos))
         return jnp.concatenate([state.flags, state.pos]), kinds.astype(jnp.uint8)
 
-    def scene(self, state):
+    def scene(self, state: TravelingSalesmanState) -> Array:
         # two scalar scatters: measured 2x faster on CPU than one with per-cell values
         f, p = state.flags, state.pos
         tiles = self.tiles.at[f[:, 0], f[:, 1]].set(Tile.GOAL)
         return tiles.at[p[:, 0], p[:, 1]].set(Tile.OTHER)
 
-    def observe(self, state):
+    def observe(self, state: TravelingSalesmanState) -> Array:
         cells, kinds = self._objects(state)
         if self.num_agents * len(kinds) > OVERLAY_MAX_WRITES:
             return super().observe(state)
@@ -149,7 +160,7 @@ class TravelingSalesman(GridEnv):
         v = self.options.view
         return mark_self(overlay_windows(self.padded, state.pos, cells, kinds, v))
 
-    def positions(self, state):
+    def positions(self, state: TravelingSalesmanState) -> Array:
         return state.pos
 
 

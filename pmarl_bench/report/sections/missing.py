@@ -19,6 +19,12 @@ def load(results: Results) -> list[str] | None:
         f"is its training return over the last {FINAL_FRACTION:.0%} of updates"
         for task, agent in results.scored_from_training
     ]
+    unsaid = sorted(f"{m['env']}/{m['agent']}" for m in results.manifests if "memory" not in m)
+    if unsaid:
+        notes.append(
+            f"{', '.join(unsaid)}: trained before manifests recorded how far back an agent "
+            "remembers; its reach is shown as unknown"
+        )
     return notes or None
 
 
