@@ -63,6 +63,23 @@ def test_n_back_is_played_with_m_and_n(dummy_display):
     assert game.frames[-1].ndim == 3 and game.frames[-1].dtype == np.uint8
 
 
+def test_watching_shows_every_frame_in_order_and_closes_after_the_last(dummy_display):
+    from pmarl_bench import viewer
+
+    frames = np.arange(4, dtype=np.uint8)[:, None, None, None] * np.ones((4, 6, 8, 3), np.uint8)
+    shown = []
+    remaining = iter(frames)
+
+    def draw():
+        frame = next(remaining, None)
+        if frame is not None:
+            shown.append(int(frame[0, 0, 0]))
+        return frame
+
+    viewer.window(draw, fps=100)  # the loop `enjoy` plays frames with (viewer.show)
+    assert shown == [0, 1, 2, 3]
+
+
 def test_playing_needs_a_renderer_and_an_existing_agent():
     with pytest.raises(ConfigError, match="has no renderer"):
         Game(envs.make("gymnax:CartPole-v1"), None, player=0)

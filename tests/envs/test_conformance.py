@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from pmarl_bench import envs
+from pmarl_bench.envs.base import TaskCard
 from pmarl_bench.errors import ConfigError
-from pmarl_bench.types import NO_ACTION
+from pmarl_bench.types import NO_ACTION, EnvLike
 
 GYMNAX_ID = "gymnax:CartPole-v1"
 JAXMARL_IDS = ["jaxmarl:MPE_simple_spread_v3", "jaxmarl:overcooked"]
@@ -108,6 +109,20 @@ def batched_rollout(env_id: str):
 @pytest.fixture(params=ENV_IDS)
 def env_id(request):
     return request.param
+
+
+@pytest.mark.parametrize("env_id", [*envs.registered(), *ADAPTED])
+def test_every_env_declares_what_the_harness_uses(env_id):
+    """One interface (``types.EnvLike``), a multi-task batch included: no caller asks which
+    kind of env it has."""
+    env = make_env(env_id)
+    assert isinstance(env, EnvLike)
+    cards = env.task_cards()
+    assert cards and all(isinstance(card, TaskCard) for card in cards.values())
+    if isinstance(env, envs.MultiTask):
+        assert list(cards) == [name for name, _ in env.tasks]
+    else:
+        assert list(cards) == [None] and cards[None] == env.card()
 
 
 def test_spaces_description(env_id):

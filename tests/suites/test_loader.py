@@ -164,6 +164,29 @@ def test_config_hash_is_stable_and_sensitive(write):
     assert len({a.config_hash(), b.config_hash(), c.config_hash()}) == 3
 
 
+def test_a_cell_is_a_value_built_with_keywords_and_hashed_once(write, monkeypatch):
+    import dataclasses
+
+    from pmarl_bench.suites import cell as cell_module
+
+    cell = load_suite(write(VALID)).cells[0]
+    with pytest.raises(TypeError):
+        cell_module.Cell(*[getattr(cell, f.name) for f in dataclasses.fields(cell)])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cell.seeds = (9,)  # type: ignore[misc]
+    made = []
+    make = cell_module.envs.make
+    monkeypatch.setattr(cell_module.envs, "make", lambda *a, **k: made.append(a) or make(*a, **k))
+    first = cell.config_hash()  # builds the env once, to resolve its options
+    assert [cell.config_hash() for _ in range(5)] == [first] * 5 and len(made) == 1
+    config = cell.resolved_config()
+    config["seeds"].append(99)  # a caller's copy: the cell's own config stays as it was
+    assert cell.resolved_config()["seeds"] != config["seeds"] and cell.config_hash() == first
+    assert len(made) == 1
+    other = dataclasses.replace(cell, seeds=(5,))  # another value: hashed afresh
+    assert other.config_hash() != first and len(made) == 2
+
+
 ENVS_OK = "envs:\n  - id: n_back-v0\n"
 AGENTS_OK = "agents:\n  - baseline: tiny\n"
 BAD = {
