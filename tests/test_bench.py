@@ -189,6 +189,7 @@ def test_the_regression_policy_re_measures_a_flagged_case_up_to_confirm_times():
     assert "regression:" in line and "43% slower than the baseline (tolerance 20%)" in line
 
 
+@pytest.mark.slow
 def test_keep_going_records_a_failed_case_saves_after_each_case_and_exits_1(tmp_path, monkeypatch):
     suite = tmp_path / "tiny.yaml"
     suite.write_text(

@@ -101,6 +101,7 @@ def test_the_report_reads_tables_only(path):
     assert '"kind"' not in text and '"network"' not in text and "agent_kinds" not in text
 
 
+@pytest.mark.slow
 def test_building_a_report_loads_no_jax():
     code = (
         "import sys, pmarl_bench.report.build\n"

@@ -49,6 +49,7 @@ def test_a_resumed_tensorboard_run_holds_each_step_once(tmp_path):
         assert logged == expected
 
 
+@pytest.mark.slow
 def test_wandb_keeps_one_offline_run_per_seed(tmp_path, monkeypatch):
     pytest.importorskip("wandb")
     monkeypatch.delenv("WANDB_MODE", raising=False)  # offline by default

@@ -28,6 +28,7 @@ def press(*names):
     return post
 
 
+@pytest.mark.slow
 def test_keys_move_the_players_agent(dummy_display):
     env = envs.make("traveling_salesman-v0", width=9, height=9, num_agents=2, num_flags=1)
     game = Game(env, None, player=1, seed=3)
@@ -41,6 +42,7 @@ def test_keys_move_the_players_agent(dummy_display):
     assert game.t == 5 and len(game.frames) == 6
 
 
+@pytest.mark.slow
 def test_score_counts_the_players_reward_and_masked_keys_are_ignored(dummy_display):
     env = envs.make("grid_return-v0", width=7, height=7, wall_density=0.0)
     game = Game(env, None, player=0, seed=0)
@@ -51,6 +53,7 @@ def test_score_counts_the_players_reward_and_masked_keys_are_ignored(dummy_displ
     assert game.t == 1 and game.episode_return == 1.0  # entered the goal
 
 
+@pytest.mark.slow
 def test_n_back_is_played_with_m_and_n(dummy_display):
     env = envs.make("n_back-v0", max_n=2, episode_length=8)
     game = Game(env, None, player=0, seed=1)

@@ -88,7 +88,19 @@ def step_through(step, params, carry, inputs: AgentInput):
     return carry, np.stack(logits), np.stack(values)
 
 
-@pytest.fixture(params=sorted(VARIANTS))
+#: variants whose invariants run in the quick tier (the memory suite's kinds, on n-back's
+#: space); the others, and every variant on the other space, in the slow tier (CI runs both)
+QUICK = {"mlp", "gru", "transformer", "frame_stack"}
+
+
+def tiered(cases: list, quick) -> list:
+    """``cases`` as parameters, those ``quick(case)`` rejects marked slow."""
+    return [pytest.param(*c, marks=() if quick(c) else pytest.mark.slow) for c in cases]
+
+
+@pytest.fixture(
+    params=[k if k in QUICK else pytest.param(k, marks=pytest.mark.slow) for k in sorted(VARIANTS)]
+)
 def kind(request):
     return request.param
 
@@ -103,7 +115,9 @@ KIND_SPACE = [
 #: vmapping the init is the point, not the space: every variant on n-back, the shared
 #: encoder's other space through the GRU
 VMAP_CASES = [(k, s) for k, s in KIND_SPACE if s == "n_back" or k == "gru"]
-kind_space = pytest.mark.parametrize(("kind", "space"), KIND_SPACE)
+kind_space = pytest.mark.parametrize(
+    ("kind", "space"), tiered(KIND_SPACE, lambda c: c[0] in QUICK and c[1] == "n_back")
+)
 
 
 @pytest.mark.slow
@@ -260,7 +274,11 @@ SHORT_MEMORY = {"transformer[context=3]", "frame_stack", "frame_stack[frames=2]"
 
 
 @pytest.mark.parametrize(
-    "kind", [v for v, (k, _) in VARIANTS.items() if k not in MEMORYLESS and v not in SHORT_MEMORY]
+    "kind",
+    tiered(
+        [(v,) for v, (k, _) in VARIANTS.items() if k not in MEMORYLESS and v not in SHORT_MEMORY],
+        lambda c: c[0] in QUICK,
+    ),
 )
 def test_memory_spans_the_whole_episode_and_resets_exactly_at_its_start(kind):
     """Perturbing an episode's first step changes every later output of that episode (a reset

@@ -50,6 +50,7 @@ def test_linear_recurrence_equals_a_loop_across_starts(dtype):
     np.testing.assert_allclose(got[9:, 1], fresh[:, 1], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["lru", "mingru"])
 def test_a_stack_of_scan_blocks_equals_stepping(kind):
     """Two blocks, a non-zero carry going in, starts mid-sequence: ``sequence`` equals a loop

@@ -25,6 +25,16 @@ ENV_IDS = [
     *(i for i in envs.registered() if not isinstance(envs.make(i), envs.MultiTask)),
     *ADAPTED,
 ]
+#: the envs whose compiled contract checks run in the quick tier (one of each kind: no map,
+#: a grid task, an adapter); every other env's run in the slow tier, which CI runs too
+QUICK_ENV_IDS = ("n_back-v0", "grid_return-v0", GYMNAX_ID)
+
+
+def tiered(env_ids) -> list:
+    """``env_ids`` as parameters, those outside ``QUICK_ENV_IDS`` marked slow."""
+    return [e if e in QUICK_ENV_IDS else pytest.param(e, marks=pytest.mark.slow) for e in env_ids]
+
+
 NUM_ROLLOUTS = 4  # rows 0 and 2 share a key
 MAX_SCAN = 2100
 
@@ -190,6 +200,7 @@ def test_unbatched_jit_equals_vmapped_row(env_id):
             np.testing.assert_allclose(np.asarray(a), b, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("env_id", tiered(ENV_IDS))
 def test_same_key_same_rollout_different_key_different(env_id):
     ts0, recs = batched_rollout(env_id)
     leaves = jax.tree.leaves((ts0, recs))
@@ -205,6 +216,7 @@ def test_same_key_same_rollout_different_key_different(env_id):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("env_id", tiered(ENV_IDS))
 def test_auto_reset_contract(env_id):
     _, recs = batched_rollout(env_id)
     ts = recs["ts"]
@@ -232,7 +244,7 @@ def episode_lengths(done: np.ndarray) -> list[int]:
     return lengths
 
 
-@pytest.mark.parametrize("env_id", [e for e in ENV_IDS if make_env(e).max_episode_steps])
+@pytest.mark.parametrize("env_id", tiered(e for e in ENV_IDS if make_env(e).max_episode_steps))
 def test_time_limit(env_id):
     env = make_env(env_id)
     limit = env.max_episode_steps

@@ -49,6 +49,7 @@ def test_actions_are_named_and_move_the_way_they_say(env_id):
         assert tuple(np.asarray(state.pos[0])) == expected, env.action_names[action]
 
 
+@pytest.mark.slow
 def test_views_show_self_others_and_walls_outside_the_map():
     env = envs.make("grid_return-v0", width=7, height=7, num_agents=2, view=5)
     state, _ = env.reset(KEY)
@@ -89,6 +90,7 @@ def test_digging_removes_the_wall_and_freezes_the_agent_for_the_timeout():
     assert tuple(np.asarray(state.pos[0])) == (3, 4)
 
 
+@pytest.mark.slow
 def test_permanent_walls_block_and_agents_pass_through_each_other():
     env, state = grid_return(num_agents=2)
     state = state._replace(tiles=jnp.asarray(open_tiles()), pos=jnp.array([[1, 1], [1, 2]]))
@@ -156,6 +158,7 @@ def test_flag_records_are_per_agent_and_clear_after_all_flags():
     np.testing.assert_allclose(reward[0], r)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("version", "paid"), [("v1", [1, 0, 0, 0]), ("v0", [1, 1, 1, 1])])
 def test_only_entering_a_flag_pays(version, paid):
     """One flag by the top wall, the agent just below it, up x4: it enters the flag once (its
@@ -231,6 +234,7 @@ def test_harvester_unlocks_then_scout_gathers_and_a_new_locked_treasure_appears(
     assert (scene == Tile.LOCKED).sum() == 1 and (scene == Tile.UNLOCKED).sum() == 0
 
 
+@pytest.mark.slow
 def test_roles_are_visible_and_shared_reward_gives_the_team_total():
     env, state = scouts(num_scouts=2, shared_reward=True)
     state = state._replace(pos=jnp.array([[3, 2], [3, 4], [4, 3]]), treasures=jnp.array([[1, 1]]))
@@ -242,6 +246,7 @@ def test_roles_are_visible_and_shared_reward_gives_the_team_total():
     np.testing.assert_allclose(reward, [1, 1, 1])
 
 
+@pytest.mark.slow
 def test_sampled_cells_are_distinct_allowed_and_uniform():
     allowed = np.zeros((6, 7), bool)
     allowed[1, 2] = allowed[2, 1:5] = allowed[4, 6] = allowed[5, 0] = True  # 7 cells
@@ -284,6 +289,7 @@ def place(state, agent, cell, facing=None):
 STAY, ATTACK, DIG = 4, 5, 6
 
 
+@pytest.mark.slow
 def test_koth_ids_are_egocentric_for_both_teams():
     env, state = koth()
     assert env.teams == (0, 0, 1, 1)
@@ -385,6 +391,7 @@ def test_koth_dig_removes_the_faced_wall_and_freezes():
     assert tuple(np.asarray(state.pos[0])) == (4, 4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env_id", ["grid_return-v0", "king_of_the_hill-v0", "king_of_the_hill-v1"])
 def test_the_border_survives_random_play(env_id):
     env = envs.make(env_id, width=10, height=10)  # v1: 8 agents need height - 2 >= 8

@@ -146,6 +146,7 @@ def test_validate_counts_every_tasks_agents():
     validate(env, cfg.model_copy(update={"num_minibatches": 5}))
 
 
+@pytest.mark.slow
 def test_episode_metrics_per_task():
     env = multitask()
     agent = agents.make_agent(MLPConfig(width=8), env.observation_space, env.action_space)

@@ -116,6 +116,7 @@ def recs(request):
     return request.param, episodes(request.param)
 
 
+@pytest.mark.slow
 def test_episode_length_is_exact(recs):
     _, r = recs
     steps = np.arange(1, 2 * L + 1)
@@ -279,6 +280,7 @@ def test_options_validation():
         envs.make("n_back-v0", episode_length=0)
 
 
+@pytest.mark.slow
 def test_render_shows_symbols_answers_and_the_hidden_n():
     env = envs.make("n_back-v0", max_n=3, episode_length=32)
     ring, px, k = env.ring, 16, env.options.num_symbols

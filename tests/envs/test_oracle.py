@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from test_conformance import ENV_IDS, random_actions
+from test_conformance import ENV_IDS, random_actions, tiered
 
 from pmarl_bench import envs
 from pmarl_bench.envs.grid.core import DIG, STAY, Tile
@@ -25,7 +25,7 @@ def make_pair(env_id: str):
     return envs.make(env_id, **options), envs.make(env_id, observe="oracle", **options)
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", tiered(ENV_IDS))
 def test_the_oracle_adds_to_the_observation_and_changes_no_dynamics(env_id):
     plain, oracle = make_pair(env_id)
     space = oracle.observation_space
@@ -68,6 +68,7 @@ def test_observe_is_left_out_of_plain_configs_and_checked():
         envs.make("multitask-v0", tasks=[{"id": "scouts-v1", "options": {"observe": "oracle"}}])
 
 
+@pytest.mark.slow
 def test_multitask_pads_each_tasks_oracle_part_to_one_length():
     small = {"width": 9, "height": 9, "episode_length": 16}
     tasks = [

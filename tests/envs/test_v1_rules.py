@@ -16,6 +16,9 @@ from pmarl_bench import envs
 from pmarl_bench.envs.grid import Tile
 from pmarl_bench.envs.grid.core import RIGHT, UP
 
+# every scenario compiles a program of its own: the slow tier (CI runs it)
+pytestmark = pytest.mark.slow
+
 KEY = jax.random.key(0)
 STAY, ATTACK = 4, 5
 

@@ -85,6 +85,7 @@ def test_report_folder_has_pages_figures_and_tables(report):
     assert 'src="final_scores.png"' in html and "<table" in html
 
 
+@pytest.mark.slow
 def test_same_tables_give_the_same_report_byte_for_byte(results, report, tmp_path):
     out, _ = report
     again = tmp_path / "again"
@@ -105,6 +106,7 @@ def test_statements_and_missing_results(report):
     assert "solo: no results for bad" in md and "solo: only good, nothing to compare" in md
 
 
+@pytest.mark.slow
 def test_a_difference_needs_the_holm_corrected_test_too(tmp_path):
     """Two agents whose seeds barely overlap: P(improvement)'s interval may exclude 0.5, but
     with many comparisons in the report the corrected test does not back a claim."""
@@ -163,6 +165,7 @@ def test_marl_eval_layout(report):
     )
 
 
+@pytest.mark.slow
 def test_cli_report_and_its_errors(results, tmp_path):
     runner = CliRunner()
     out = tmp_path / "r"

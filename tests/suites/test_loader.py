@@ -42,6 +42,7 @@ agents:
 """
 
 
+@pytest.mark.slow
 def test_shipped_suites_load():
     for name in ("memory", "smoke", "cartpole", "coordination", "memory-zoo", "jaxmarl"):
         loaded = load_suite(ROOT / "suites" / f"{name}.yaml")
@@ -52,6 +53,7 @@ def test_shipped_suites_load():
         assert sweep.cells and all(c.trials and min(c.seeds) >= 1000 for c in sweep.cells)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["memory", "coordination", "memory-zoo"])
 def test_shipped_full_budgets_have_the_origin_sizes(name):
     loaded = load_suite(ROOT / "suites" / f"{name}.yaml", budget="full")

@@ -30,6 +30,7 @@ class _Stop(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_a_signal_during_a_long_compile_is_handled_at_once():
     def handler(signum, frame):
         raise _Stop

@@ -48,6 +48,7 @@ def train_for(**ppo):
     return Train(env, agent, cfg)
 
 
+@pytest.mark.slow
 def test_update_flops_count_every_epoch_and_minibatch_of_learning():
     one = update_flops(train_for(num_epochs=1, num_minibatches=2))
     four = update_flops(train_for(num_epochs=4, num_minibatches=2))

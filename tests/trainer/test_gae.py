@@ -124,6 +124,7 @@ def test_collect_flags_follow_the_time_limit():
     np.testing.assert_array_equal(start, np.broadcast_to((g % EP_LEN == 0)[:, None], start.shape))
 
 
+@pytest.mark.slow
 def test_collect_inputs_carry_previous_action_and_reward():
     _, _, (_, traj1, _), (_, traj2, _) = two_rollouts()
     cat = lambda f: np.concatenate([f(traj1), f(traj2)])
