@@ -21,7 +21,8 @@ from pmarl_bench.bench.schema import BenchSuite, Cases, EnvCase, TrainCase
 from pmarl_bench.errors import ConfigError, from_validation
 from pmarl_bench.provenance import environment_info, host_peak_bytes, reset_host_peak
 from pmarl_bench.suites.cell import Cell, network_config
-from pmarl_bench.suites.loader import find_baseline, load_baseline, ppo_config, read_yaml
+from pmarl_bench.suites.expand import ppo_config
+from pmarl_bench.suites.files import find_baseline, load_baseline, read_yaml
 from pmarl_bench.trainer.cost import (
     calibration_flops,
     calibration_seconds,

@@ -232,7 +232,7 @@ def _settings(values: dict) -> str:
 
 def _not_a_bench_matrix(path: Path) -> None:
     from pmarl_bench.bench.schema import is_bench_matrix
-    from pmarl_bench.suites.loader import read_yaml
+    from pmarl_bench.suites.files import read_yaml
 
     if path.is_file() and is_bench_matrix(read_yaml(path)):
         raise ConfigError(

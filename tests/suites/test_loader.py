@@ -9,7 +9,7 @@ from pmarl_bench import envs
 from pmarl_bench.envs import registered
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.suites import load_suite
-from pmarl_bench.suites.loader import load_baseline
+from pmarl_bench.suites.files import load_baseline
 
 ROOT = Path(__file__).resolve().parents[2]
 
