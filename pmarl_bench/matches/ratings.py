@@ -21,7 +21,7 @@ import pandas as pd
 
 from pmarl_bench import checkpoints
 from pmarl_bench.errors import ConfigError
-from pmarl_bench.evaluation import teams
+from pmarl_bench.evaluation import EVAL_EPISODES, teams
 from pmarl_bench.matches import league
 from pmarl_bench.results import store
 
@@ -44,7 +44,7 @@ def competitive_tasks(path: Path) -> dict[str, list[checkpoints.TrainedCell]]:
     declares a team evaluation: task ``env``, or ``env/task`` in a multi-task env."""
     found: dict[str, list[checkpoints.TrainedCell]] = {}
     for cell in league.playing_cells(path):
-        for g in cell.env.groups(teams.EVAL_EPISODES, cell.env_params):  # one env per task
+        for g in cell.env.groups(EVAL_EPISODES, cell.env_params):  # one env per task
             if g.env.evaluation is not None:
                 task = cell.manifest["env"] + ("" if g.name is None else f"/{g.name}")
                 found.setdefault(task, []).append(cell)
