@@ -14,11 +14,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from pmarl_bench.agents import policy
+from pmarl_bench.evaluation.episodes import UNBOUNDED_STEPS
 from pmarl_bench.trainer.rollout import EnvBatch
 
-#: envs stepped at once, and the steps for envs without a fixed episode length
+#: envs stepped at once (envs without a fixed episode length play ``UNBOUNDED_STEPS``)
 RANDOM_ENVS = 64
-UNBOUNDED_STEPS = 1000
 
 
 def random_policy_returns(env, params: Any, seed: int = 0) -> dict[str | None, dict]:
