@@ -17,17 +17,23 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import jax
 from flax import nnx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
 from pmarl_bench.agents.heads import MSEValue, ValueHead
+from pmarl_bench.agents.torso import INPUTS
 from pmarl_bench.envs.spaces import Box, Discrete
 from pmarl_bench.types import AgentInput, AgentOutput
 
 Carry = Any
+
+Input = Literal["obs", "prev_action", "prev_reward"]
+#: inputs fed back from the agent's own past: a memory channel (a policy can write a bit into
+#: its action and read it back next step, and its actions steer its rewards)
+FEEDBACK: frozenset[str] = frozenset({"prev_action", "prev_reward"})
 
 
 class AgentConfig(BaseModel):
@@ -40,6 +46,29 @@ class AgentConfig(BaseModel):
         discriminator="kind",
         description="mse (scalar value) or hl_gauss (histogram value, cross-entropy loss)",
     )
+    inputs: tuple[Input, ...] = Field(
+        INPUTS,
+        description="what the agent reads each step: obs (always), prev_action, prev_reward; "
+        "the last two are fed back from its own past, a memory channel of their own",
+    )
+
+    @field_validator("inputs")
+    @classmethod
+    def _inputs_known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if "obs" not in value:
+            raise ValueError("inputs must include obs")
+        if len(set(value)) != len(value):
+            raise ValueError(f"inputs {list(value)} name one input twice")
+        return tuple(i for i in INPUTS if i in value)  # one order, so one config hash
+
+    @model_serializer(mode="wrap")
+    def _default_inputs_left_out(self, handler):
+        # the default is not written, so configs (and their hashes) from before the option
+        # existed are unchanged
+        data = handler(self)
+        if isinstance(data, dict) and tuple(data.get("inputs", ())) == INPUTS:
+            del data["inputs"]
+        return data
 
 
 class Agent(abc.ABC):
@@ -70,19 +99,29 @@ class Agent(abc.ABC):
     @abc.abstractmethod
     def initial_carry(self, batch: int) -> Carry: ...
 
-    #: what the agent reads each step (``AgentInput`` fields), recorded in its manifest
-    inputs: ClassVar[tuple[str, ...]] = ("obs", "prev_action", "prev_reward")
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """What the agent reads each step (``AgentInput`` fields), recorded in its manifest."""
+        return self.config.inputs
 
     @property
     @abc.abstractmethod
+    def core_reach(self) -> int | None:
+        """How many steps back the memory core can remember: 0 (none), a number of steps, or
+        None (no fixed limit, e.g. a recurrent core)."""
+
+    @property
     def memory_reach(self) -> int | None:
-        """How many steps back the agent can remember: 0 (memoryless), a number of steps, or
-        None (no fixed limit, e.g. a recurrent core). Recorded in its manifest; reports read
-        it from there."""
+        """How many steps back the agent can remember, derived from its core and its inputs:
+        the core's reach, or None (no fixed limit) when it reads its previous action or reward,
+        which carry whatever its policy writes into its actions. Recorded in its manifest;
+        reports read it from there."""
+        return None if FEEDBACK & set(self.inputs) else self.core_reach
 
     def memory(self) -> dict[str, Any]:
-        """The manifest's ``memory`` entry: the reach and the inputs."""
-        return {"reach": self.memory_reach, "inputs": list(self.inputs)}
+        """The manifest's ``memory`` entry: the reach, the core's own and the inputs."""
+        return {"reach": self.memory_reach, "core_reach": self.core_reach,
+                "inputs": list(self.inputs)}  # fmt: skip
 
     @abc.abstractmethod
     def step(

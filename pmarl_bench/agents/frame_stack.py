@@ -1,6 +1,7 @@
-"""Short-memory control: an MLP over the last ``frames`` inputs (observation, previous action
-and previous reward), the classic frame stack. It remembers exactly ``frames - 1`` steps back,
-so a task it solves needs no longer memory than that.
+"""Short-memory control: an MLP over the last ``frames`` inputs, the classic frame stack. With
+the observation as its only input (the control's baseline file) it remembers exactly
+``frames - 1`` steps back, so a task it solves needs no longer memory than that; a stacked
+previous action would carry whatever its policy wrote into it, however far back.
 
 Each input is embedded by the shared encoder (``frame_width`` wide, 32 by default, so the
 window of 4 costs what the MLP's first layer does); the carry holds the last ``frames - 1``
@@ -36,7 +37,7 @@ class FrameStackConfig(AgentConfig):
 class FrameStackNet(nnx.Module):
     def __init__(self, cfg: FrameStackConfig, obs_space, num_actions: int, rngs: nnx.Rngs):
         self.act = ACTIVATIONS[cfg.activation]
-        self.encoder = InputEncoder(obs_space, num_actions, cfg.frame_width, rngs)
+        self.encoder = InputEncoder(obs_space, num_actions, cfg.frame_width, rngs, cfg.inputs)
         self.window = nnx.Linear(cfg.frames * cfg.frame_width, cfg.width, rngs=rngs)
         self.hidden = nnx.List(
             [nnx.Linear(cfg.width, cfg.width, rngs=rngs) for _ in range(cfg.depth - 1)]
@@ -60,7 +61,7 @@ class FrameStackAgent(Agent):
         return FrameStackNet(self.config, self.obs_space, self.action_space.n, rngs)
 
     @property
-    def memory_reach(self) -> int:
+    def core_reach(self) -> int:
         return self.config.frames - 1  # the window: this step and frames - 1 back
 
     def initial_carry(self, batch: int) -> jax.Array:

@@ -29,11 +29,11 @@ class MLPConfig(AgentConfig):
 class MLPNet(nnx.Module):
     def __init__(self, cfg: MLPConfig, obs_space, num_actions: int, rngs: nnx.Rngs):
         self.act = ACTIVATIONS[cfg.activation]
-        self.encoder = InputEncoder(obs_space, num_actions, cfg.width, rngs)
+        self.encoder = InputEncoder(obs_space, num_actions, cfg.width, rngs, cfg.inputs)
         self.hidden = _hidden(cfg, rngs)
         self.separate_value = cfg.separate_value
         if cfg.separate_value:
-            self.value_encoder = InputEncoder(obs_space, num_actions, cfg.width, rngs)
+            self.value_encoder = InputEncoder(obs_space, num_actions, cfg.width, rngs, cfg.inputs)
             self.value_hidden = _hidden(cfg, rngs)
         self.heads = PolicyValueHeads(cfg.width, num_actions, rngs, cfg.value_head)
 
@@ -63,7 +63,7 @@ class MLPAgent(Agent):
     def build(self, rngs: nnx.Rngs) -> MLPNet:
         return MLPNet(self.config, self.obs_space, self.action_space.n, rngs)
 
-    memory_reach = 0
+    core_reach = 0
 
     def initial_carry(self, batch: int):
         return jnp.zeros((batch, 0), jnp.float32)  # no memory

@@ -59,7 +59,7 @@ class RecurrentNet(nnx.Module):
         rngs: nnx.Rngs,
     ):
         self.act = ACTIVATIONS[cfg.activation]
-        self.encoder = InputEncoder(obs_space, num_actions, cfg.width, rngs)
+        self.encoder = InputEncoder(obs_space, num_actions, cfg.width, rngs, cfg.inputs)
         self.cell = build_core(rngs)  # drawn after the encoder, as the GRU always was
         self.heads = PolicyValueHeads(cfg.width, num_actions, rngs, cfg.value_head)
 
@@ -87,7 +87,7 @@ class RecurrentAgent(Agent):
     of its (zero) carry."""
 
     config: RecurrentConfig
-    memory_reach = None  # a state carried through the episode: no fixed limit
+    core_reach = None  # a state carried through the episode: no fixed limit
 
     @abc.abstractmethod
     def build_core(self, rngs: nnx.Rngs) -> nnx.Module: ...

@@ -236,7 +236,7 @@ class Block(nnx.Module):
 class TransformerNet(nnx.Module):
     def __init__(self, cfg: TransformerConfig, obs_space, num_actions: int, rngs: nnx.Rngs):
         self.context = cfg.context
-        self.encoder = InputEncoder(obs_space, num_actions, cfg.width, rngs)
+        self.encoder = InputEncoder(obs_space, num_actions, cfg.width, rngs, cfg.inputs)
         self.blocks = nnx.List([Block(cfg, rngs) for _ in range(cfg.num_layers)])
         self.norm = nnx.RMSNorm(cfg.width, rngs=rngs)
         self.heads = PolicyValueHeads(cfg.width, num_actions, rngs, cfg.value_head)
@@ -336,7 +336,7 @@ class TransformerAgent(Agent):
         return TransformerNet(self.config, self.obs_space, self.action_space.n, rngs)
 
     @property
-    def memory_reach(self) -> int:
+    def core_reach(self) -> int:
         return self.config.context - 1  # attends to the last `context` steps, itself included
 
     def initial_carry(self, batch: int) -> KVCache:

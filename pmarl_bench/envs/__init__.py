@@ -7,6 +7,7 @@ state, ts = env.step(key, state, actions, env.default_params)
 """
 
 from pmarl_bench.envs.base import Environment, EnvOptions, ScoreLevels
+from pmarl_bench.envs.carry_bit import CarryBit
 from pmarl_bench.envs.grid import (
     GridReturn,
     KingOfTheHill,
@@ -22,6 +23,7 @@ from pmarl_bench.envs.registry import default_name, make, register, registered
 from pmarl_bench.envs.spaces import Box, Discrete
 
 register("n_back-v0", NBack)
+register("carry_bit-v0", CarryBit)
 register("grid_return-v0", GridReturn)
 register("king_of_the_hill-v0", KingOfTheHill)
 register("king_of_the_hill-v1", KingOfTheHillV1)

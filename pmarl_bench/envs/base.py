@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_serializer
 from pmarl_bench.envs.spaces import Box, Dict, Discrete
 from pmarl_bench.types import NO_ACTION, Array, Group, PRNGKey, TeamEvaluation, TimeStep
 
+#: the ``observe`` values of the full-state oracle ("oracle": its name before oracle_memory)
+STATE_ORACLE = ("oracle_state", "oracle")
+
 State = TypeVar("State")
 Params = TypeVar("Params")
 
@@ -28,10 +31,11 @@ class EnvOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False, allow_inf_nan=False)
 
-    observe: Literal["plain", "oracle"] = Field(
+    observe: Literal["plain", "oracle_memory", "oracle_state", "oracle"] = Field(
         "plain",
-        description="oracle: add the perfect-memory observation (what memory would have to "
-        "hold) to the plain one, for the oracle control; dynamics are the same",
+        description="oracle_memory: add everything the agent has observed earlier in the "
+        "episode (perfect memory); oracle_state: add what is hidden, seen or not (full state; "
+        "'oracle' is its name from before oracle_memory existed); dynamics are the same",
     )
 
     @model_serializer(mode="wrap")
@@ -119,7 +123,16 @@ class Environment(abc.ABC, Generic[State, Params]):
 
     @property
     def observes_oracle(self) -> bool:
-        return getattr(self.options, "observe", "plain") == "oracle"
+        """Whether the agents see the full-state oracle part (``observe: oracle_state``)."""
+        return getattr(self.options, "observe", "plain") in STATE_ORACLE
+
+    def memory_layout(self) -> Any:
+        """How ``observe: oracle_memory`` lays out what this env's agent has observed (an
+        ``envs.perfect_memory.Memory``): by default the episode's stacked observations,
+        actions and rewards, capped. Tasks with a better layout (a map) override it."""
+        from pmarl_bench.envs.perfect_memory import StackMemory
+
+        return StackMemory(self)
 
     # -- the perfect-memory observation (ENVIRONMENTS.md, "Controls") ---------------------
     oracle_bounds: tuple[float, float] = (-1.0, 1.0)

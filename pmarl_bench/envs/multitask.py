@@ -20,7 +20,7 @@ from typing import Any
 import jax.numpy as jnp
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pmarl_bench.envs.base import Environment, EnvOptions, ScoreLevels, TaskCard
+from pmarl_bench.envs.base import STATE_ORACLE, Environment, EnvOptions, ScoreLevels, TaskCard
 from pmarl_bench.envs.registry import default_name, make
 from pmarl_bench.envs.spaces import Box, Dict, Discrete
 from pmarl_bench.errors import ConfigError
@@ -71,6 +71,12 @@ class MultiTask:
         from pmarl_bench.envs.grid.base import GridEnv
 
         opts = MultiTaskOptions(**options)
+        if opts.observe == "oracle_memory":
+            raise ConfigError(
+                "a multi-task env has no perfect-memory observation yet (its tasks' maps "
+                "differ in size); use observe: plain or oracle_state",
+                "options.observe",
+            )
         built: list[tuple[str, Any]] = []
         for i, spec in enumerate(opts.tasks):
             where = f"options.tasks[{i}]"
@@ -120,7 +126,7 @@ class MultiTask:
         self.action_names = union
         self.action_space = Discrete(len(union))
         parts = {"view": view, "task": Box(0, len(built) - 1, (), "int32", len(built))}
-        if opts.observe == "oracle":
+        if opts.observe in STATE_ORACLE:
             # one oracle part for every task: each padded to the longest (the task id says
             # how to read it)
             width = max(env.oracle_size for _, env in built)

@@ -145,6 +145,9 @@ class NBack(Environment[NBackState, NBackParams]):
         truncated = t >= self.options.episode_length
         return new_state, self._obs(symbol), reward, jnp.array(False), truncated
 
+    def memory_layout(self) -> NBackMemory:
+        return NBackMemory(self.options.num_symbols, self.options.max_n)
+
     def card(self) -> TaskCard:
         n = self.options.max_n
         return TaskCard(("sequential recall",), n, f"{n} steps (the hidden n, 1..{n})")
@@ -233,3 +236,52 @@ def render_n_back(state: NBackState, k: int, max_n: int, cell_px: int) -> jax.Ar
     now = (x_col == ring - 1) & (y < k * cell_px) & dark
     img = jnp.where(now[..., None], jnp.uint8(70), img)  # the current column, lightened
     return jnp.where(border[..., None], jnp.asarray([236, 178, 28], jnp.uint8), img)
+
+
+class NBackRecord(NamedTuple):
+    past: jax.Array  # int32 [1, max_n] the symbols 1..max_n steps back (-1: none yet)
+    consistent: jax.Array  # bool [1, max_n] whether each n agrees with every reward so far
+    symbol: jax.Array  # int32 [1] the symbol the next answer is about
+    t: jax.Array  # int32 [1] steps answered
+
+
+class NBackMemory:
+    """n-back's perfect-memory record (``observe: oracle_memory``): the last ``max_n``
+    symbols, and, for each candidate ``n``, whether every answer's reward so far agrees with
+    it (all an agent that remembered its symbols, answers and rewards could know of ``n``,
+    which is never shown)."""
+
+    def __init__(self, num_symbols: int, max_n: int):
+        self.k, self.max_n = num_symbols, max_n
+        self.cap = max_n
+
+    def spaces(self) -> dict[str, Box]:
+        return {
+            "memory_symbols": Box(0.0, 1.0, (self.max_n, self.k + 1), "float32"),
+            "memory_consistent": Box(0.0, 1.0, (self.max_n,), "float32"),
+        }
+
+    def init(self, obs, state, params) -> NBackRecord:
+        return NBackRecord(
+            jnp.full((1, self.max_n), -1, jnp.int32),
+            jnp.ones((1, self.max_n), bool),
+            jnp.argmax(obs, -1).astype(jnp.int32),
+            jnp.zeros((1,), jnp.int32),
+        )
+
+    def update(self, memory: NBackRecord, obs, actions, reward, state) -> NBackRecord:
+        lags = jnp.arange(1, self.max_n + 1)
+        # the right answer under each n: match iff t >= n and the symbol repeats n back
+        match = (memory.t[:, None] >= lags) & (memory.past == memory.symbol[:, None])
+        rewarded = reward[:, None] > 0
+        agrees = (match == (actions[:, None] == MATCH)) == rewarded
+        past = jnp.concatenate([memory.symbol[:, None], memory.past[:, :-1]], -1)
+        symbol = jnp.argmax(obs, -1).astype(jnp.int32)
+        return NBackRecord(past, memory.consistent & agrees, symbol, memory.t + 1)
+
+    def observe(self, memory: NBackRecord, state) -> dict[str, jax.Array]:
+        symbols = jax.nn.one_hot(jnp.where(memory.past < 0, self.k, memory.past), self.k + 1)
+        return {
+            "memory_symbols": symbols.astype(jnp.float32),
+            "memory_consistent": memory.consistent.astype(jnp.float32),
+        }

@@ -18,7 +18,7 @@ def playing_cells(path: Path) -> list[checkpoints.TrainedCell]:
     found = []
     for folder in reading.finished_cells(path):
         manifest = store.read_manifest(folder) or {}
-        if manifest.get("trials") or manifest.get("control") == controls.ORACLE:
+        if manifest.get("trials") or manifest.get("control") in controls.ORACLES:
             continue
         cell = checkpoints.load_cell(folder)
         if cell.checkpoints:

@@ -1,6 +1,6 @@
-"""The memory scale of a report: the memoryless and oracle controls' scores that set "memory
-gap closed" (0 at the memoryless control's mean, 1 at the oracle's) on the tasks that have
-both."""
+"""The memory scale of a report: the memoryless and perfect-memory (``oracle_memory``)
+controls' scores that set "memory gap closed" (0 at the memoryless control's mean, 1 at the
+perfect-memory control's) on the tasks that have both."""
 
 from __future__ import annotations
 
@@ -14,20 +14,22 @@ from pmarl_bench.report.results import Results
 GAP_MARKS = {GAP_ENDS[0]: 0.0, GAP_ENDS[1]: 1.0}
 
 
-def gap_samples(results: Results, task: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """The memoryless and oracle controls' final scores (runs) on ``task``, or None when the
-    suite lacks either."""
+def gap_samples(
+    results: Results, task: str, ends: tuple[str, str] = GAP_ENDS
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Two controls' final scores (runs) on ``task``, by default the memory scale's ends
+    (memoryless, oracle_memory), or None when the suite lacks either."""
     ctl = results.controls.get(task, {})
-    if not all(c in ctl for c in GAP_ENDS):
+    if not all(c in ctl for c in ends):
         return None
     f = results.final[results.final.task == task]
-    lo, hi = (f[f.agent == ctl[c]].score.to_numpy() for c in GAP_ENDS)
+    lo, hi = (f[f.agent == ctl[c]].score.to_numpy() for c in ends)
     return (lo, hi) if len(lo) and len(hi) else None
 
 
 def normalised(results: Results) -> pd.DataFrame:
     """Final scores as "memory gap closed": 0 at the memoryless control's mean, 1 at the
-    oracle control's, on the tasks that have both (the others are left out)."""
+    perfect-memory control's, on the tasks that have both (the others are left out)."""
     lv = results.levels.set_index("task")
     final = results.final
     f = final[final.task.map(lv.low).notna() & final.task.map(lv.high).notna()]

@@ -13,13 +13,13 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from pmarl_bench.controls import FRAME_STACK, MEMORYLESS, ORACLE
+from pmarl_bench.controls import FRAME_STACK, MEMORYLESS, OLD_ORACLE, ORACLE_MEMORY, ORACLE_STATE
 
 #: the controls and the first shipped baselines keep these colours in every report; any other
 #: agent (a new memory core too) gets a stable one from a hash of its name, with no entry here
 FIXED_COLOURS = {MEMORYLESS: 0, "mlp": 0, "gru": 1, "transformer": 2, FRAME_STACK: 3,
-                 ORACLE: 4, "transformer-medium": 5, "lstm": 6, "lru": 7,
-                 "mingru": 8}  # fmt: skip
+                 ORACLE_MEMORY: 4, OLD_ORACLE: 9, ORACLE_STATE: 9, "transformer-medium": 5,
+                 "lstm": 6, "lru": 7, "mingru": 8}  # fmt: skip
 
 
 def palette(agents: list[str]) -> dict[str, tuple]:

@@ -132,7 +132,7 @@ class Results:
     def levels(self) -> pd.DataFrame:
         """Per task: the env's chance, memoryless, optimal (None where unknown); random
         (measured) and its sem; each control's mean final score (NaN where the suite has no
-        such control); low / high: the gap scale's ends (the memoryless and oracle
+        such control); low / high: the gap scale's ends (the memoryless and oracle_memory
         controls' means, or NaN)."""
         return reference_levels(self)
 
@@ -209,7 +209,7 @@ def final_scores(curves: pd.DataFrame) -> pd.DataFrame:
 def reference_levels(results: Results) -> pd.DataFrame:
     """Per task: the env's chance / memoryless / optimal levels (where it knows them), the
     random policy's measured return, each control's mean final score, and the ends of the
-    "memory gap closed" scale (the memoryless and the oracle control; NaN without them)."""
+    "memory gap closed" scale (the memoryless and the oracle_memory control; NaN without them)."""
     known: dict[str, dict] = {}
     random: dict[str, dict] = {}
     name = results.name

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pmarl_bench.controls import Control
+from pmarl_bench.controls import OLD_ORACLE, ORACLE_MEMORY, ORACLE_STATE, Control
 from pmarl_bench.envs.registry import default_name
 from pmarl_bench.results import store
 
@@ -30,6 +30,15 @@ def _check_name(v: str | None) -> str | None:
         )
     if v is not None and not store.is_cell_name(v):
         raise ValueError(f"{v!r} holds {store.TMP_MARK!r}, which marks temporary folders")
+    return v
+
+
+def _old_oracle(v):
+    if isinstance(v, list) and OLD_ORACLE in v:
+        raise ValueError(
+            f"'{OLD_ORACLE}' is now two controls: {ORACLE_MEMORY} (perfect memory, the top of "
+            f"the memory scale) and {ORACLE_STATE} (full state); name either or both"
+        )
     return v
 
 
@@ -73,6 +82,7 @@ class EnvEntry(_Strict):
 
     _name = field_validator("name")(classmethod(lambda cls, v: _check_name(v)))
     _controls = field_validator("controls")(classmethod(lambda cls, v: _check_controls(v)))
+    _old = field_validator("controls", mode="before")(classmethod(lambda cls, v: _old_oracle(v)))
 
     @property
     def resolved_name(self) -> str:
@@ -335,7 +345,8 @@ class Suite(_Strict):
     controls: list[Control] = Field(
         default_factory=list,
         description="control agents trained on every env beside the agents: memoryless, "
-        "frame_stack, oracle (an env entry's `controls` replaces this list)",
+        "frame_stack, oracle_memory, oracle_state (an env entry's `controls` replaces this "
+        "list)",
     )
     budgets: dict[str, Budget] = Field(
         default_factory=dict,
@@ -363,6 +374,7 @@ class Suite(_Strict):
 
     _seeds = field_validator("seeds")(classmethod(lambda cls, v: _check_seeds(v)))
     _controls = field_validator("controls")(classmethod(lambda cls, v: _check_controls(v)))
+    _old = field_validator("controls", mode="before")(classmethod(lambda cls, v: _old_oracle(v)))
 
     @property
     def seed_list(self) -> list[int]:

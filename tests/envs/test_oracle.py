@@ -1,4 +1,4 @@
-"""The perfect-memory observation (``observe: oracle``, ENVIRONMENTS.md "Controls"): it only
+"""The full-state observation (``observe: oracle_state``, ENVIRONMENTS.md "Controls"): it only
 adds to the observation (same key: same states, rewards and plain observations), and it holds
 what memory would have to: per task, a scripted policy that reads only the oracle part scores
 clearly above one that reads only the plain observation."""
@@ -22,7 +22,7 @@ SHORT = {"episode_length": 16}  # two episode ends in a short rollout
 def make_pair(env_id: str):
     adapted = {"gymnax:": {}, "jaxmarl:": {"max_steps": 16}}
     options = next((o for p, o in adapted.items() if env_id.startswith(p)), SHORT)
-    return envs.make(env_id, **options), envs.make(env_id, observe="oracle", **options)
+    return envs.make(env_id, **options), envs.make(env_id, observe="oracle_state", **options)
 
 
 @pytest.mark.parametrize("env_id", tiered(ENV_IDS))

@@ -58,7 +58,8 @@ def results(tmp_path_factory):
     write(root, "recall", "bad", seeds, 1.0, levels=LEVELS, random=random)
     # the controls: 0 and 1 of the memory gap closed
     write(root, "recall", "memoryless", seeds, 1.0, levels=LEVELS, control="memoryless")
-    write(root, "recall", "oracle", seeds, 4.0, levels=LEVELS, control="oracle")
+    write(root, "recall", "oracle_memory", seeds, 4.0, levels=LEVELS, control="oracle_memory")
+    write(root, "recall", "oracle_state", seeds, 6.0, levels=LEVELS, control="oracle_state")
     write(root, "maze", "good", seeds, 5.0)
     write(root, "maze", "bad", seeds[:2], 5.0)  # partial: fewer seeds, same level
     write(root, "solo", "good", seeds, 2.0)  # one agent only
@@ -142,17 +143,24 @@ def test_memory_gap_closed_is_scaled_by_the_controls(results, report):
     recall = norm[(norm.task == "recall") & (norm.agent == "good")].score.mean()
     assert recall == pytest.approx((good.value - low) / (high - low), rel=1e-5)  # CSV: 6 digits
     gap = pd.read_csv(report[0] / "gap_closed.csv").set_index("agent")
-    assert gap.value["memoryless"] == pytest.approx(0.0) and gap.value["oracle"] == 1.0
+    assert gap.value["memoryless"] == pytest.approx(0.0) and gap.value["oracle_memory"] == 1.0
     assert gap.low["good"] < gap.value["good"] < gap.high["good"]
     md = (report[0] / "report.md").read_text()
     assert "Memory gap closed over recall" in md
-    assert "maze (no memoryless and oracle controls)" in md
+    assert "maze (no memoryless and oracle_memory controls)" in md
     table = md[md.index("## Does this task test memory?") :]
     row = next(line for line in table.splitlines() if line.startswith("| recall"))
     assert "yes: perfect memory scores above no memory" in row
+    # what the task hides beyond memory: full state 6, perfect memory 4 (times the ramp's end)
+    header = next(line for line in table.splitlines() if line.startswith("| task"))
+    column = [c.strip() for c in header.split("|")].index(
+        "hidden beyond memory: oracle_state − oracle_memory [95% CI]"
+    )
+    hidden = float(row.split("|")[column].split("[")[0])
+    assert hidden == pytest.approx(2.0 * ramp_end, abs=0.005)  # shown to 2 decimals
     assert "good 2 (short)" in row  # its manifest: it reaches 2 steps back; the horizon is 4
     maze = next(line for line in table.splitlines() if line.startswith("| maze"))
-    assert "unknown" in maze and "needs memoryless and oracle" in maze
+    assert "unknown" in maze and "needs memoryless and oracle_memory" in maze
 
 
 def test_marl_eval_layout(report):

@@ -18,7 +18,7 @@ name: c
 seeds: 2
 steps: 1024
 ppo: {num_epochs: 2}
-controls: [memoryless, frame_stack, oracle]
+controls: [memoryless, frame_stack, oracle_memory]
 envs:
   - id: n_back-v0
     options: {episode_length: 16, max_n: 2}
@@ -27,7 +27,7 @@ envs:
     name: only_oracle
     options: {episode_length: 16, max_n: 2}
     ppo: {num_envs: 16, rollout_length: 16, num_minibatches: 2}
-    controls: [oracle]
+    controls: [oracle_memory]
 agents:
   - baseline: gru
     network: {width: 16}
@@ -47,28 +47,28 @@ def test_controls_add_cells_per_env_and_the_plain_mlp_is_the_memoryless_one(tmp_
         "n_back/gru",
         "n_back/mlp",
         "n_back/frame_stack",
-        "n_back/oracle",
+        "n_back/oracle_memory",
         "only_oracle/gru",
         "only_oracle/mlp",
-        "only_oracle/oracle",
+        "only_oracle/oracle_memory",
     ]
     assert {n: c.control for n, c in cells.items() if c.control} == {
         "n_back/mlp": "memoryless",
         "n_back/frame_stack": "frame_stack",
-        "n_back/oracle": "oracle",
-        "only_oracle/oracle": "oracle",
+        "n_back/oracle_memory": "oracle_memory",
+        "only_oracle/oracle_memory": "oracle_memory",
     }
-    oracle = cells["n_back/oracle"]
-    assert oracle.env_options == {"episode_length": 16, "max_n": 2, "observe": "oracle"}
+    oracle = cells["n_back/oracle_memory"]
+    assert oracle.env_options == {"episode_length": 16, "max_n": 2, "observe": "oracle_memory"}
     assert (
         oracle.network.kind == "mlp" and cells["n_back/frame_stack"].network.kind == "frame_stack"
     )
     # controls get the same PPO layers as agents: baseline, suite, env
     assert oracle.ppo.num_epochs == 2 and oracle.ppo.num_envs == 16
-    assert oracle.resolved_config()["control"] == "oracle"
+    assert oracle.resolved_config()["control"] == "oracle_memory"
     assert "control" not in cells["n_back/gru"].resolved_config()
     env, _, _ = oracle.build_policy()
-    assert env.observation_space.keys() == ["obs", "oracle"]
+    assert env.observation_space.keys() == ["memory_consistent", "memory_symbols", "obs"]
 
 
 def test_without_a_plain_mlp_agent_the_memoryless_control_is_its_own_cell(tmp_path):
@@ -81,9 +81,21 @@ def test_without_a_plain_mlp_agent_the_memoryless_control_is_its_own_cell(tmp_pa
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (("controls: [memoryless, frame_stack, oracle]", "controls: [oracle, oracle]"), "once"),
-        (("controls: [memoryless, frame_stack, oracle]", "controls: [perfect]"), "controls"),
-        (("  - baseline: mlp\n", "  - baseline: mlp\n    name: oracle\n"), "taken by the oracle"),
+        (
+            ("controls: [memoryless, frame_stack, oracle_memory]", "controls: [oracle_state] * 2"),
+            "controls",
+        ),
+        (("frame_stack, oracle_memory]", "oracle_memory, oracle_memory]"), "once"),
+        (("frame_stack, oracle_memory]", "frame_stack, perfect]"), "controls"),
+        # the control that was full state under the name "oracle" is named by what it sees
+        (
+            ("frame_stack, oracle_memory]", "frame_stack, oracle]"),
+            "'oracle' is now two controls: oracle_memory .* and oracle_state",
+        ),
+        (
+            ("  - baseline: mlp\n", "  - baseline: mlp\n    name: oracle_memory\n"),
+            "taken by the oracle_memory",
+        ),
     ],
 )
 def test_bad_controls_fail_with_one_line(tmp_path, edit, message):
@@ -101,12 +113,14 @@ def test_control_cells_are_marked_in_their_manifests(tmp_path):
     assert result.exit_code == 0, result.output
     cells = tmp_path / "r" / "c" / "n_back"
     manifests = {p.name: json.loads((p / "manifest.json").read_text()) for p in cells.iterdir()}
-    assert sorted(manifests) == ["mlp", "oracle"]
+    assert sorted(manifests) == ["mlp", "oracle_memory"]
     assert manifests["mlp"]["control"] == "memoryless"
-    assert manifests["oracle"]["control"] == "oracle"
-    assert manifests["oracle"]["config"]["env"]["options"]["observe"] == "oracle"
+    assert manifests["oracle_memory"]["control"] == "oracle_memory"
+    assert manifests["oracle_memory"]["config"]["env"]["options"]["observe"] == "oracle_memory"
+    # the memoryless control reads the observation only: nothing of its own past
+    assert manifests["mlp"]["memory"] == {"reach": 0, "core_reach": 0, "inputs": ["obs"]}
     # one env config, measured once: both cells carry the same random-policy level
-    assert manifests["mlp"]["random_return"] == manifests["oracle"]["random_return"]
+    assert manifests["mlp"]["random_return"] == manifests["oracle_memory"]["random_return"]
 
 
 def test_the_suite_states_its_evaluation_protocol(tmp_path):

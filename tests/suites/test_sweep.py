@@ -27,7 +27,7 @@ agents:
   - baseline: tiny
     name: wide
     network: {width: 32}
-controls: [oracle]
+controls: [oracle_state]
 """
 SWEEP = "sweep: {grid: {lr: [1.0e-4, 1.0e-3], ent_coef: [0.0, 0.01, 0.05]}, seeds: 2}\n"
 
@@ -62,10 +62,10 @@ def test_a_sweep_cell_trains_every_combination_on_the_tuning_seeds(write):
 def test_a_sweep_can_name_its_agents_envs_and_seeds(write):
     text = (
         SUITE
-        + "sweep: {grid: {lr: [1.0e-3]}, agents: [wide, oracle], envs: [n_back], seeds: [7]}\n"
+        + "sweep: {grid: {lr: [1.0e-3]}, agents: [wide, oracle_state], envs: [n_back], seeds: [7]}\n"
     )
     cells = load_suite(write(text), tune=True).cells
-    assert [c.name for c in cells] == ["n_back/wide", "n_back/oracle"]
+    assert [c.name for c in cells] == ["n_back/wide", "n_back/oracle_state"]
     assert all(c.seeds == (7,) for c in cells)
     default = load_suite(write(SUITE + "sweep: {grid: {lr: [1.0e-3]}}\n"), tune=True)
     assert default.cells[0].seeds == (1000, 1001, 1002)  # clear of the evaluation seeds
@@ -132,20 +132,20 @@ def test_bad_sweeps_are_one_line_naming_the_field(write, sweep, where, message):
 def test_an_agent_may_have_its_own_space_and_the_protocol_records_it(write):
     per_agent = "per_agent: {wide: {grid: {lr: [1.0e-2], network.width: [16, 64]}}, "
     text = SUITE + "sweep: {grid: {lr: [1.0e-4, 1.0e-3]}, " + per_agent
-    sweep = load_suite(write(text + "oracle: {sample: {gamma: [0.9]}, trials: 1}}}\n"),
+    sweep = load_suite(write(text + "oracle_state: {sample: {gamma: [0.9]}, trials: 1}}}\n"),
                        tune=True)  # fmt: skip
     cells = {c.name: c for c in sweep.cells if c.env_name == "n_back"}
     assert list(cells) == ["n_back/tiny", "n_back/wide.width-16", "n_back/wide.width-64",
-                           "n_back/oracle"]  # fmt: skip
+                           "n_back/oracle_state"]  # fmt: skip
     assert cells["n_back/tiny"].trials == ({"lr": 1e-4}, {"lr": 1e-3})  # the shared grid
     assert cells["n_back/wide.width-64"].trials == ({"lr": 1e-2, "network.width": 64},)
     assert cells["n_back/wide.width-64"].network.width == 64
-    assert cells["n_back/oracle"].trials == ({"gamma": 0.9},)
+    assert cells["n_back/oracle_state"].trials == ({"gamma": 0.9},)
     assert sweep.suite.sweep.described == {
         "grid": {"lr": [1e-4, 1e-3]},
         "per_agent": {
             "wide": {"grid": {"lr": [1e-2], "network.width": [16.0, 64.0]}},
-            "oracle": {"sample": {"gamma": [0.9]}, "trials": 1, "sample_seed": 0},
+            "oracle_state": {"sample": {"gamma": [0.9]}, "trials": 1, "sample_seed": 0},
         },
     }
     # without a shared space only the agents with their own are tuned

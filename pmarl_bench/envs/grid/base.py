@@ -9,6 +9,7 @@ import jax
 from pmarl_bench.envs.base import Environment, TaskCard
 from pmarl_bench.envs.grid import render
 from pmarl_bench.envs.grid.core import MOVES, NUM_TILES, GridOptions, mark_self, windows
+from pmarl_bench.envs.grid.memory import MapMemory
 from pmarl_bench.envs.spaces import Box, Discrete
 
 
@@ -40,6 +41,18 @@ class GridEnv(Environment):
     @abc.abstractmethod
     def positions(self, state) -> jax.Array:
         """``int32 [A, 2]`` agent cells."""
+
+    # -- the perfect-memory record (``observe: oracle_memory``) ---------------------------
+    #: extra map channels of cells each agent knows for certain (``known_cells``)
+    known_channels: int = 0
+
+    def known_cells(self, state) -> jax.Array:
+        """``bool [A, known_channels, H, W]``: cells each agent knows for certain from its own
+        past (e.g. the flags in its record), beside what it has seen."""
+        raise NotImplementedError
+
+    def memory_layout(self) -> MapMemory:
+        return MapMemory(self)
 
     def observe(self, state) -> jax.Array:
         return mark_self(windows(self.scene(state), self.positions(state), self.options.view))

@@ -129,6 +129,16 @@ class TravelingSalesman(GridEnv):
         tests = ("spatial memory", "object tracking")
         return self.episode_card(tests, why)
 
+    known_channels = 1
+
+    def known_cells(self, state: TravelingSalesmanState) -> jax.Array:
+        """The flags in each agent's own record (it collected them, so it knows)."""
+        o = self.options
+        cells = jnp.zeros((o.num_agents, o.height, o.width), bool)
+        flags = state.flags
+        cells = cells.at[:, flags[:, 0], flags[:, 1]].set(state.collected)
+        return cells[:, None]
+
     @property
     def oracle_size(self) -> int:
         return 3 * self.options.num_flags

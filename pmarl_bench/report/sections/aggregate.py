@@ -30,14 +30,14 @@ def section(results: Results, context: Context) -> Content:
     if not agg.tasks:
         return Content([Section(
             "Aggregate over tasks",
-            "No aggregate: no task has both the memoryless and the oracle control and every "
+            "No aggregate: no task has both the memoryless and the oracle_memory control and every "
             "agent's results, and scores are never normalised by the best agent. Raw returns "
             f"are above. Left out: {left or 'none'}.",
         )])  # fmt: skip
     text = (
         f"Memory gap closed over {', '.join(agg.tasks)} (the tasks with both controls that "
         "every agent ran): IQM, mean, median and optimality gap (the mean shortfall from the "
-        "oracle control, 1) over all runs of these tasks, with 95% stratified bootstrap CIs "
+        "oracle_memory control, 1) over all runs of these tasks, with 95% stratified bootstrap CIs "
         "that include the controls' uncertainty; performance profiles (the share of runs above "
         "each score) with 95% bootstrap bands."
     )

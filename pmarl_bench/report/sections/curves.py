@@ -40,9 +40,9 @@ def section(results: Results, context: Context) -> Content:
     out.sections.append(Section(
         "Learning curves",
         "Episode return per agent against env steps: mean over seeds with a 95% bootstrap "
-        "confidence band. The controls (memoryless, frame_stack, oracle) are curves of their "
-        "own where the suite has them; the random policy's measured return and the env's own "
-        "levels (where it knows them) are lines.",
+        "confidence band. The controls (memoryless, frame_stack, oracle_memory, "
+        "oracle_state) are curves of their own where the suite has them; the random "
+        "policy's measured return and the env's own levels (where it knows them) are lines.",
         tuple(names),
     ))  # fmt: skip
     return out

@@ -26,9 +26,9 @@ def section(results: Results, context: Context) -> Content:
     out.sections.append(Section(
         "Memory gap closed per task",
         "Each agent's final score on the scale of the task's controls: 0 at the "
-        "memoryless control's mean, 1 at the oracle control's. Mean over seeds with a 95% "
-        "stratified bootstrap CI that resamples the controls' seeds too, so it includes "
-        "their uncertainty.",
+        "memoryless control's mean, 1 at the perfect-memory (oracle_memory) control's. "
+        "Mean over seeds with a 95% stratified bootstrap CI that resamples the controls' "
+        "seeds too, so it includes their uncertainty.",
         (out.figure("gap_closed", fig),),
         score_table(gap.assign(stat="gap closed")),
     ))  # fmt: skip
@@ -36,8 +36,8 @@ def section(results: Results, context: Context) -> Content:
 
 
 def gap_closed_per_task(results: Results, reps: int) -> pd.DataFrame:
-    """Per task with both controls and per agent: the mean share of the memoryless-to-oracle
-    gap its seeds close, with a CI that includes the controls' own uncertainty."""
+    """Per task with both controls and per agent: the mean share of the memoryless to
+    perfect-memory gap its seeds close, with a CI that includes the controls' own uncertainty."""
     rows = []
     for task in results.tasks:
         ends = gap_samples(results, task)

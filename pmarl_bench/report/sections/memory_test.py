@@ -1,6 +1,7 @@
-"""Does each task test memory at its size: the oracle control against the memoryless one,
-with the task's memory horizon beside each agent's reach (from the manifests: the agents
-declare it, so a new memory core needs nothing here)."""
+"""Does each task test memory at its size: the perfect-memory control against the memoryless
+one, what the task hides beyond memory (full state against perfect memory), with the task's
+memory horizon beside each agent's reach (from the manifests: the agents declare it, so a
+new memory core needs nothing here)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pmarl_bench.controls import GAP_ENDS, HIDDEN_ENDS
 from pmarl_bench.report import stats
 from pmarl_bench.report.content import Content, Context
 from pmarl_bench.report.memory import gap_samples
 from pmarl_bench.report.pages import Section
 from pmarl_bench.report.results import Results
 
+GAP_COLUMN = "oracle_memory − memoryless [95% CI]"
+HIDDEN_COLUMN = "hidden beyond memory: oracle_state − oracle_memory [95% CI]"
 #: the reach of an agent whose manifest does not say (a cell from before manifests did)
 UNKNOWN = "unknown"
 
@@ -43,20 +47,24 @@ def load(results: Results) -> MemoryTest:
 def section(data: MemoryTest, context: Context) -> Content:
     return Content([Section(
         "Does this task test memory?",
-        "The oracle control (an MLP that sees what memory would have to hold) against the "
-        "memoryless control (an MLP on the plain observation), trained by the same PPO: mean "
-        "final score difference with a 95% bootstrap CI. A task tests memory at this size "
-        "only where the interval lies above 0. The memory horizon is how many steps back an "
-        "observation can still matter; an agent whose reach is shorter cannot close the whole "
-        "gap.",
+        "The perfect-memory control (oracle_memory: an MLP that sees everything the agent "
+        "has observed earlier in the episode, and nothing more) against the memoryless "
+        "control (an MLP on the current observation only, without its previous action or "
+        "reward), trained by the same PPO: mean final score difference with a 95% bootstrap "
+        "CI. A task tests memory at this size only where the interval lies above 0. The "
+        "full-state control (oracle_state) minus the perfect-memory one is what the task "
+        "hides beyond memory (what exploring would find). The memory horizon is how many "
+        "steps back an observation can still matter; an agent whose reach is shorter cannot "
+        "close the whole gap (reach 'unbounded' includes an agent that reads its previous "
+        "action or reward: it can carry bits through its own actions).",
         table=memory_test(data, context.reps),
     )])  # fmt: skip
 
 
 def memory_test(data: MemoryTest, reps: int) -> pd.DataFrame:
-    """Per task: the oracle control's mean final score minus the memoryless control's, with
-    a 95% bootstrap CI and a plain verdict; the task's memory horizon beside each agent's
-    reach."""
+    """Per task: the perfect-memory control's mean final score minus the memoryless
+    control's, with a 95% bootstrap CI and a plain verdict; the full-state control's minus
+    the perfect-memory one's; the task's memory horizon beside each agent's reach."""
     results = data.results
     rows = []
     for task in results.tasks:
@@ -66,16 +74,20 @@ def memory_test(data: MemoryTest, reps: int) -> pd.DataFrame:
         ends = gap_samples(results, task)
         if ends is None:
             have = sorted(results.controls.get(task, {}))
-            row["oracle − memoryless [95% CI]"] = "–"
+            row[GAP_COLUMN] = "–"
             row["verdict"] = (
-                f"unknown: the suite has {' and '.join(have) or 'no'} control(s); "
-                "it needs memoryless and oracle (`controls:` in the suite)"
+                f"unknown: the suite has {' and '.join(have) or 'no'} control(s); it needs "
+                f"{' and '.join(GAP_ENDS)} (`controls:` in the suite)"
             )
         else:
             low, high = ends
             gap = stats.difference(high, low, reps=reps)
-            row["oracle − memoryless [95% CI]"] = str(gap)
+            row[GAP_COLUMN] = str(gap)
             row["verdict"] = _verdict(gap)
+        hidden = gap_samples(results, task, HIDDEN_ENDS)
+        row[HIDDEN_COLUMN] = (
+            "–" if hidden is None else str(stats.difference(hidden[1], hidden[0], reps=reps))
+        )
         row["memory horizon (steps)"] = "–" if horizon is None else str(horizon)
         row["agents' reach (steps back)"] = _reach(data, task, horizon)
         rows.append(row)
@@ -88,7 +100,7 @@ def _verdict(gap: stats.Estimate) -> str:
     if gap.low > 0:
         return "yes: perfect memory scores above no memory"
     if gap.high < 0:
-        return "no: the oracle control scores below the memoryless one (a training problem?)"
+        return "no: perfect memory scores below no memory (a training problem?)"
     return "not shown at this size: the interval includes 0"
 
 

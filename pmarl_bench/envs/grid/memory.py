@@ -1,0 +1,93 @@
+"""A grid task's perfect-memory record (``observe: oracle_memory``): per agent, a map of every
+tile it has seen this episode (its views written where they were), how long ago each was
+last seen, and its own cell. Only what its views showed: a tile no view has covered reads
+``UNSEEN``."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from pmarl_bench.envs.grid.core import NUM_TILES
+from pmarl_bench.envs.spaces import Box
+from pmarl_bench.types import Array
+
+#: the map record's id of a tile no view has shown yet (one past the tile vocabulary)
+UNSEEN = NUM_TILES
+
+
+class SeenMap(NamedTuple):
+    tiles: Array  # uint8 [A, H, W] last seen tile ids, UNSEEN where never seen
+    seen_at: Array  # int32 [A, H, W] step of the last sighting (-1: never)
+    t: Array  # int32 step of the episode
+
+
+class MapMemory:
+    """``memory_tiles`` (ids, ``UNSEEN`` where never seen), ``memory_age`` (steps since last
+    seen / episode length; 1 where never seen) and ``memory_here`` (1 at the agent's cell,
+    plus, where the task has them, the cells it knows for certain, ``env.known_cells``)."""
+
+    cap = None  # the whole episode
+
+    def __init__(self, env: Any):
+        self.env = env
+        o = env.options
+        self.shape = (o.height, o.width)
+        self.view = o.view
+        self.length = o.episode_length
+
+    def spaces(self) -> dict[str, Box]:
+        h, w = self.shape
+        here = 1 + self.env.known_channels
+        return {
+            "memory_tiles": Box(0, UNSEEN, (h, w), "uint8", UNSEEN + 1),
+            "memory_age": Box(0.0, 1.0, (h, w), "float32"),
+            "memory_here": Box(0.0, 1.0, (here, h, w), "float32"),
+        }
+
+    def _write(self, memory: SeenMap, views: Array, state: Any) -> SeenMap:
+        """Each agent's view ``[A, V, V]`` written at its place on its map."""
+        h, w = self.shape
+        pos = self.env.positions(state)  # [A, 2]
+        half = self.view // 2
+        rows = jnp.arange(h)[None, :] - pos[:, :1] + half  # [A, H] row within the view
+        cols = jnp.arange(w)[None, :] - pos[:, 1:] + half  # [A, W]
+        inside = ((rows >= 0) & (rows < self.view))[:, :, None] & (
+            (cols >= 0) & (cols < self.view)
+        )[:, None, :]
+        r = jnp.clip(rows, 0, self.view - 1)[:, :, None]
+        c = jnp.clip(cols, 0, self.view - 1)[:, None, :]
+        shown = jax.vmap(lambda v, r, c: v[r, c])(views, r, c)  # [A, H, W]
+        return SeenMap(
+            jnp.where(inside, shown, memory.tiles).astype(jnp.uint8),
+            jnp.where(inside, memory.t, memory.seen_at),
+            memory.t,
+        )
+
+    def init(self, obs: Array, state: Any, params: Any) -> SeenMap:
+        a, (h, w) = self.env.num_agents, self.shape
+        empty = SeenMap(
+            jnp.full((a, h, w), UNSEEN, jnp.uint8),
+            jnp.full((a, h, w), -1, jnp.int32),
+            jnp.int32(0),
+        )
+        return self._write(empty, obs, state)
+
+    def update(self, memory: SeenMap, obs: Array, actions: Array, reward: Array, state: Any):
+        return self._write(memory._replace(t=memory.t + 1), obs, state)
+
+    def observe(self, memory: SeenMap, state: Any) -> dict[str, Array]:
+        a, (h, w) = self.env.num_agents, self.shape
+        age = jnp.where(memory.seen_at >= 0, (memory.t - memory.seen_at) / self.length, 1.0)
+        pos = self.env.positions(state)
+        here = jnp.zeros((a, h, w), jnp.float32).at[jnp.arange(a), pos[:, 0], pos[:, 1]].set(1.0)
+        marks = [here[:, None]]
+        if self.env.known_channels:
+            marks.append(self.env.known_cells(state).astype(jnp.float32))
+        return {
+            "memory_tiles": memory.tiles,
+            "memory_age": age.astype(jnp.float32),
+            "memory_here": jnp.concatenate(marks, axis=1),
+        }
