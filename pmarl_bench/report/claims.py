@@ -1,7 +1,9 @@
 """Pairwise claims between agents, made only on enough evidence: "X beats Y on a task" needs
 at least ``MIN_SEEDS`` seeds of each, a probability-of-improvement interval that excludes
 0.5, and Welch's t-test significant at ``LEVEL`` after the Holm-Bonferroni correction over
-every pairwise claim of the report."""
+its comparison family: the suite's choice (``comparisons``), by default every pair of agents
+and controls on the same task. Families never mix suites or (by default) tasks, so adding
+unrelated cells to a report changes no claim's p-value."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ class Comparison:
     p: float  # Welch's t-test, two-sided
     seeds: int  # the fewer of the two
     p_holm: float = float("nan")
+    family: str = ""  # the comparisons its p-value is corrected with
 
     @property
     def verdict(self) -> str:
@@ -55,9 +58,13 @@ class Comparison:
         )
 
 
-def compare_all(final: pd.DataFrame, reps: int) -> list[Comparison]:
+def compare_all(
+    final: pd.DataFrame, reps: int, families: dict[str, str] | None = None
+) -> list[Comparison]:
     """Every pair of agents on every task both ran (``final``: task, agent, seed, score),
-    with Holm-adjusted p-values over the whole family."""
+    with Holm-adjusted p-values within each comparison family (``families``: task -> its
+    family; a task not named there is a family of its own)."""
+    families = families or {}
     out = []
     for task, g in final.groupby("task"):
         runs = {a: r.score.to_numpy() for a, r in g.groupby("agent")}
@@ -65,8 +72,12 @@ def compare_all(final: pd.DataFrame, reps: int) -> list[Comparison]:
             est = stats.probability_of_improvement([runs[x]], [runs[y]], reps=reps)
             seeds = min(len(runs[x]), len(runs[y]))
             out.append(Comparison(task, x, y, est, stats.welch_p(runs[x], runs[y]), seeds))
-    for c, p in zip(out, stats.holm([c.p for c in out]), strict=True):
-        c.p_holm = p
+    family_of = [families.get(c.task, f"task {c.task}") for c in out]
+    for family in set(family_of):
+        members = [c for c, f in zip(out, family_of, strict=True) if f == family]
+        for c, p in zip(members, stats.holm([c.p for c in members]), strict=True):
+            c.p_holm = p
+            c.family = family
     return out
 
 
@@ -74,7 +85,7 @@ def table(comparisons: list[Comparison]) -> pd.DataFrame:
     rows = [
         {"task": c.task, "x": c.x, "y": c.y, "value": c.improvement.value,
          "low": c.improvement.low, "high": c.improvement.high, "seeds": c.seeds,
-         "p_welch": c.p, "p_holm": c.p_holm}
+         "p_welch": c.p, "p_holm": c.p_holm, "family": c.family}
         for c in comparisons
     ]  # fmt: skip
     return pd.DataFrame(rows)

@@ -120,6 +120,19 @@ class Results:
         return sorted(self.final.agent.unique())
 
     @functools.cached_property
+    def families(self) -> dict[str, str]:
+        """task -> the comparison family its claims are corrected within: the suite's
+        ``comparisons`` (per_task, the default: the task alone; per_suite: every task of its
+        suite). Cells from before suites declared it are per task."""
+        found: dict[str, str] = {}
+        for m, task, _ in self.per_task():
+            if m.get("comparisons") == "per_suite":
+                found[task] = f"suite {m.get('suite')}"
+            else:
+                found.setdefault(task, f"task {task}")
+        return found
+
+    @functools.cached_property
     def controls(self) -> dict[str, dict[str, str]]:
         """task -> control -> the agent that plays it."""
         found: dict[str, dict[str, str]] = {}

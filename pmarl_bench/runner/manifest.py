@@ -65,7 +65,8 @@ def write(
         "num_agents": env.num_agents,  # None for a multi-task env: see "tasks"
         **_tasks(train),
         "num_params": agent.num_params(params0),
-        "control": cell.control,  # memoryless, frame_stack, oracle, or None: an agent
+        "control": cell.control,  # a control's name, or None: an agent
+        "comparisons": cell.comparisons,  # the suite's comparison family (report.claims)
         "memory": agent.memory(),  # how far back it can remember, and what it reads
         "score_levels": asdict(env.score_levels(env_params)),
         "task_card": _cards(env),

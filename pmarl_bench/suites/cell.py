@@ -42,11 +42,14 @@ class Cell:
     ppo: PPOConfig
     seeds: tuple[int, ...]
     checkpoint_every: int | None = None  # env steps per seed between saved parameters
-    control: str | None = None  # memoryless, frame_stack or oracle: a control cell (suites)
+    control: str | None = None  # a control's name (``controls.CONTROLS``): a control cell
     evaluation: tuple[int, int] = EVALUATION  # final-policy evaluation: (episodes, seed)
     # seconds between snapshots while it trains (None: the runner's default); how a cell
     # runs, not what it computes: not part of its config
     snapshot_every: float | None = field(default=None, compare=False)
+    # the family the report's Holm correction runs over (the suite's ``comparisons``): how
+    # results are read, not what is computed, so not part of its config either
+    comparisons: str = field(default="per_task", compare=False)
     # a sweep cell (``pmarl-bench tune``): each trial's traced PPO settings (``ppo.TRACED``
     # names), every trial training every seed, all in one program
     trials: tuple[dict, ...] = ()

@@ -111,6 +111,7 @@ class Expansion:
                 control=control,
                 evaluation=(suite.evaluation.episodes, suite.evaluation.seed),
                 snapshot_every=suite.snapshot_every,
+                comparisons=suite.comparisons,
                 tuning=None
                 if self.tuned is None
                 else self.tuned.protocol.model_dump(exclude={"written"}),

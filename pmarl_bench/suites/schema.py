@@ -348,6 +348,13 @@ class Suite(_Strict):
         "frame_stack, oracle_memory, oracle_state (an env entry's `controls` replaces this "
         "list)",
     )
+    comparisons: Literal["per_task", "per_suite"] = Field(
+        "per_task",
+        description="the family the report's Holm correction runs over: per_task (within "
+        "each task, every agent against each control and each other agent) or per_suite "
+        "(every such comparison of the suite's tasks at once); a report of several suites "
+        "keeps each suite's, so adding unrelated cells changes no claim",
+    )
     budgets: dict[str, Budget] = Field(
         default_factory=dict,
         description="named size profiles for --budget (results go to results/<name>-<budget>)",

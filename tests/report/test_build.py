@@ -333,3 +333,38 @@ def test_the_reach_comes_from_the_manifest_and_an_old_one_says_unknown(tmp_path)
     row = next(line for line in table.splitlines() if line.startswith("| recall"))
     assert "new_core 2" in row and "old unknown" in row
     assert "recall/old: trained before manifests recorded how far back" in md
+
+
+def test_adding_unrelated_cells_changes_no_claim(tmp_path):
+    """Holm runs within each comparison family (default: a task's pairs), so cells of another
+    task or another suite leave every existing claim's p-value as it was; a suite that asks
+    for per_suite gets one family over its tasks."""
+    from pmarl_bench.report import claims
+    from pmarl_bench.report.results import load
+
+    def p_values(folders):
+        results = load(folders)
+        found = claims.compare_all(results.final, 200, results.families)
+        return {(c.task, c.x, c.y): c.p_holm for c in found}
+
+    seeds = [0, 1, 2, 3, 4]
+    for agent, final in (("a", 1.0), ("b", 1.02), ("c", 1.05)):
+        write(tmp_path, "recall", agent, seeds, final)
+    before = p_values([tmp_path / "toy"])
+    assert len(before) == 3 and all(0 < p < 1 for p in before.values())
+    # close scores: weak evidence, so in one family with recall's they would weigh on it
+    for agent, final in (("a", 2.0), ("b", 2.001), ("c", 2.002), ("d", 2.003)):
+        write(tmp_path, "maze", agent, seeds, final)  # another task of the same suite
+        write(tmp_path, "other", agent, seeds, final, suite="more")  # another suite
+    after = p_values([tmp_path / "toy", tmp_path / "more"])
+    assert len(after) == 3 + 6 + 6
+    for (task, x, y), p in before.items():
+        assert after[(f"toy:{task}", x, y)] == p  # the same float, not just close
+
+    # per_suite: the suite's tasks form one family (9 comparisons), so Holm is stricter
+    for path in (tmp_path / "toy").glob("*/*/manifest.json"):
+        manifest = json.loads(path.read_text())
+        path.write_text(json.dumps({**manifest, "comparisons": "per_suite"}))
+    suite_wide = p_values([tmp_path / "toy"])
+    assert all(suite_wide[key] >= p for key, p in before.items())
+    assert any(suite_wide[key] > p for key, p in before.items()), (before, suite_wide)

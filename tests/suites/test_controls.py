@@ -71,6 +71,15 @@ def test_controls_add_cells_per_env_and_the_plain_mlp_is_the_memoryless_one(tmp_
     assert env.observation_space.keys() == ["memory_consistent", "memory_symbols", "obs"]
 
 
+def test_the_suite_declares_its_comparison_family_outside_the_cells_config(tmp_path):
+    default = load_suite(write(tmp_path, SUITE)).cells[0]
+    wide = load_suite(write(tmp_path, "comparisons: per_suite\n" + SUITE)).cells[0]
+    assert (default.comparisons, wide.comparisons) == ("per_task", "per_suite")
+    assert default.config_hash() == wide.config_hash()  # how results are read, not computed
+    with pytest.raises(ConfigError, match="comparisons"):
+        load_suite(write(tmp_path, "comparisons: everything\n" + SUITE))
+
+
 def test_without_a_plain_mlp_agent_the_memoryless_control_is_its_own_cell(tmp_path):
     text = SUITE.replace("  - baseline: mlp\n", "  - baseline: mlp\n    network: {width: 32}\n")
     cells = {c.name: c for c in load_suite(write(tmp_path, text)).cells}
@@ -119,6 +128,7 @@ def test_control_cells_are_marked_in_their_manifests(tmp_path):
     assert manifests["oracle_memory"]["config"]["env"]["options"]["observe"] == "oracle_memory"
     # the memoryless control reads the observation only: nothing of its own past
     assert manifests["mlp"]["memory"] == {"reach": 0, "core_reach": 0, "inputs": ["obs"]}
+    assert manifests["mlp"]["comparisons"] == "per_task"  # the report's comparison family
     # one env config, measured once: both cells carry the same random-policy level
     assert manifests["mlp"]["random_return"] == manifests["oracle_memory"]["random_return"]
 

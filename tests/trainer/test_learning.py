@@ -27,7 +27,8 @@ def final_mean(metrics, name, last):
 
 def test_mlp_reaches_the_memoryless_level_on_n_back():
     env = envs.make("n_back-v0")
-    agent = agents.make_agent(MLPConfig(width=64), env.observation_space, env.action_space)
+    network = MLPConfig(width=64, inputs=("obs",))  # the memoryless control: no feedback
+    agent = agents.make_agent(network, env.observation_space, env.action_space)
     cfg = PPOConfig(total_env_steps=256 * 64 * 60, num_envs=256, rollout_length=64)
     _, metrics = jax.jit(jax.vmap(Train(env, agent, cfg)))(seed_keys([0, 1]))
     levels = env.score_levels()

@@ -22,7 +22,8 @@ def load(results: Results) -> Results | None:
 
 def section(results: Results, context: Context) -> Content:
     reps = context.reps
-    comparisons = claims.compare_all(results.final, reps)
+    comparisons = claims.compare_all(results.final, reps, results.families)
+    families = sorted({c.family for c in comparisons})
     pairs = {}
     for x, y in itertools.combinations(results.agents, 2):
         both = [c for c in comparisons if (c.x, c.y) == (x, y)]
@@ -36,8 +37,10 @@ def section(results: Results, context: Context) -> Content:
         "count half), 95% bootstrap CI; 0.5 is no difference. A claim that one agent beats "
         f"another needs at least {claims.MIN_SEEDS} seeds of each, an interval that excludes "
         f"0.5 and Welch's t-test significant at {claims.LEVEL} after the Holm-Bonferroni "
-        f"correction over all {len(comparisons)} pairwise comparisons of this report. The "
-        "figure pools each pair's common tasks.\n\n"
+        "correction within its comparison family (the suite's `comparisons`: by default each "
+        "task's pairs of agents and controls, so cells of other tasks or suites never change "
+        f"a claim); {len(comparisons)} comparisons in {len(families)} families here. The "
+        "figure pools each pair's common tasks and makes no claim.\n\n"
         + "\n".join(f"- {c.verdict}" for c in sorted(comparisons, key=lambda c: c.verdict)),
         (out.figure("improvement", probability_of_improvement(pairs)),),
     ))  # fmt: skip
