@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from pmarl_bench.controls import GAP_ENDS
+from pmarl_bench.report import stats
 from pmarl_bench.report.results import Results
 
 #: where the gap's ends sit on its scale, for figures
@@ -25,6 +26,18 @@ def gap_samples(
     f = results.final[results.final.task == task]
     lo, hi = (f[f.agent == ctl[c]].score.to_numpy() for c in ends)
     return (lo, hi) if len(lo) and len(hi) else None
+
+
+def memory_gap(results: Results, task: str, reps: int) -> stats.Estimate | None:
+    """ "Does this task test memory?": the perfect-memory control's mean final score minus
+    the memoryless one's with a 95% bootstrap CI (None without both controls). The task
+    tests memory at its size only where the interval lies above 0 (``shown``)."""
+    ends = gap_samples(results, task)
+    return None if ends is None else stats.difference(ends[1], ends[0], reps=reps)
+
+
+def shown(gap: stats.Estimate | None) -> bool:
+    return gap is not None and bool(np.isfinite(gap.low)) and gap.low > 0
 
 
 def normalised(results: Results) -> pd.DataFrame:

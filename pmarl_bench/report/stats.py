@@ -63,7 +63,12 @@ def optimality_gap(x: np.ndarray, axis: int = -1, target: float = 1.0) -> np.nda
 AGGREGATES = {"iqm": iqm, "mean": _mean, "median": _median, "optimality gap": optimality_gap}
 
 
-def _bootstrap(samples: tuple[np.ndarray, ...], statistic, seed: int, reps: int) -> Estimate:
+def _bootstrap(
+    samples: tuple[np.ndarray, ...], statistic, seed: int, reps: int, undefined_ok: bool = False
+) -> Estimate:
+    """Percentile bootstrap; ``undefined_ok``: draws where the statistic is undefined (NaN,
+    e.g. a ratio whose denominator a draw made 0) are left out of the interval instead of
+    blanking it."""
     point = float(statistic(*samples, axis=-1))
     if min(len(s) for s in samples) < 2:
         return Estimate(point, math.nan, math.nan)
@@ -80,6 +85,13 @@ def _bootstrap(samples: tuple[np.ndarray, ...], statistic, seed: int, reps: int)
         random_state=np.random.default_rng(seed),
     )
     ci = res.confidence_interval
+    if undefined_ok and not np.isfinite([ci.low, ci.high]).all():
+        draws = res.bootstrap_distribution
+        draws = draws[np.isfinite(draws)]
+        if len(draws) < 0.9 * reps:  # mostly undefined: no interval worth the name
+            return Estimate(point, math.nan, math.nan)
+        tail = 100 * (1 - CONFIDENCE) / 2
+        return Estimate(point, *map(float, np.percentile(draws, [tail, 100 - tail])))
     return Estimate(point, float(ci.low), float(ci.high))
 
 
@@ -156,7 +168,9 @@ def gap_closed(
     """The share of the gap between two controls an agent closes, aggregated over tasks:
     ``tasks`` holds per task ``(agent runs, low control runs, high control runs)``; each run
     is scored ``(x - mean(low)) / (mean(high) - mean(low))``. The stratified bootstrap
-    resamples the controls' runs too, so the interval includes their uncertainty."""
+    resamples the controls' runs too, so the interval includes their uncertainty; a draw in
+    which a task's gap vanishes (the controls' means equal) is left out of the interval (at
+    most a tenth of them, else there is none)."""
     fn = AGGREGATES[kind]
     n = len(tasks)
 
@@ -170,7 +184,7 @@ def gap_closed(
         return fn(np.concatenate(parts, axis=axis), axis=axis)
 
     samples = tuple(np.asarray(s, float) for task in tasks for s in task)
-    return _bootstrap(samples, statistic, seed, reps)
+    return _bootstrap(samples, statistic, seed, reps, undefined_ok=True)
 
 
 def difference(x: np.ndarray, y: np.ndarray, seed: int = SEED, reps: int = REPS) -> Estimate:

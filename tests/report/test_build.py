@@ -368,3 +368,25 @@ def test_adding_unrelated_cells_changes_no_claim(tmp_path):
     suite_wide = p_values([tmp_path / "toy"])
     assert all(suite_wide[key] >= p for key, p in before.items())
     assert any(suite_wide[key] > p for key, p in before.items()), (before, suite_wide)
+
+
+def test_the_aggregate_keeps_shown_tasks_and_survives_a_vanishing_gap(tmp_path):
+    from pmarl_bench.report import stats
+    from pmarl_bench.report.results import load
+    from pmarl_bench.report.sections.aggregate import aggregate
+
+    seeds = [0, 1, 2, 3, 4]
+    for task, top in (("recall", 4.0), ("flat", 1.0)):  # flat: perfect memory is no help
+        write(tmp_path, task, "memoryless", seeds, 1.0, control="memoryless")
+        write(tmp_path, task, "oracle_memory", seeds, top, control="oracle_memory")
+        write(tmp_path, task, "good", seeds, 3.0)
+    agg = aggregate(load([tmp_path / "toy"]), 500)
+    assert agg.tasks == ["recall"]
+    assert "flat" in agg.left_out and "memory test is not shown" in agg.left_out["flat"]
+    assert np.isfinite(agg.estimates[["value", "low", "high"]].to_numpy()).all()
+
+    # controls whose means some bootstrap draws (about 3%) make equal: the interval exists
+    low, high = np.array([0.0, 0.0, 0.0, 0.0, 1.0]), np.array([1.0, 1.0, 1.0, 0.0, 1.0])
+    agent = np.array([0.5, 0.6, 0.7, 0.8, 0.9])
+    est = stats.gap_closed([(agent, low, high)], "mean", reps=2000)
+    assert np.isfinite([est.value, est.low, est.high]).all() and est.low < est.value < est.high

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from pmarl_bench.controls import GAP_ENDS
 from pmarl_bench.report import plots, stats
 from pmarl_bench.report.content import Content, Context
-from pmarl_bench.report.memory import GAP_MARKS, gap_samples
+from pmarl_bench.report.memory import GAP_MARKS, gap_samples, memory_gap, shown
 from pmarl_bench.report.pages import Section
 from pmarl_bench.report.results import Results
 
@@ -30,16 +30,17 @@ def section(results: Results, context: Context) -> Content:
     if not agg.tasks:
         return Content([Section(
             "Aggregate over tasks",
-            "No aggregate: no task has both the memoryless and the oracle_memory control and every "
-            "agent's results, and scores are never normalised by the best agent. Raw returns "
-            f"are above. Left out: {left or 'none'}.",
+            "No aggregate: no task has both the memoryless and the oracle_memory control, a "
+            "memory test that is shown and every agent's results, and scores are never "
+            f"normalised by the best agent. Raw returns are above. Left out: {left or 'none'}.",
         )])  # fmt: skip
     text = (
-        f"Memory gap closed over {', '.join(agg.tasks)} (the tasks with both controls that "
-        "every agent ran): IQM, mean, median and optimality gap (the mean shortfall from the "
-        "oracle_memory control, 1) over all runs of these tasks, with 95% stratified bootstrap CIs "
-        "that include the controls' uncertainty; performance profiles (the share of runs above "
-        "each score) with 95% bootstrap bands."
+        f"Memory gap closed over {', '.join(agg.tasks)} (the tasks with both controls, whose "
+        "memory test is shown, that every agent ran): IQM, mean, median and optimality gap "
+        "(the mean shortfall from the oracle_memory control, 1) over all runs of these tasks, "
+        "with 95% stratified bootstrap CIs that include the controls' uncertainty (a draw "
+        "in which a task's gap vanishes is left out of the interval); performance profiles "
+        "(the share of runs above each score) with 95% bootstrap bands."
     )
     if left:
         text += f" Left out: {left}."
@@ -64,14 +65,21 @@ class Aggregate:
 
 
 def aggregate(results: Results, reps: int) -> Aggregate:
-    """Memory gap closed over the tasks that have both controls and that every agent ran."""
+    """Memory gap closed over the tasks that have both controls, whose memory test is shown
+    (on the others the scale has no length to measure by) and that every agent ran."""
     agents, final = results.agents, results.final
     ran = final.groupby("task").agent.unique()
     tasks, left_out = [], {}
     for task in results.tasks:
         missing = sorted(set(agents) - set(ran[task]))
-        if gap_samples(results, task) is None:
+        gap = memory_gap(results, task, reps)
+        if gap is None:
             left_out[task] = f"no {' and '.join(GAP_ENDS)} controls"
+        elif not shown(gap):
+            left_out[task] = (
+                f"its memory test is not shown: {GAP_ENDS[1]} − {GAP_ENDS[0]} {gap}, an "
+                "interval that does not lie above 0"
+            )
         elif missing:
             left_out[task] = f"not run by {', '.join(missing)}"
         else:

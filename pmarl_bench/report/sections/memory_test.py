@@ -13,7 +13,7 @@ import pandas as pd
 from pmarl_bench.controls import GAP_ENDS, HIDDEN_ENDS
 from pmarl_bench.report import stats
 from pmarl_bench.report.content import Content, Context
-from pmarl_bench.report.memory import gap_samples
+from pmarl_bench.report.memory import gap_samples, memory_gap, shown
 from pmarl_bench.report.pages import Section
 from pmarl_bench.report.results import Results
 
@@ -71,8 +71,8 @@ def memory_test(data: MemoryTest, reps: int) -> pd.DataFrame:
         card = data.cards.get(task, {})
         horizon = card.get("horizon_steps")
         row = {"task": task, "tests": ", ".join(card.get("tests", [])) or "–"}
-        ends = gap_samples(results, task)
-        if ends is None:
+        gap = memory_gap(results, task, reps)
+        if gap is None:
             have = sorted(results.controls.get(task, {}))
             row[GAP_COLUMN] = "–"
             row["verdict"] = (
@@ -80,8 +80,6 @@ def memory_test(data: MemoryTest, reps: int) -> pd.DataFrame:
                 f"{' and '.join(GAP_ENDS)} (`controls:` in the suite)"
             )
         else:
-            low, high = ends
-            gap = stats.difference(high, low, reps=reps)
             row[GAP_COLUMN] = str(gap)
             row["verdict"] = _verdict(gap)
         hidden = gap_samples(results, task, HIDDEN_ENDS)
@@ -97,7 +95,7 @@ def memory_test(data: MemoryTest, reps: int) -> pd.DataFrame:
 def _verdict(gap: stats.Estimate) -> str:
     if not np.isfinite(gap.low):
         return "unknown: too few seeds for an interval"
-    if gap.low > 0:
+    if shown(gap):
         return "yes: perfect memory scores above no memory"
     if gap.high < 0:
         return "no: perfect memory scores below no memory (a training problem?)"
