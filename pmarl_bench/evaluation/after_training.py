@@ -14,7 +14,7 @@ import numpy as np
 from pmarl_bench.agents.base import Agent
 from pmarl_bench.evaluation import crossplay, levels, teams
 from pmarl_bench.evaluation.episodes import EVAL_EPISODES
-from pmarl_bench.evaluation.final import final_policy_returns
+from pmarl_bench.evaluation.final import FinalReturns, final_policy_returns
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,8 @@ def after_training(
         say(f"evaluating (against random agents and {len(kept)} checkpoint(s))…")
     vs_random, vs_checkpoints = teams.evaluate_seeds(env, env_params, agent, params, seeds, kept)
     say("evaluating the final policy (greedy and stochastic)…")
-    finals = final_policy_returns(env, env_params, agent, params, episodes, seed)
-    vs_random = finals | vs_random
+    finals = final_policy_returns(env, env_params, agent, params, episodes, seed, seeds)
+    vs_random = finals.means | vs_random
     cross = None
     if cross_play_seeds is not None and crossplay.has_partners(env, env_params):
         say("cross-play: every seed with every other seed's partners…")
@@ -68,14 +68,16 @@ def after_training(
     return Measurements(
         entries={
             "random_return": random,  # mean per-agent episode return of uniform random actions
-            "evaluation": _evaluation(vs_random, vs_checkpoints, episodes, seed),
+            "evaluation": _evaluation(vs_random, vs_checkpoints, finals, seed),
             "cross_play": _cross_play(config.name, cross_play_seeds, cross),
         },
         metrics=_at_updates(vs_random, vs_checkpoints, saved, num_updates, len(seeds)),
     )
 
 
-def _evaluation(vs_random: dict, vs_checkpoints: dict, episodes: int, seed: int) -> dict | None:
+def _evaluation(
+    vs_random: dict, vs_checkpoints: dict, finals: FinalReturns, seed: int
+) -> dict | None:
     if not vs_random:
         return None
     return {
@@ -85,8 +87,17 @@ def _evaluation(vs_random: dict, vs_checkpoints: dict, episodes: int, seed: int)
             for label, metrics in vs_checkpoints.items()
         },
         "episodes_per_seed": EVAL_EPISODES,
-        # the final-policy returns: one episode per env, resets and samples from one key
-        "final_policy": {"episodes": episodes, "seed": seed},
+        # the final-policy returns: one episode per env; each seed's resets and samples from
+        # the key and its seed number; episodes doubled until a seed's standard error was
+        # under a tenth of the spread between seeds (or the most allowed)
+        "final_policy": {
+            "episodes": finals.episodes,
+            "seed": seed,
+            "keys": "per seed",
+            "tried": finals.tried,
+            "sem": {name: values.tolist() for name, values in finals.sems.items()},
+            "noise": finals.noise(),
+        },
     }
 
 

@@ -3,9 +3,10 @@
 For an env that declares its cooperative sides (``env.partners``: per agent, 0 for the focal
 side, e.g. Scouts' scouts; 1 for its partners, the harvesters), entry ``[i, j]`` of a cell's
 matrix is the mean per-agent return when the focal agents follow seed ``i``'s final policy
-and their partners seed ``j``'s. Every pair plays the final-policy evaluation's episodes
-(the same resets and action keys), so the diagonal is the self-play evaluation
-(``eval/return_stochastic``) of each seed. The policies act by sampling, as trained.
+and their partners seed ``j``'s. Every pair plays one shared set of episodes (the same
+resets and action keys, from the evaluation key), so the matrix compares pairs on equal
+terms and its diagonal is each seed's self-play on those episodes. The policies act by
+sampling, as trained.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ def cross_play_returns(
     """``{task: [seeds, seeds]}`` (task None for a single env) for every task of ``env`` that
     declares partners; ``params`` stacked over seeds. Row: the focal side's seed; column:
     the partners' seed. Episodes are split among the tasks as in the final-policy
-    evaluation, so the diagonal equals it. With ``partner_agent`` and ``partner_params``
-    (stacked over its seeds), another agent plays the partners: ``[seeds, its seeds]``."""
+    evaluation; the diagonal is each seed's self-play on the shared episodes. With
+    ``partner_agent`` and ``partner_params`` (stacked over its seeds), another agent plays
+    the partners: ``[seeds, its seeds]``."""
     key = jax.random.key(seed)
     runs = []
     for g in env.groups(episodes, env_params):

@@ -62,7 +62,7 @@ def test_perfect_memory_adds_to_the_observation_and_changes_no_dynamics(env_id):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
         else:
             np.testing.assert_array_equal(a, b)
-    for name in space.keys():
+    for name in space.keys():  # noqa: SIM118 (a Dict space: keys() is its API)
         part = np.asarray(ts_mem.obs[name])
         assert all(space[name].contains(p) for p in part.reshape(-1, *space[name].shape))
 
@@ -139,7 +139,7 @@ def test_n_back_remembers_its_symbols_and_which_n_its_rewards_allow():
 def test_external_envs_stack_their_episode_capped():
     env = envs.make("gymnax:CartPole-v1", observe="oracle_memory")
     assert env.layout.cap == STACK_CAP
-    states, ts = jax.jit(run, static_argnums=(0, 2))(env, jax.random.key(0), 5)
+    _, ts = jax.jit(run, static_argnums=(0, 2))(env, jax.random.key(0), 5)
     valid = np.asarray(ts.obs["memory_valid"][:, 0])
     np.testing.assert_array_equal(valid.sum(-1), np.minimum(np.arange(6), STACK_CAP))
     steps = np.asarray(ts.obs["memory_steps"][:, 0])

@@ -7,6 +7,7 @@ import json
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -166,23 +167,69 @@ def test_enjoy_and_report_videos_play_each_task_of_a_multitask_cell(multitask_ce
 
 
 @pytest.mark.slow
-def test_final_policy_returns_score_the_first_episode_on_shared_episodes():
+def test_final_policy_returns_score_each_seed_on_its_own_episodes():
     env = envs.make("n_back-v0")
     agent = agents.make_agent(MLPConfig(width=8), env.observation_space, env.action_space)
     keys = jax.random.split(jax.random.key(0), 3)
     never = jax.vmap(lambda k: fixed_policy(agent, k, 0))(keys[:2])  # n-back: no match
     fresh = jax.vmap(agent.init)(keys[1:])
     params = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), never, fresh)
-    out = final.final_policy_returns(env, None, agent, params)
-    assert set(out) == {"eval/return_greedy", "eval/return_stochastic"}
-    greedy, sampled = out["eval/return_greedy"], out["eval/return_stochastic"]
-    # "never match" on the same 64 episodes: identical for both seeds and both modes, and
-    # about the memoryless level (exact in expectation for p_match 0.5)
-    assert greedy[0] == greedy[1] == sampled[0] == sampled[1]
-    assert abs(greedy[0] - env.score_levels().memoryless) < 2.0
+    out = final.final_policy_returns(env, None, agent, params, seeds=[0, 1, 2, 3], max_episodes=64)
+    assert set(out.means) == {"eval/return_greedy", "eval/return_stochastic"}
+    assert out.episodes == 64 and out.tried == [64]
+    greedy, sampled = out.means["eval/return_greedy"], out.means["eval/return_stochastic"]
+    # "never match": each seed on its own 64 episodes, greedy and sampled on the same ones;
+    # both near the memoryless level (exact in expectation for p_match 0.5)
+    assert greedy[0] == sampled[0] and greedy[1] == sampled[1] and greedy[0] != greedy[1]
+    assert (abs(greedy[:2] - env.score_levels().memoryless) < 2.0).all()
     assert (greedy * 64 == jnp.round(greedy * 64)).all()  # whole rewards over 64 episodes
     # a fresh network samples near-uniform answers: about chance, not its greedy answer's
     assert abs(sampled[2] - env.score_levels().chance) < 3.0 and greedy[2] != sampled[2]
+    # the standard error of each seed's score, from its episodes (returns are 24-40: a few
+    # points of spread over 64 episodes)
+    sem = out.sems["eval/return_stochastic"]
+    assert ((sem > 0.1) & (sem < 1.0)).all()
+    # a seed's episodes are its own: evaluated beside other seeds or alone, the same score
+    alone = final.final_policy_returns(
+        env, None, agent, jax.tree.map(lambda x: x[1:2], params), seeds=[1], max_episodes=64
+    )
+    assert alone.means["eval/return_greedy"][0] == greedy[1]
+
+
+@pytest.mark.slow
+def test_final_policy_plays_more_episodes_until_its_noise_is_small():
+    """Two copies of one policy differ only by their episodes: the spread between them is
+    episode noise, never 10 times a seed's standard error, so episodes double to the most
+    allowed; policies far apart stop at the first count."""
+    env = envs.make("n_back-v0")
+    agent = agents.make_agent(MLPConfig(width=8), env.observation_space, env.action_space)
+    same = jax.vmap(agent.init)(jnp.stack([jax.random.key(3)] * 3))
+    out = final.final_policy_returns(env, None, agent, same, max_episodes=256)
+    assert out.tried == [64, 128, 256] and out.episodes == 256
+    noise = out.noise()["eval/return_stochastic"]
+    assert noise["ratio"] > final.NOISE_SHARE and noise["sem"] < 0.5
+
+
+def test_the_evaluation_stops_at_the_first_count_whose_noise_is_small(monkeypatch):
+    """Seeds far apart (scores 10 and 20, each +- 0.5): the spread dwarfs the noise at once."""
+    played = []
+
+    def fake_play(env, env_params, agent, params, keys, episodes):
+        played.append(episodes)
+        means = {"eval/return_stochastic": np.array([10.0, 20.0])}
+        return means, {"eval/return_stochastic": np.array([0.5, 0.5]) * np.sqrt(64 / episodes)}
+
+    monkeypatch.setattr(final, "_play", fake_play)
+    params = {"w": jnp.zeros((2, 1))}
+    out = final.final_policy_returns(None, None, None, params, max_episodes=1024)
+    assert played == [64] and out.noise()["eval/return_stochastic"]["ratio"] < final.NOISE_SHARE
+    # seeds 1 apart: noise 0.5 -> needs 0.07, reached at 64 * 64 episodes: capped at 1024
+    monkeypatch.setattr(final, "_play", lambda *a: (
+        {"eval/return_stochastic": np.array([10.0, 11.0])},
+        {"eval/return_stochastic": np.array([0.5, 0.5]) * np.sqrt(64 / a[-1])},
+    ))  # fmt: skip
+    capped = final.final_policy_returns(None, None, None, params, max_episodes=1024)
+    assert capped.tried == [64, 128, 256, 512, 1024] and capped.episodes == 1024
 
 
 @pytest.mark.slow
@@ -190,8 +237,8 @@ def test_final_policy_returns_without_a_fixed_length_count_one_episode_each():
     env = envs.make("gymnax:CartPole-v1")
     agent = agents.make_agent(MLPConfig(width=8), env.observation_space, env.action_space)
     params = jax.vmap(agent.init)(jax.random.split(jax.random.key(1), 2))
-    out = final.final_policy_returns(env, env.default_params, agent, params)
-    for values in out.values():
+    out = final.final_policy_returns(env, env.default_params, agent, params, max_episodes=64)
+    for values in out.means.values():
         # CartPole pays 1 per step: each episode's return is its length, 8 to 500 steps
         assert ((values >= 8) & (values <= 500)).all()
         assert (values * 64 == jnp.round(values * 64)).all()
@@ -200,14 +247,19 @@ def test_final_policy_returns_without_a_fixed_length_count_one_episode_each():
 @pytest.mark.slow
 def test_cross_play_diagonal_is_each_seeds_self_play_evaluation(multitask_cell):
     """The scouts task has partners (scouts with harvesters), King of the Hill competes: one
-    matrix, whose diagonal is the final-policy evaluation of the same seeds."""
+    matrix, whose diagonal is each seed's self-play: its final-policy evaluation, on other
+    episodes (each seed's own there, one shared set here), so within that evaluation's
+    noise."""
     df, manifest, _ = multitask_cell
     cross = manifest["cross_play"]
     assert cross["seeds"] == [0, 1] and cross["metric"] == "return_stochastic"
     (matrix,) = cross["matrices"].values()
     assert list(cross["matrices"]) == ["scouts"] and len(matrix) == 2
-    own = df[df.metric == "eval/scouts/return_stochastic"].sort_values("seed").value.tolist()
-    assert [matrix[0][0], matrix[1][1]] == own
+    own = df[df.metric == "eval/scouts/return_stochastic"].sort_values("seed").value.to_numpy()
+    sems = manifest["evaluation"]["final_policy"]["sem"]
+    sem = np.asarray(sems["eval/scouts/return_stochastic"])
+    diagonal = np.array([matrix[0][0], matrix[1][1]])
+    assert (np.abs(diagonal - own) < 5 * np.sqrt(2) * sem + 1e-6).all(), (diagonal, own, sem)
 
 
 @pytest.mark.slow

@@ -61,8 +61,8 @@ def test_a_sweep_cell_trains_every_combination_on_the_tuning_seeds(write):
 
 def test_a_sweep_can_name_its_agents_envs_and_seeds(write):
     text = (
-        SUITE
-        + "sweep: {grid: {lr: [1.0e-3]}, agents: [wide, oracle_state], envs: [n_back], seeds: [7]}\n"
+        SUITE + "sweep: {grid: {lr: [1.0e-3]}, agents: [wide, oracle_state], envs: [n_back], "
+        "seeds: [7]}\n"
     )
     cells = load_suite(write(text), tune=True).cells
     assert [c.name for c in cells] == ["n_back/wide", "n_back/oracle_state"]
