@@ -28,6 +28,8 @@ class Comparison:
     p: float  # Welch's t-test, two-sided
     seeds: int  # the fewer of the two
     p_holm: float = float("nan")
+    #: appended to the verdict: which of the two are still rising at this budget
+    budget: str = ""
     family: str = ""  # the comparisons its p-value is corrected with
 
     @property
@@ -44,7 +46,7 @@ class Comparison:
             shown = est if winner == x else _flip(est)
             return (
                 f"{winner} beats {loser} on {task}: P(improvement) {shown}, "
-                f"Holm-adjusted p {self.p_holm:.2g}"
+                f"Holm-adjusted p {self.p_holm:.2g}{self.budget}"
             )
         need = stats.seeds_to_separate(est, self.seeds)
         more = (
@@ -54,7 +56,8 @@ class Comparison:
         )
         why = "CI includes 0.5" if not separated else f"Holm-adjusted p {self.p_holm:.2g}"
         return (
-            f"no clear difference between {x} and {y} on {task} ({why}): P({x} > {y}) {est}; {more}"
+            f"no clear difference between {x} and {y} on {task} ({why}): P({x} > {y}) {est}; "
+            f"{more}{self.budget}"
         )
 
 

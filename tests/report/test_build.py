@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -29,9 +30,15 @@ def write(
     extra=None,
     control=None,
     random=None,
+    plateau=False,
+    noise=None,
 ):
-    """A cell whose return rises linearly to ``final`` (+ a small per-seed offset)."""
+    """A cell whose return rises linearly to ``final`` (+ a small per-seed offset), or
+    reaches it half-way and stays (``plateau``); ``noise``: its final-policy evaluation's
+    manifest entry."""
     ramp = np.linspace(0.0, 1.0, UPDATES)
+    if plateau:
+        ramp = np.minimum(2 * ramp, 1.0)
     returns = np.stack([final * ramp + 0.01 * s for s in seeds])
     metrics = {"episode_return": returns, **(extra or {})}
     frame = metrics_frame(
@@ -45,6 +52,7 @@ def write(
         "control": control, "random_return": random,
         "task_card": {"tests": ["sequential recall"], "horizon_steps": 4, "horizon": "4 steps"},
         "memory": {"reach": 2, "inputs": ["obs", "prev_action", "prev_reward"]},
+        **({"evaluation": {"final_policy": noise}} if noise else {}),
     }  # fmt: skip
     write_cell(root / suite / env / agent, frame, manifest)
 
@@ -390,3 +398,37 @@ def test_the_aggregate_keeps_shown_tasks_and_survives_a_vanishing_gap(tmp_path):
     agent = np.array([0.5, 0.6, 0.7, 0.8, 0.9])
     est = stats.gap_closed([(agent, low, high)], "mean", reps=2000)
     assert np.isfinite([est.value, est.low, est.high]).all() and est.low < est.value < est.high
+
+
+def test_each_cell_shows_its_plateau_and_its_evaluation_noise(tmp_path):
+    """A reviewer reads, per cell, whether its curve still rose at the end and how many
+    evaluation episodes each seed played with what standard error; a claim about a cell that
+    still rises says so."""
+    seeds = [0, 1, 2, 3, 4]
+    noise = {
+        "episodes": 256,
+        "keys": "per seed",
+        "tried": [64, 128, 256],
+        "noise": {"eval/return_stochastic": {"sem": 0.05, "spread": 0.8, "ratio": 0.0625}},
+    }
+    write(tmp_path, "recall", "memoryless", seeds, 1.0, control="memoryless", plateau=True)
+    write(tmp_path, "recall", "oracle_memory", seeds, 4.0, control="oracle_memory", noise=noise)
+    build_report([tmp_path / "toy"], tmp_path / "report", fmt="md", reps=200)
+    md = (tmp_path / "report" / "report.md").read_text()
+    scores = md[md.index("## Final performance per task") :]
+    scores = scores[: scores.index("\n## ", 5)]
+    rows = {line.split("|")[2].strip(): line for line in scores.splitlines()
+            if line.startswith("| recall")}  # fmt: skip
+    assert "| no: 0 " in rows["memoryless"]  # flat over its last fifth
+    assert "| yes: " in rows["oracle_memory"]  # a ramp to the end
+    cells = {agent: [c.strip() for c in row.split("|")] for agent, row in rows.items()}
+    assert cells["oracle_memory"][-3:-1] == ["256", "0.05 / 0.8"]
+    assert cells["memoryless"][-3:-1] == ["–", "–"]  # its manifest does not say
+    table = md[md.index("## Does this task test memory?") :]
+    verdict = next(line for line in table.splitlines() if line.startswith("| recall"))
+    assert (
+        "yes: perfect memory scores above no memory (at this budget: oracle_memory still rising)"
+        in verdict
+    )
+    budget = pd.read_csv(tmp_path / "report" / "budget.csv").set_index("agent")
+    assert budget.rising.to_dict() == {"memoryless": False, "oracle_memory": True}

@@ -9,7 +9,7 @@ import json
 import pandas as pd
 
 from pmarl_bench.controls import CONTROLS
-from pmarl_bench.report import plots, stats
+from pmarl_bench.report import budget, plots, stats
 from pmarl_bench.report.content import Content, Context
 from pmarl_bench.report.pages import Section
 from pmarl_bench.report.results import FINAL_FRACTION, Results
@@ -35,7 +35,8 @@ def section(results: Results, context: Context) -> Content:
     fig = plots.interval_estimates(
         per_task, context.colors, "Final return per task", "episode return", marks
     )
-    out = Content(tables={"final_scores.csv": per_task})
+    rises, noise = budget.rises(results, context.reps), budget.evaluation_noise(results)
+    out = Content(tables={"final_scores.csv": per_task, "budget.csv": _budget(rises, noise)})
     out.files["marl_eval.json"] = marl_eval_json(results)
     out.sections.append(Section(
         "Final performance per task",
@@ -46,9 +47,15 @@ def section(results: Results, context: Context) -> Content:
         f"{FINAL_FRACTION:.0%} of updates (listed under Missing or partial results). "
         "IQM (interquartile mean) and mean across seeds, with 95% stratified bootstrap "
         "confidence intervals; dotted lines: the random policy's return and the controls' "
-        "mean scores.",
+        "mean scores. Each seed plays its own evaluation episodes (episodes/seed: doubled "
+        "from 64 until a seed's standard error was under a tenth of the spread between "
+        "seeds, or 1024), so the spread between seeds already holds the episode noise and "
+        "the bootstrap over seeds carries it into the intervals; 'SE / spread' says how much "
+        "of the spread it is. 'Still rising': the training return's rise over the last fifth "
+        "of updates (end tenth minus the tenth before, mean over seeds, 95% CI); where it "
+        "lies above 0, every claim about the cell holds at this budget only.",
         (out.figure("final_scores", fig),),
-        score_table(per_task),
+        with_budget(score_table(per_task), rises, noise),
     ))  # fmt: skip
     return out
 
@@ -64,6 +71,42 @@ def score_table(per_task: pd.DataFrame) -> pd.DataFrame:
             )
         wide.append(cell)
     return pd.DataFrame(wide)
+
+
+def _budget(rises: pd.DataFrame, noise: pd.DataFrame) -> pd.DataFrame:
+    return rises.merge(noise, on=["task", "agent"], how="outer")
+
+
+def with_budget(table: pd.DataFrame, rises: pd.DataFrame, noise: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (task, agent, ...) with each cell's plateau check and evaluation noise."""
+    out = table.copy()
+    rise = rises.set_index(["task", "agent"])
+    ev = noise.drop_duplicates(["task", "agent"]).set_index(["task", "agent"])
+    keys = list(zip(out.task, out.agent, strict=True))
+
+    def rising(key) -> str:
+        if key not in rise.index:
+            return "–"
+        r = rise.loc[key]
+        shown = str(stats.Estimate(r.rise, r.low, r.high))
+        return f"yes: {shown}" if r.rising else f"no: {shown}"
+
+    def episodes(key) -> str:
+        if key not in ev.index or pd.isna(ev.loc[key, "episodes"]):
+            return "–"
+        e = ev.loc[key]
+        return str(int(e.episodes)) + ("" if e.own_episodes else " (shared by every seed)")
+
+    def ratio(key) -> str:
+        if key not in ev.index or pd.isna(ev.loc[key, "sem"]):
+            return "–"
+        e = ev.loc[key]
+        return f"{e['sem']:.3g} / {e['spread']:.3g}"  # a Series: .sem is a method
+
+    out["still rising (last fifth)"] = [rising(k) for k in keys]
+    out["eval episodes/seed"] = [episodes(k) for k in keys]
+    out["SE / spread"] = [ratio(k) for k in keys]
+    return out
 
 
 def marl_eval_json(results: Results) -> str:

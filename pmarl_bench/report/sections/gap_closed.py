@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pmarl_bench.report import plots, stats
+from pmarl_bench.report import budget, plots, stats
 from pmarl_bench.report.content import Content, Context
 from pmarl_bench.report.memory import GAP_MARKS, gap_samples
 from pmarl_bench.report.pages import Section
 from pmarl_bench.report.results import Results
-from pmarl_bench.report.sections.final_scores import score_table
+from pmarl_bench.report.sections.final_scores import score_table, with_budget
 
 
 def load(results: Results) -> Results | None:
@@ -30,7 +30,8 @@ def section(results: Results, context: Context) -> Content:
         "Mean over seeds with a 95% stratified bootstrap CI that resamples the controls' "
         "seeds too, so it includes their uncertainty.",
         (out.figure("gap_closed", fig),),
-        score_table(gap.assign(stat="gap closed")),
+        with_budget(score_table(gap.assign(stat="gap closed")),
+                    budget.rises(results, context.reps), budget.evaluation_noise(results)),
     ))  # fmt: skip
     return out
 

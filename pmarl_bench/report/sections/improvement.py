@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from pmarl_bench.report import claims, stats
+from pmarl_bench.report import budget, claims, stats
 from pmarl_bench.report.content import Content, Context
 from pmarl_bench.report.pages import Section
 from pmarl_bench.report.results import Results
@@ -23,6 +23,9 @@ def load(results: Results) -> Results | None:
 def section(results: Results, context: Context) -> Content:
     reps = context.reps
     comparisons = claims.compare_all(results.final, reps, results.families)
+    rises = budget.rises(results, reps)
+    for c in comparisons:
+        c.budget = budget.budget_note(rises, c.task, [c.x, c.y])
     families = sorted({c.family for c in comparisons})
     pairs = {}
     for x, y in itertools.combinations(results.agents, 2):

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from pmarl_bench.controls import GAP_ENDS, HIDDEN_ENDS
-from pmarl_bench.report import stats
+from pmarl_bench.report import budget, stats
 from pmarl_bench.report.content import Content, Context
 from pmarl_bench.report.memory import gap_samples, memory_gap, shown
 from pmarl_bench.report.pages import Section
@@ -66,6 +66,7 @@ def memory_test(data: MemoryTest, reps: int) -> pd.DataFrame:
     control's, with a 95% bootstrap CI and a plain verdict; the full-state control's minus
     the perfect-memory one's; the task's memory horizon beside each agent's reach."""
     results = data.results
+    rises = budget.rises(results, reps)
     rows = []
     for task in results.tasks:
         card = data.cards.get(task, {})
@@ -81,7 +82,8 @@ def memory_test(data: MemoryTest, reps: int) -> pd.DataFrame:
             )
         else:
             row[GAP_COLUMN] = str(gap)
-            row["verdict"] = _verdict(gap)
+            ends = [results.controls[task][c] for c in GAP_ENDS]
+            row["verdict"] = _verdict(gap) + budget.budget_note(rises, task, ends)
         hidden = gap_samples(results, task, HIDDEN_ENDS)
         row[HIDDEN_COLUMN] = (
             "–" if hidden is None else str(stats.difference(hidden[1], hidden[0], reps=reps))
