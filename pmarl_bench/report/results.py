@@ -20,7 +20,7 @@ import pandas as pd
 from pmarl_bench.controls import CONTROLS, GAP_ENDS
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.results import load_cells
-from pmarl_bench.results.store import COLUMNS
+from pmarl_bench.results.store import COLUMNS, read_plans
 
 RETURN = "episode_return"
 #: a seed's final score: its final policy's return on the evaluation episodes (sampled
@@ -41,6 +41,21 @@ class Results:
     metrics: pd.DataFrame
     sweep_cells: list[str] = field(default_factory=list)
     damaged: list[tuple[str, str]] = field(default_factory=list)  # (folder, reason)
+    #: the cells the suites' last runs set out to train (suite, env, agent, control)
+    planned: list[dict] = field(default_factory=list)
+
+    @functools.cached_property
+    def not_run(self) -> list[dict]:
+        """The planned cells without a finished result (suite, env, agent, control)."""
+        have = {(m.get("suite"), m.get("env"), m.get("agent")) for m in self.manifests}
+        return [c for c in self.planned if (c["suite"], c["env"], c["agent"]) not in have]
+
+    def pending_controls(self, task: str) -> list[str]:
+        """The controls planned for ``task``'s env that have not run yet."""
+        return sorted(
+            c["control"] for c in self.not_run
+            if c.get("control") and self.name(c["suite"], c["env"]) == task
+        )  # fmt: skip
 
     def name(self, suite: str | None, env: str | None) -> str:
         """A task's name in the report: the env, prefixed by its suite when several are
@@ -163,9 +178,10 @@ def load(results_dirs: list[str | Path]) -> Results:
     """Read every finished cell under the given folders (suite folders or results roots)."""
     if not results_dirs:
         raise ConfigError("give at least one results folder, e.g. results/memory", "RESULTS_DIR")
-    frames, manifests, damaged, sweeps = [], [], [], []
+    frames, manifests, damaged, sweeps, planned = [], [], [], [], []
     for d in results_dirs:
         found = load_cells(d)  # a one-line ConfigError for a missing or empty dir
+        planned += read_plans(Path(d))
         metrics = found.metrics
         if "trial" in metrics.columns:  # sweep cells (`tune`): trials.csv sums them up
             metrics = metrics[metrics.trial.isna()].drop(columns=_sweep_columns(metrics))
@@ -185,7 +201,7 @@ def load(results_dirs: list[str | Path]) -> Results:
     df = pd.concat(frames, ignore_index=True).drop_duplicates(
         ["suite", "env", "agent", "seed", "update", "metric"]
     )
-    return Results([str(d) for d in results_dirs], manifests, df, sweeps, damaged)
+    return Results([str(d) for d in results_dirs], manifests, df, sweeps, damaged, planned)
 
 
 def _sweep_columns(metrics: pd.DataFrame) -> list[str]:

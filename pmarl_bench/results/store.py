@@ -279,3 +279,31 @@ def remove_stale_tmp(results_dir: Path, suite: str) -> int:
 def is_complete(path: Path) -> bool:
     manifest = read_manifest(path)
     return manifest is not None and manifest.get("status") == "complete"
+
+
+#: a suite folder's list of the cells its last run set out to train (``write_plan``)
+PLAN_FILE = "plan.json"
+
+
+def write_plan(folder: Path, cells: list[dict[str, Any]]) -> None:
+    """Record the cells a run of the suite in ``folder`` sets out to train (env, agent,
+    control), so a report of a partial run can list what has not run yet instead of reading
+    its absence as a choice. Written atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{PLAN_FILE}.{uuid.uuid4().hex}"
+    tmp.write_text(json.dumps({"cells": cells}, indent=1))
+    tmp.replace(folder / PLAN_FILE)
+
+
+def read_plans(path: Path) -> list[dict[str, Any]]:
+    """The planned cells of the suite folders at or right under ``path`` (each with its
+    ``suite``), or none where no run wrote a plan; an unreadable plan counts as none."""
+    path = Path(path)
+    found = []
+    for plan in [path / PLAN_FILE, *sorted(path.glob(f"*/{PLAN_FILE}"))]:
+        try:
+            cells = json.loads(plan.read_text())["cells"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        found += [{**c, "suite": plan.parent.name} for c in cells if isinstance(c, dict)]
+    return found

@@ -82,6 +82,11 @@ def _run_locked(
 ) -> SuiteRun:
     summary = SuiteRun()
     todo = pending_cells(loaded, results_dir, force, console)
+    if distributed.is_primary() and not any(c.trials for c in loaded.cells):
+        store.write_plan(results_dir / loaded.suite.name, [
+            {"env": c.env_name, "agent": c.agent_name, "control": c.control}
+            for c in loaded.cells
+        ])  # fmt: skip
     if distributed.is_primary():
         summary.kept = _make_room(todo, force, keep_previous, console)
     names = {job.cell.name for job in todo}

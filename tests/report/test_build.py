@@ -432,3 +432,25 @@ def test_each_cell_shows_its_plateau_and_its_evaluation_noise(tmp_path):
     )
     budget = pd.read_csv(tmp_path / "report" / "budget.csv").set_index("agent")
     assert budget.rising.to_dict() == {"memoryless": False, "oracle_memory": True}
+
+
+def test_a_partial_report_lists_the_cells_not_run_yet(tmp_path):
+    """A run's plan names every cell; a report of a run cut short says which have not run,
+    and does not conclude the suite lacks a control that is only pending."""
+    from pmarl_bench.results.store import write_plan
+
+    seeds = [0, 1, 2, 3, 4]
+    write(tmp_path, "recall", "memoryless", seeds, 1.0, control="memoryless")
+    write(tmp_path, "recall", "gru", seeds, 3.0)
+    write_plan(tmp_path / "toy", [
+        {"env": "recall", "agent": "memoryless", "control": "memoryless"},
+        {"env": "recall", "agent": "gru", "control": None},
+        {"env": "recall", "agent": "oracle_memory", "control": "oracle_memory"},
+    ])  # fmt: skip
+    build_report([tmp_path / "toy"], tmp_path / "report", fmt="md", reps=200)
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "recall/oracle_memory (the oracle_memory control): not run yet" in md
+    table = md[md.index("## Does this task test memory?") :]
+    verdict = next(line for line in table.splitlines() if line.startswith("| recall"))
+    assert "not run yet: the oracle_memory control(s) are planned" in verdict
+    assert "needs memoryless and oracle_memory" not in md

@@ -129,6 +129,9 @@ def test_control_cells_are_marked_in_their_manifests(tmp_path):
     # the memoryless control reads the observation only: nothing of its own past
     assert manifests["mlp"]["memory"] == {"reach": 0, "core_reach": 0, "inputs": ["obs"]}
     assert manifests["mlp"]["comparisons"] == "per_task"  # the report's comparison family
+    # the run's plan: every cell it set out to train, for reports of a partial run
+    plan = json.loads((tmp_path / "r" / "c" / "plan.json").read_text())["cells"]
+    assert {"env": "n_back", "agent": "oracle_memory", "control": "oracle_memory"} in plan
     # one env config, measured once: both cells carry the same random-policy level
     assert manifests["mlp"]["random_return"] == manifests["oracle_memory"]["random_return"]
 

@@ -73,7 +73,10 @@ def aggregate(results: Results, reps: int) -> Aggregate:
     for task in results.tasks:
         missing = sorted(set(agents) - set(ran[task]))
         gap = memory_gap(results, task, reps)
-        if gap is None:
+        pending = [c for c in results.pending_controls(task) if c in GAP_ENDS]
+        if gap is None and pending:
+            left_out[task] = f"its {' and '.join(pending)} control(s) not run yet"
+        elif gap is None:
             left_out[task] = f"no {' and '.join(GAP_ENDS)} controls"
         elif not shown(gap):
             left_out[task] = (

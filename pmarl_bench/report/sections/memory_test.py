@@ -73,7 +73,14 @@ def memory_test(data: MemoryTest, reps: int) -> pd.DataFrame:
         horizon = card.get("horizon_steps")
         row = {"task": task, "tests": ", ".join(card.get("tests", [])) or "–"}
         gap = memory_gap(results, task, reps)
-        if gap is None:
+        pending = [c for c in results.pending_controls(task) if c in GAP_ENDS]
+        if gap is None and pending:
+            row[GAP_COLUMN] = "–"
+            row["verdict"] = (
+                f"not run yet: the {' and '.join(pending)} control(s) are planned but have no "
+                "results (run the suite to finish them)"
+            )
+        elif gap is None:
             have = sorted(results.controls.get(task, {}))
             row[GAP_COLUMN] = "–"
             row["verdict"] = (

@@ -14,6 +14,7 @@ def load(results: Results) -> list[str] | None:
         f"{path}: a sweep cell (tuning results): under Tuning, not among the compared cells"
         for path in results.sweep_cells
     ]
+    notes += [_not_run(c) for c in results.not_run]
     notes += missing(results) + [
         f"{task}/{agent}: no final-policy evaluation (a run from before it existed); its score "
         f"is its training return over the last {FINAL_FRACTION:.0%} of updates"
@@ -26,6 +27,14 @@ def load(results: Results) -> list[str] | None:
             "remembers; its reach is shown as unknown"
         )
     return notes or None
+
+
+def _not_run(cell: dict) -> str:
+    what = f" (the {cell['control']} control)" if cell.get("control") else ""
+    return (
+        f"{cell['env']}/{cell['agent']}{what}: not run yet (in the plan of suite "
+        f"{cell['suite']}'s last run); nothing below reads its absence as a choice"
+    )
 
 
 def section(notes: list[str], context: Context) -> Content:
