@@ -125,3 +125,21 @@ def test_the_report_names_the_tuned_cells_unless_every_cell_is():
     some = tuning_note(data([("a", "mlp")]))
     assert "Tuned PPO settings (a/mlp)" in some and "The other cells train with" in some
     assert "not tuned per agent" in tuning_note(data([]))
+
+
+def test_a_choice_at_the_grid_edge_grows_the_grid_and_tunes_again(tmp_path):
+    """lr 1e-5..1e-4 at a tiny budget: the largest learns most, so the grid grows upwards by
+    its own ratio (3.7e-4, then 1.2e-3) until the choice is inside or it grew twice; the
+    chosen-settings file says what was added and which choices its neighbours match."""
+    suite, results = tmp_path / "t.yaml", tmp_path / "results"
+    suite.write_text(SUITE.replace("lr: [1.0e-5, 3.0e-3], ent_coef: [0.05]",
+                                   "lr: [1.0e-5, 3.333e-5, 1.111e-4]"))  # fmt: skip
+    run = invoke("tune", suite, "--results-dir", results)
+    doc = yaml.safe_load((results / "t-tune" / "chosen.yaml").read_text())
+    grown = doc["protocol"]["grown"]
+    assert grown[0] == {"cell": "n_back/mlp", "setting": "lr", "side": "high", "added": 0.0003703}
+    assert "at the grid's high edge; trying 0.0003703" in run.output
+    trials = pd.read_csv(results / "t-tune" / "trials.csv")
+    assert {g["added"] for g in grown} <= set(trials.lr)  # pooled with the agent's trials
+    assert doc["settings"]["n_back"]["mlp"]["lr"] == trials.loc[trials.iqm.idxmax()].lr
+    assert "not_distinguishable" in doc["protocol"]  # 2 tuning seeds: most choices are close

@@ -74,7 +74,7 @@ def tune(
 
              (then `tuned: memory.tuned.yaml` in the suite, and pmarl-bench run suites/memory.yaml)
     """
-    from pmarl_bench.report import tuning
+    from pmarl_bench.report import grid_edges, tuning
     from pmarl_bench.runner import run_suite
     from pmarl_bench.suites import load_suite
 
@@ -91,17 +91,84 @@ def tune(
         ran, skipped = len(summary.ran), len(summary.skipped)
     folder = results_dir / loaded.suite.name
     err_console.print(f"{ran} sweep cell(s) trained, {skipped} skipped; results in {folder}")
+    made = loaded.suite.sweep.described if loaded.suite.sweep else {}
+    grown: list[dict] = []
+    if "grid" in made and "optuna" not in made:
+        grown = _grow_at_edges(loaded, folder, per.value, results_dir, force)
     sweep = tuning.read_sweep(folder)
     chosen = tuning.choose(sweep, per.value)
-    made = loaded.suite.sweep.described if loaded.suite.sweep else {}
+    margins = grid_edges.neighbours(sweep, chosen)
+    made = {
+        **made,
+        **({"grown": grown} if grown else {}),
+        "not_distinguishable": {
+            f"{r.env}/{r.agent}": r.neighbours
+            for r in margins.itertuples()
+            if not r.distinguishable
+        },
+    }
     document = tuning.chosen_document(sweep, chosen, per.value, made)
     for path in [folder / "chosen.yaml", *([out] if out else [])]:
         tuning.write_chosen(document, path)
     tuning.write_trials(tuning.trial_table(sweep), folder / "trials.csv")
     tuning.write_sensitivity(sweep, folder, "sensitivity")
+    close = made["not_distinguishable"]
     for row in chosen.itertuples():
         values = document["settings"][row.env][row.agent]
         settings = ", ".join(f"{k}={v:g}" for k, v in values.items())
-        typer.echo(f"{row.env}/{row.agent}: {settings} (IQM {row.iqm:.4g})")
+        margin = close.get(f"{row.env}/{row.agent}")
+        note = f"; not distinguishable from {margin}" if margin else ""
+        typer.echo(f"{row.env}/{row.agent}: {settings} (IQM {row.iqm:.4g}{note})")
     where = f"{folder / 'chosen.yaml'}" + (f" and {out}" if out else "")
     err_console.print(f"chosen per {per.value} by {tuning.CRITERION}; written to {where}")
+
+
+def _grow_at_edges(loaded, folder: Path, per: str, results_dir: Path, force: bool) -> list[dict]:
+    """Where a choice sits at its grid's edge, grow the grid by one step on that side (a
+    cell of the new trials, pooled with the agent's) and choose again, up to
+    ``grid_edges.MAX_GROWTH`` times; returns each growth, and warns of edges left."""
+    import dataclasses
+
+    from pmarl_bench.report import grid_edges, tuning
+    from pmarl_bench.runner import run_suite
+    from pmarl_bench.trainer.ppo import TRACED
+
+    def edges_now():
+        sweep = tuning.read_sweep(folder)
+        chosen = tuning.choose(sweep, per)
+        grids = {
+            key: {k: sorted({t[k] for t in trials if k in t})
+                  for k in sorted({k for t in trials for k in t}) if k in TRACED}
+            for key, trials in sweep.settings.items()
+        }  # fmt: skip
+        return sweep, chosen, grids, grid_edges.edges(sweep, chosen, grids)
+
+    grown: list[dict] = []
+    for _ in range(grid_edges.MAX_GROWTH):
+        sweep, chosen, grids, found = edges_now()
+        if not found:
+            return grown
+        cells = []
+        for e in found:
+            at = (chosen.env == e["env"]) & (chosen.agent == e["agent"])
+            trained_in = sweep.cells[(e["env"], e["agent"])][int(chosen[at].trial.iloc[0])]
+            base = next(c for c in loaded.cells if c.name == trained_in)
+            shape = {k: v for k, v in base.trials[0].items() if k not in TRACED}
+            trials = grid_edges.grown_trials(grids[(e["env"], e["agent"])], e["setting"],
+                                             e["beyond"])  # fmt: skip
+            cells.append(dataclasses.replace(
+                base, agent_name=f"{base.agent_name}.{e['setting']}-{e['beyond']:g}",
+                swept_agent=e["agent"], trials=tuple({**t, **shape} for t in trials),
+            ))  # fmt: skip
+            grown.append({"cell": f"{e['env']}/{e['agent']}", "setting": e["setting"],
+                          "side": e["side"], "added": e["beyond"]})  # fmt: skip
+            err_console.print(
+                f"{e['env']}/{e['agent']}: {e['setting']}={e['value']:g} is at the grid's "
+                f"{e['side']} edge; trying {e['beyond']:g}"
+            )
+        run_suite(dataclasses.replace(loaded, cells=cells), results_dir, force=force,
+                  console=err_console)  # fmt: skip
+    for e in edges_now()[3]:
+        warn([f"{e['env']}/{e['agent']}: {e['setting']}={e['value']:g} is still at the "
+              f"grid's {e['side']} edge after growing it; widen sweep.grid"])  # fmt: skip
+    return grown

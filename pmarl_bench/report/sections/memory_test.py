@@ -29,11 +29,15 @@ class MemoryTest:
     cards: dict[str, dict]  # task -> its task card
     #: (task, agent) -> how many steps back the agent can remember (None: no limit)
     reach: dict[tuple[str, str], int | str | None]
+    #: (task, agent) -> its memory core's own reach and whether it reads its previous action
+    #: or reward (a channel through its own actions), where the manifest says
+    core: dict[tuple[str, str], tuple[int | None, bool]]
 
 
 def load(results: Results) -> MemoryTest:
     cards: dict[str, dict] = {}
     reach: dict[tuple[str, str], int | str | None] = {}
+    core: dict[tuple[str, str], tuple[int | None, bool]] = {}
     for m, task, sub in results.per_task():
         card = m.get("task_card") or {}
         found = (card.get("tasks") or {}).get(sub) if sub else card
@@ -41,7 +45,10 @@ def load(results: Results) -> MemoryTest:
             cards[task] = found
         memory = m.get("memory") or {}
         reach[(task, m["agent"])] = memory.get("reach", UNKNOWN)
-    return MemoryTest(results, cards, reach)
+        if "core_reach" in memory:
+            fed_back = bool({"prev_action", "prev_reward"} & set(memory.get("inputs", [])))
+            core[(task, m["agent"])] = (memory["core_reach"], fed_back)
+    return MemoryTest(results, cards, reach, core)
 
 
 def section(data: MemoryTest, context: Context) -> Content:
@@ -55,8 +62,8 @@ def section(data: MemoryTest, context: Context) -> Content:
         "full-state control (oracle_state) minus the perfect-memory one is what the task "
         "hides beyond memory (what exploring would find). The memory horizon is how many "
         "steps back an observation can still matter; an agent whose reach is shorter cannot "
-        "close the whole gap (reach 'unbounded' includes an agent that reads its previous "
-        "action or reward: it can carry bits through its own actions).",
+        "close the whole gap (its core's reach, in steps; '+ actions': it also reads its "
+        "previous action or reward, through which a policy can carry bits any distance).",
         table=memory_test(data, context.reps),
     )])  # fmt: skip
 
@@ -112,10 +119,12 @@ def _verdict(gap: stats.Estimate) -> str:
 
 
 def _reach(data: MemoryTest, task: str, horizon: int | None) -> str:
+    """Each agent's reach: its core's (steps, or unbounded), "+ actions" where it also reads
+    its previous action or reward, "(short)" where the core reaches less than the horizon."""
     parts = []
     for agent in sorted(a for (t, a) in data.reach if t == task):
-        steps = data.reach[(task, agent)]
+        steps, fed_back = data.core.get((task, agent), (data.reach[(task, agent)], False))
         text = "unbounded" if steps is None else str(steps)
         short = horizon is not None and isinstance(steps, int) and 0 <= steps < horizon
-        parts.append(f"{agent} {text}{' (short)' if short else ''}")
+        parts.append(f"{agent} {text}{' + actions' if fed_back else ''}{' (short)' * short}")
     return ", ".join(parts)

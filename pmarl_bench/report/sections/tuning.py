@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pmarl_bench.report import plots
+from pmarl_bench.report import grid_edges, plots
 from pmarl_bench.report import tuning as tuning_
 from pmarl_bench.report.content import Content, Context
 from pmarl_bench.report.pages import Section
@@ -39,6 +39,13 @@ def section(sweeps: list[Path], context: Context) -> Content:
         out.tables[f"trials_{i:02d}.csv"] = trials
         chosen = tuning_.choose(sweep, "task")
         picked = trials.merge(chosen[["env", "agent", "trial"]], on=["env", "agent", "trial"])
+        margins = grid_edges.neighbours(sweep, chosen, reps=min(context.reps, 2000))
+        picked = picked.merge(margins, on=["env", "agent", "trial"], how="left")
+        picked["neighbours"] = [
+            f"not distinguishable from {n}" if n else "better than each neighbour"
+            for n in picked.neighbours.fillna("")
+        ]
+        picked = picked.drop(columns="distinguishable")
         out.sections.append(Section(
             f"Tuning: {sweep.suite}",
             f"The sweep in {path}: {trials.trial.nunique()} trial(s) per (env, agent), each "
@@ -46,8 +53,11 @@ def section(sweeps: list[Path], context: Context) -> Content:
             f"{tuning_.CRITERION}. Figure: for every value of each swept setting, the best "
             "trial with that value (its IQM and 95% bootstrap CI over the tuning seeds); a "
             "flat line means the agent does not mind the setting within this range. Table: "
-            f"each (env, agent)'s best trial (all trials in trials_{i:02d}.csv). Which "
-            "settings the compared cells use is stated under What is compared.",
+            f"each (env, agent)'s best trial (all trials in trials_{i:02d}.csv), with the grid "
+            "neighbours (one setting one step away) it does not beat clearly on the tuning "
+            "seeds (P(chosen > neighbour)'s 95% CI includes 0.5): another set of seeds could "
+            "as well have chosen those. Which settings the compared cells use is stated under "
+            "What is compared.",
             figures,
             picked.round(6),
         ))  # fmt: skip
