@@ -9,7 +9,8 @@ with and without the record.
 The layout is the env's (``Environment.memory_layout``):
 
 - ``StackMemory`` (the default, external envs): the last ``cap`` steps' observations,
-  actions and rewards, capped at ``STACK_CAP`` steps (the cap is stated in the task's card);
+  actions and rewards, capped at ``STACK_CAP`` steps (``record``, in the cell's manifest,
+  states the layout and its cap);
 - ``MapMemory`` (grid tasks): a map of every tile the agent has seen this episode, how long
   ago, and its own cell; a task may add marks it knows for certain (Traveling Salesman: the
   flags in its own record);
@@ -84,6 +85,12 @@ class PerfectMemory(Environment):
         if name == "env":
             raise AttributeError(name)
         return getattr(self.env, name)
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The record's layout and how far back it reaches (steps; None: the episode), for
+        manifests."""
+        return {"layout": type(self.layout).__name__, "cap": self.layout.cap}
 
     @property
     def observation_space(self) -> Dict:

@@ -70,6 +70,8 @@ def write(
         "memory": agent.memory(),  # how far back it can remember, and what it reads
         "score_levels": asdict(env.score_levels(env_params)),
         "task_card": _cards(env),
+        # observe: oracle_memory: how the record of what the agent observed is laid out
+        **({"perfect_memory": env.record} if hasattr(env, "record") else {}),
         "compile_seconds": result.compile_seconds,  # of the last run, after a resume
         "run_seconds": run_seconds,  # training time of every run together
         "agent_steps": agent_steps,

@@ -81,13 +81,12 @@ GRIDS = [
 def test_the_map_holds_what_the_agent_saw_and_nothing_it_did_not(env_id, options):
     """Replay an episode (Grid Return's includes teleports): a tile is remembered only where
     some earlier view of this agent covered it, with the id that view showed when it was last
-    seen there, and its age is the steps since then."""
+    seen there, and its age is the steps since then; the record is centred on the agent."""
     env = envs.make(env_id, observe="oracle_memory", **options)
     states, ts = jax.jit(run, static_argnums=(0, 2))(env, jax.random.key(5), 47)
     pos = np.asarray(jax.vmap(env.positions)(states))  # [T, A, 2]
     views = np.asarray(ts.obs["obs"])  # [T, A, V, V]
     tiles, age = np.asarray(ts.obs["memory_tiles"]), np.asarray(ts.obs["memory_age"])
-    here = np.asarray(ts.obs["memory_here"])
     o = env.options
     half, (h, w) = o.view // 2, (o.height, o.width)
     for a in range(env.num_agents):
@@ -100,23 +99,33 @@ def test_the_map_holds_what_the_agent_saw_and_nothing_it_did_not(env_id, options
                     r, c = r0 + i, c0 + j
                     if 0 <= r < h and 0 <= c < w:
                         last[r, c], when[r, c] = views[t, a, i, j], t
-            np.testing.assert_array_equal(tiles[t, a], last)
             expected_age = np.where(when >= 0, (t - when) / o.episode_length, 1.0)
-            np.testing.assert_allclose(age[t, a], expected_age, atol=1e-6)
-            assert here[t, a, 0].sum() == 1 and here[t, a, 0][tuple(pos[t, a])] == 1
+            np.testing.assert_array_equal(centred(last, pos[t, a], UNSEEN), tiles[t, a])
+            np.testing.assert_allclose(age[t, a], centred(expected_age, pos[t, a], 1.0), atol=1e-6)
         assert (last == UNSEEN).any(), "the test map should keep some tiles unseen"
+
+
+def centred(grid: np.ndarray, pos, fill) -> np.ndarray:
+    """``grid [H, W]`` as ``[2H - 1, 2W - 1]`` with ``pos`` at the centre (``fill`` outside)."""
+    h, w = grid.shape
+    out = np.full((2 * h - 1, 2 * w - 1), fill, dtype=grid.dtype)
+    r, c = pos
+    out[h - 1 - r : 2 * h - 1 - r, w - 1 - c : 2 * w - 1 - c] = grid
+    return out
 
 
 def test_traveling_salesman_remembers_its_own_record():
     env = envs.make("traveling_salesman-v1", observe="oracle_memory", **GRIDS[1][1])
     states, ts = jax.jit(run, static_argnums=(0, 2))(env, jax.random.key(1), 47)
-    record = np.asarray(ts.obs["memory_here"][:, :, 1])  # [T, A, H, W]
+    record = np.asarray(ts.obs["memory_known"][:, :, 0])  # [T, A, 2H - 1, 2W - 1]
     flags, collected = np.asarray(states.inner.flags), np.asarray(states.inner.collected)
+    pos = np.asarray(jax.vmap(env.positions)(states))
+    o = env.options
     for t in range(record.shape[0]):
         for a in range(env.num_agents):
-            expected = np.zeros(record.shape[2:])
+            expected = np.zeros((o.height, o.width), np.float32)
             expected[flags[t, :, 0], flags[t, :, 1]] = collected[t, a]
-            np.testing.assert_array_equal(record[t, a], expected)
+            np.testing.assert_array_equal(record[t, a], centred(expected, pos[t, a], 0.0))
     assert record.any()
 
 
@@ -138,7 +147,7 @@ def test_n_back_remembers_its_symbols_and_which_n_its_rewards_allow():
 
 def test_external_envs_stack_their_episode_capped():
     env = envs.make("gymnax:CartPole-v1", observe="oracle_memory")
-    assert env.layout.cap == STACK_CAP
+    assert env.record == {"layout": "StackMemory", "cap": STACK_CAP}  # for its manifest
     _, ts = jax.jit(run, static_argnums=(0, 2))(env, jax.random.key(0), 5)
     valid = np.asarray(ts.obs["memory_valid"][:, 0])
     np.testing.assert_array_equal(valid.sum(-1), np.minimum(np.arange(6), STACK_CAP))

@@ -126,6 +126,8 @@ def test_control_cells_are_marked_in_their_manifests(tmp_path):
     assert manifests["mlp"]["control"] == "memoryless"
     assert manifests["oracle_memory"]["control"] == "oracle_memory"
     assert manifests["oracle_memory"]["config"]["env"]["options"]["observe"] == "oracle_memory"
+    # n-back (max_n 2) keeps its last 2 symbols
+    assert manifests["oracle_memory"]["perfect_memory"] == {"layout": "NBackMemory", "cap": 2}
     # the memoryless control reads the observation only: nothing of its own past
     assert manifests["mlp"]["memory"] == {"reach": 0, "core_reach": 0, "inputs": ["obs"]}
     assert manifests["mlp"]["comparisons"] == "per_task"  # the report's comparison family

@@ -1,7 +1,8 @@
 """A grid task's perfect-memory record (``observe: oracle_memory``): per agent, a map of every
-tile it has seen this episode (its views written where they were), how long ago each was
-last seen, and its own cell. Only what its views showed: a tile no view has covered reads
-``UNSEEN``."""
+tile it has seen this episode (its views written where they were) and how long ago each was
+last seen, centred on the agent's own cell (its place in the map), so a memoryless policy
+reads "the goal I saw is 3 up, 2 left" at a fixed input, wherever it stands. Only what its
+views showed: a tile no view has covered, and the padding around the map, read ``UNSEEN``."""
 
 from __future__ import annotations
 
@@ -25,9 +26,11 @@ class SeenMap(NamedTuple):
 
 
 class MapMemory:
-    """``memory_tiles`` (ids, ``UNSEEN`` where never seen), ``memory_age`` (steps since last
-    seen / episode length; 1 where never seen) and ``memory_here`` (1 at the agent's cell,
-    plus, where the task has them, the cells it knows for certain, ``env.known_cells``)."""
+    """Centred on the agent (``[2H - 1, 2W - 1]``, the agent at the centre, so every cell of
+    the map fits wherever it stands): ``memory_tiles`` (ids, ``UNSEEN`` where never seen),
+    ``memory_age`` (steps since last seen / episode length; 1 where never seen) and, where
+    the task has them, ``memory_known`` (the cells it knows for certain from its own past,
+    ``env.known_cells``)."""
 
     cap = None  # the whole episode
 
@@ -40,11 +43,12 @@ class MapMemory:
 
     def spaces(self) -> dict[str, Box]:
         h, w = self.shape
-        here = 1 + self.env.known_channels
+        shape = (2 * h - 1, 2 * w - 1)
+        known = self.env.known_channels
         return {
-            "memory_tiles": Box(0, UNSEEN, (h, w), "uint8", UNSEEN + 1),
-            "memory_age": Box(0.0, 1.0, (h, w), "float32"),
-            "memory_here": Box(0.0, 1.0, (here, h, w), "float32"),
+            "memory_tiles": Box(0, UNSEEN, shape, "uint8", UNSEEN + 1),
+            "memory_age": Box(0.0, 1.0, shape, "float32"),
+            **({"memory_known": Box(0.0, 1.0, (known, *shape), "float32")} if known else {}),
         }
 
     def _write(self, memory: SeenMap, views: Array, state: Any) -> SeenMap:
@@ -79,15 +83,24 @@ class MapMemory:
         return self._write(memory._replace(t=memory.t + 1), obs, state)
 
     def observe(self, memory: SeenMap, state: Any) -> dict[str, Array]:
-        a, (h, w) = self.env.num_agents, self.shape
         age = jnp.where(memory.seen_at >= 0, (memory.t - memory.seen_at) / self.length, 1.0)
         pos = self.env.positions(state)
-        here = jnp.zeros((a, h, w), jnp.float32).at[jnp.arange(a), pos[:, 0], pos[:, 1]].set(1.0)
-        marks = [here[:, None]]
-        if self.env.known_channels:
-            marks.append(self.env.known_cells(state).astype(jnp.float32))
-        return {
-            "memory_tiles": memory.tiles,
-            "memory_age": age.astype(jnp.float32),
-            "memory_here": jnp.concatenate(marks, axis=1),
+        out = {
+            "memory_tiles": self._centred(memory.tiles, pos, UNSEEN),
+            "memory_age": self._centred(age.astype(jnp.float32), pos, 1.0),
         }
+        if self.env.known_channels:
+            known = self.env.known_cells(state).astype(jnp.float32)  # [A, C, H, W]
+            out["memory_known"] = jax.vmap(
+                lambda k, p: jax.vmap(lambda m: self._one_centred(m, p, 0.0))(k)
+            )(known, pos)
+        return out
+
+    def _one_centred(self, grid: Array, pos: Array, fill) -> Array:
+        """``grid [H, W]`` -> ``[2H - 1, 2W - 1]`` with cell ``pos`` at the centre."""
+        h, w = self.shape
+        padded = jnp.pad(grid, ((h - 1, h - 1), (w - 1, w - 1)), constant_values=fill)
+        return jax.lax.dynamic_slice(padded, (pos[0], pos[1]), (2 * h - 1, 2 * w - 1))
+
+    def _centred(self, grids: Array, pos: Array, fill) -> Array:
+        return jax.vmap(lambda g, p: self._one_centred(g, p, fill))(grids, pos)
