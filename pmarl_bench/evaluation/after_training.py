@@ -88,7 +88,7 @@ def _evaluation(
         },
         "episodes_per_seed": EVAL_EPISODES,
         # the final-policy returns: one episode per env; each seed's resets and samples from
-        # the key and its seed number; episodes doubled until a seed's standard error was
+        # the key and its seed number; episodes grown until a seed's standard error was
         # under a tenth of the spread between seeds (or the most allowed)
         "final_policy": {
             "episodes": finals.episodes,

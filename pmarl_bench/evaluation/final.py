@@ -2,10 +2,10 @@
 stochastic. Each seed plays its own evaluation episodes (env resets and action samples from
 the evaluation key and the seed's number, the same for every agent), so seeds' scores are
 independent and the spread between them already holds the episode noise: a bootstrap over
-seeds carries it into every interval. The number of episodes grows (from ``episodes``, by
-doubling, up to ``MAX_EVAL_EPISODES``) until the standard error of a seed's score is under
-``NOISE_SHARE`` of the spread between seeds, and both are recorded; reports score agents by
-this evaluation, not by training returns."""
+seeds carries it into every interval. The number of episodes grows (from ``episodes``, in
+powers of two, up to ``MAX_EVAL_EPISODES``) until the standard error of a seed's score is
+under ``NOISE_SHARE`` of the spread between seeds, and both are recorded; reports score
+agents by this evaluation, not by training returns."""
 
 from __future__ import annotations
 
@@ -67,8 +67,11 @@ def final_policy_returns(
     """The final policy's mean per-agent return per seed (``eval/<metric>``, or
     ``eval/<task>/<metric>`` per task of a multi-task env), greedy and stochastic. ``params``
     are stacked over ``seeds`` (their numbers draw each seed's episodes; default 0, 1, ...).
-    Starts at ``episodes`` per seed and doubles them while the standard error of a seed's
-    score exceeds ``NOISE_SHARE`` of the spread between seeds, up to ``max_episodes``."""
+    Starts at ``episodes`` per seed; while the standard error of a seed's score exceeds
+    ``NOISE_SHARE`` of the spread between seeds, plays again with as many episodes as that
+    shortfall asks for (the standard error falls as one over their square root), rounded up
+    to a power-of-two multiple, up to ``max_episodes``: each count is a program of its own,
+    so a cell compiles two or three, not one per doubling."""
     members = jax.tree.leaves(params)[0].shape[0]
     seeds = list(range(members)) if seeds is None else list(seeds)
     keys = jnp.stack([jax.random.fold_in(jax.random.key(seed), s) for s in seeds])
@@ -80,7 +83,9 @@ def final_policy_returns(
         ratios = [n["ratio"] for n in result.noise().values()]
         if episodes * 2 > max_episodes or not ratios or max(ratios) <= NOISE_SHARE:
             return result
-        episodes *= 2
+        wanted = episodes * min(max(ratios) / NOISE_SHARE, max_episodes) ** 2
+        factor = 2 ** max(1, math.ceil(math.log2(wanted / episodes)))
+        episodes = min(episodes * factor, max_episodes)
 
 
 def _play(env, env_params, agent: Agent, params, keys, episodes: int):

@@ -47,7 +47,7 @@ def section(results: Results, context: Context) -> Content:
         f"{FINAL_FRACTION:.0%} of updates (listed under Missing or partial results). "
         "IQM (interquartile mean) and mean across seeds, with 95% stratified bootstrap "
         "confidence intervals; dotted lines: the random policy's return and the controls' "
-        "mean scores. Each seed plays its own evaluation episodes (episodes/seed: doubled "
+        "mean scores. Each seed plays its own evaluation episodes (episodes/seed: grown "
         "from 64 until a seed's standard error was under a tenth of the spread between "
         "seeds, or 1024), so the spread between seeds already holds the episode noise and "
         "the bootstrap over seeds carries it into the intervals; 'SE / spread' says how much "
