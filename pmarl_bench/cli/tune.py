@@ -144,6 +144,7 @@ def _grow_at_edges(loaded, folder: Path, per: str, results_dir: Path, force: boo
         return sweep, chosen, grids, grid_edges.edges(sweep, chosen, grids)
 
     grown: list[dict] = []
+    known = {c.name: c for c in loaded.cells}  # the grown cells join: a choice may be theirs
     for _ in range(grid_edges.MAX_GROWTH):
         sweep, chosen, grids, found = edges_now()
         if not found:
@@ -152,7 +153,7 @@ def _grow_at_edges(loaded, folder: Path, per: str, results_dir: Path, force: boo
         for e in found:
             at = (chosen.env == e["env"]) & (chosen.agent == e["agent"])
             trained_in = sweep.cells[(e["env"], e["agent"])][int(chosen[at].trial.iloc[0])]
-            base = next(c for c in loaded.cells if c.name == trained_in)
+            base = known[trained_in]
             shape = {k: v for k, v in base.trials[0].items() if k not in TRACED}
             trials = grid_edges.grown_trials(grids[(e["env"], e["agent"])], e["setting"],
                                              e["beyond"])  # fmt: skip
@@ -166,6 +167,7 @@ def _grow_at_edges(loaded, folder: Path, per: str, results_dir: Path, force: boo
                 f"{e['env']}/{e['agent']}: {e['setting']}={e['value']:g} is at the grid's "
                 f"{e['side']} edge; trying {e['beyond']:g}"
             )
+        known |= {c.name: c for c in cells}
         run_suite(dataclasses.replace(loaded, cells=cells), results_dir, force=force,
                   console=err_console)  # fmt: skip
     for e in edges_now()[3]:
