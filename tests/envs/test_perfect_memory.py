@@ -12,7 +12,7 @@ import pytest
 from test_conformance import ENV_IDS, random_actions, tiered
 
 from pmarl_bench import envs
-from pmarl_bench.envs.grid.memory import UNSEEN
+from pmarl_bench.envs.grid.memory import LANDMARKS, UNSEEN
 from pmarl_bench.envs.perfect_memory import STACK_CAP, PerfectMemory
 from pmarl_bench.errors import ConfigError
 
@@ -87,6 +87,7 @@ def test_the_map_holds_what_the_agent_saw_and_nothing_it_did_not(env_id, options
     pos = np.asarray(jax.vmap(env.positions)(states))  # [T, A, 2]
     views = np.asarray(ts.obs["obs"])  # [T, A, V, V]
     tiles, age = np.asarray(ts.obs["memory_tiles"]), np.asarray(ts.obs["memory_age"])
+    nearest = np.asarray(ts.obs["memory_nearest"])  # [T, A, LANDMARKS, 3]
     o = env.options
     half, (h, w) = o.view // 2, (o.height, o.width)
     for a in range(env.num_agents):
@@ -102,6 +103,8 @@ def test_the_map_holds_what_the_agent_saw_and_nothing_it_did_not(env_id, options
             expected_age = np.where(when >= 0, (t - when) / o.episode_length, 1.0)
             np.testing.assert_array_equal(centred(last, pos[t, a], UNSEEN), tiles[t, a])
             np.testing.assert_allclose(age[t, a], centred(expected_age, pos[t, a], 1.0), atol=1e-6)
+            if not env.known_channels:  # (Traveling Salesman leaves out its record's flags)
+                np.testing.assert_allclose(nearest[t, a], closest(last, pos[t, a]), atol=1e-6)
         assert (last == UNSEEN).any(), "the test map should keep some tiles unseen"
 
 
@@ -111,6 +114,20 @@ def centred(grid: np.ndarray, pos, fill) -> np.ndarray:
     out = np.full((2 * h - 1, 2 * w - 1), fill, dtype=grid.dtype)
     r, c = pos
     out[h - 1 - r : 2 * h - 1 - r, w - 1 - c : 2 * w - 1 - c] = grid
+    return out
+
+
+def closest(seen: np.ndarray, pos) -> np.ndarray:
+    """Per landmark kind: found, and the offset of the nearest remembered one (first in
+    row-major order among equals), divided by the map's larger side."""
+    h, w = seen.shape
+    out = np.zeros((len(LANDMARKS), 3), np.float32)
+    for k, kind in enumerate(LANDMARKS):
+        cells = np.argwhere(seen == kind)
+        if len(cells):
+            d = np.abs(cells - pos).sum(1)
+            r, c = cells[np.argmin(d)] - pos
+            out[k] = (1.0, r / max(h, w), c / max(h, w))
     return out
 
 
@@ -127,6 +144,15 @@ def test_traveling_salesman_remembers_its_own_record():
             expected[flags[t, :, 0], flags[t, :, 1]] = collected[t, a]
             np.testing.assert_array_equal(record[t, a], centred(expected, pos[t, a], 0.0))
     assert record.any()
+    # the nearest flag it remembers is never one it has collected
+    nearest = np.asarray(ts.obs["memory_nearest"][:, :, 0])  # [T, A, 3]: the goal/flag kind
+    scale = max(o.height, o.width)
+    for t in range(record.shape[0]):
+        for a in range(env.num_agents):
+            if nearest[t, a, 0]:
+                cell = np.rint(pos[t, a] + nearest[t, a, 1:] * scale).astype(int)
+                mine = (flags[t] == cell).all(1)
+                assert mine.any() and not collected[t, a][mine].any()
 
 
 def test_n_back_remembers_its_symbols_and_which_n_its_rewards_allow():

@@ -2,7 +2,10 @@
 tile it has seen this episode (its views written where they were) and how long ago each was
 last seen, centred on the agent's own cell (its place in the map), so a memoryless policy
 reads "the goal I saw is 3 up, 2 left" at a fixed input, wherever it stands. Only what its
-views showed: a tile no view has covered, and the padding around the map, read ``UNSEEN``."""
+views showed: a tile no view has covered, and the padding around the map, read ``UNSEEN``.
+Beside the map, the offset of the nearest remembered tile of each landmark kind (goals and
+flags, treasures, control points), which a memoryless policy reads as directly as the
+full-state observation's offsets, but only for what it has seen."""
 
 from __future__ import annotations
 
@@ -11,12 +14,15 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from pmarl_bench.envs.grid.core import NUM_TILES
+from pmarl_bench.envs.grid.core import NUM_TILES, Tile
 from pmarl_bench.envs.spaces import Box
 from pmarl_bench.types import Array
 
 #: the map record's id of a tile no view has shown yet (one past the tile vocabulary)
 UNSEEN = NUM_TILES
+#: the tile kinds whose nearest remembered cell the record gives the offset of
+LANDMARKS = (Tile.GOAL, Tile.LOCKED, Tile.UNLOCKED, Tile.NEUTRAL_POINT, Tile.OUR_POINT,
+             Tile.THEIR_POINT)  # fmt: skip
 
 
 class SeenMap(NamedTuple):
@@ -30,7 +36,9 @@ class MapMemory:
     the map fits wherever it stands): ``memory_tiles`` (ids, ``UNSEEN`` where never seen),
     ``memory_age`` (steps since last seen / episode length; 1 where never seen) and, where
     the task has them, ``memory_known`` (the cells it knows for certain from its own past,
-    ``env.known_cells``)."""
+    ``env.known_cells``, e.g. the flags it has collected); ``memory_nearest [LANDMARKS, 3]``:
+    per landmark kind, whether one is remembered and the offset (rows, columns, divided by
+    the map's larger side) of the nearest by steps, leaving out known cells."""
 
     cap = None  # the whole episode
 
@@ -49,6 +57,7 @@ class MapMemory:
             "memory_tiles": Box(0, UNSEEN, shape, "uint8", UNSEEN + 1),
             "memory_age": Box(0.0, 1.0, shape, "float32"),
             **({"memory_known": Box(0.0, 1.0, (known, *shape), "float32")} if known else {}),
+            "memory_nearest": Box(-1.0, 1.0, (len(LANDMARKS), 3), "float32"),
         }
 
     def _write(self, memory: SeenMap, views: Array, state: Any) -> SeenMap:
@@ -89,12 +98,30 @@ class MapMemory:
             "memory_tiles": self._centred(memory.tiles, pos, UNSEEN),
             "memory_age": self._centred(age.astype(jnp.float32), pos, 1.0),
         }
+        done = jnp.zeros(memory.tiles.shape, bool)
         if self.env.known_channels:
-            known = self.env.known_cells(state).astype(jnp.float32)  # [A, C, H, W]
+            known = self.env.known_cells(state)  # [A, C, H, W]
+            done = known.any(axis=1)
             out["memory_known"] = jax.vmap(
                 lambda k, p: jax.vmap(lambda m: self._one_centred(m, p, 0.0))(k)
-            )(known, pos)
+            )(known.astype(jnp.float32), pos)
+        out["memory_nearest"] = jax.vmap(self._nearest)(memory.tiles, done, pos)
         return out
+
+    def _nearest(self, tiles: Array, done: Array, pos: Array) -> Array:
+        """``[LANDMARKS, 3]``: found, row and column offset of the nearest remembered cell of
+        each landmark kind (by Manhattan distance, not ``done``), zeros where none is."""
+        h, w = self.shape
+        rows, cols = jnp.arange(h)[:, None] - pos[0], jnp.arange(w)[None, :] - pos[1]
+        steps = (jnp.abs(rows) + jnp.abs(cols)).ravel()
+        kinds = jnp.asarray(LANDMARKS, jnp.uint8)[:, None]
+        match = (tiles.ravel()[None, :] == kinds) & ~done.ravel()[None, :]  # [K, H * W]
+        best = jnp.argmin(jnp.where(match, steps[None, :], h + w), axis=1)
+        found = match.any(axis=1)
+        scale = max(h, w)
+        dr = jnp.broadcast_to(rows, (h, w)).ravel()[best] / scale
+        dc = jnp.broadcast_to(cols, (h, w)).ravel()[best] / scale
+        return jnp.where(found[:, None], jnp.stack([found, dr, dc], -1), 0.0).astype(jnp.float32)
 
     def _one_centred(self, grid: Array, pos: Array, fill) -> Array:
         """``grid [H, W]`` -> ``[2H - 1, 2W - 1]`` with cell ``pos`` at the centre."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pmarl_bench.controls import GAP_ENDS, HIDDEN_ENDS
+from pmarl_bench.controls import GAP_ENDS, HIDDEN_ENDS, ORACLES
 from pmarl_bench.report import budget, stats
 from pmarl_bench.report.content import Content, Context
 from pmarl_bench.report.memory import gap_samples, memory_gap, shown
@@ -122,7 +122,11 @@ def _reach(data: MemoryTest, task: str, horizon: int | None) -> str:
     """Each agent's reach: its core's (steps, or unbounded), "+ actions" where it also reads
     its previous action or reward, "(short)" where the core reaches less than the horizon."""
     parts = []
+    oracles = {a for c, a in data.results.controls.get(task, {}).items() if c in ORACLES}
     for agent in sorted(a for (t, a) in data.reach if t == task):
+        if agent in oracles:  # its observation holds the past (or the state): no core needed
+            parts.append(f"{agent} (in its observation)")
+            continue
         steps, fed_back = data.core.get((task, agent), (data.reach[(task, agent)], False))
         text = "unbounded" if steps is None else str(steps)
         short = horizon is not None and isinstance(steps, int) and 0 <= steps < horizon
