@@ -112,8 +112,11 @@ class Expansion:
                 evaluation=(suite.evaluation.episodes, suite.evaluation.seed),
                 snapshot_every=suite.snapshot_every,
                 comparisons=suite.comparisons,
+                # the protocol only where the file chose this cell's settings: a cell it has
+                # no entry for trains with the suite's own and is not called tuned
                 tuning=None
                 if self.tuned is None
+                or not self.tuned.settings.get(entry.resolved_name, {}).get(agent.name)
                 else self.tuned.protocol.model_dump(exclude={"written"}),
             )
             for c in [cell] if self.sweep is None else sweep_cells(cell, self.sweep, str(path)):

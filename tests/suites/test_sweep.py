@@ -241,6 +241,9 @@ def test_tuned_settings_are_laid_over_each_cells_ppo_and_recorded(write):
     # cells the file has no settings for keep theirs (the baseline's lr)
     assert cells["n_back/tiny"].ppo.lr == plain["n_back/tiny"].ppo.lr == 5e-4
     assert cells["n_back_long/wide"].ppo == plain["n_back_long/wide"].ppo
+    # ... and are not called tuned (no protocol in their config, so reports list them apart)
+    assert cells["n_back/tiny"].tuning is None and cells["n_back_long/wide"].tuning is None
+    assert cells["n_back/tiny"].config_hash() == plain["n_back/tiny"].config_hash()
 
 
 @pytest.mark.parametrize(

@@ -41,8 +41,9 @@ def section(results: Results, context: Context) -> Content:
     out.sections.append(Section(
         "Final performance per task",
         "Each seed's score is its final policy's mean return on evaluation episodes (actions "
-        "sampled, as trained; env resets and samples from one key shared by every agent and "
-        "seed; the greedy policy's return is under Evaluations). Cells from before this "
+        "sampled, as trained; each seed's resets and samples from the evaluation key and its "
+        "seed number, the same for every agent; the greedy policy's return is under "
+        "Evaluations). Cells from before this "
         f"evaluation existed are scored by their mean training return over the last "
         f"{FINAL_FRACTION:.0%} of updates (listed under Missing or partial results). "
         "IQM (interquartile mean) and mean across seeds, with 95% stratified bootstrap "
