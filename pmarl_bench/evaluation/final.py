@@ -45,7 +45,7 @@ class FinalReturns:
     episodes: int
     tried: list[int]
 
-    def noise(self) -> dict[str, float]:
+    def noise(self) -> dict[str, dict[str, float]]:
         """Per scored metric: the mean standard error of a seed's score, the standard
         deviation between seeds, and their ratio (NaN with one seed)."""
         out = {}
