@@ -390,6 +390,10 @@ def test_the_aggregate_keeps_shown_tasks_and_survives_a_vanishing_gap(tmp_path):
         write(tmp_path, task, "good", seeds, 3.0)
     agg = aggregate(load([tmp_path / "toy"]), 500)
     assert agg.tasks == ["recall"]
+    # the per-task scale too: a task without a shown memory test has no scale to read
+    from pmarl_bench.report.sections.gap_closed import gap_closed_per_task
+
+    assert set(gap_closed_per_task(load([tmp_path / "toy"]), 200).task) == {"recall"}
     assert "flat" in agg.left_out and "memory test is not shown" in agg.left_out["flat"]
     assert np.isfinite(agg.estimates[["value", "low", "high"]].to_numpy()).all()
 
