@@ -20,7 +20,7 @@ SHORT = {"episode_length": 16}  # two episode ends in a short rollout
 
 
 def make_pair(env_id: str):
-    adapted = {"gymnax:": {}, "jaxmarl:": {"max_steps": 16}}
+    adapted = {"gymnax:": {}, "jaxmarl:": {"max_steps": 16}, "carry_bit": {"delay": 7}}
     options = next((o for p, o in adapted.items() if env_id.startswith(p)), SHORT)
     return envs.make(env_id, **options), envs.make(env_id, observe="oracle_state", **options)
 
