@@ -68,6 +68,8 @@ class AgentConfig(BaseModel):
         data = handler(self)
         if isinstance(data, dict) and tuple(data.get("inputs", ())) == INPUTS:
             del data["inputs"]
+        elif isinstance(data, dict) and "inputs" in data:
+            data["inputs"] = list(data["inputs"])  # as JSON reads it back from a manifest
         return data
 
 

@@ -57,7 +57,7 @@ def test_the_default_reads_all_three_and_a_fed_back_input_changes_the_output():
     assert not np.allclose(a, b)
     # the default is not written: configs (and result hashes) from before inputs existed hold
     assert "inputs" not in agents.MLPConfig().model_dump()
-    assert agents.MLPConfig(inputs=OBS_ONLY).model_dump()["inputs"] == OBS_ONLY
+    assert agents.MLPConfig(inputs=OBS_ONLY).model_dump()["inputs"] == ["obs"]  # as in JSON
 
 
 @pytest.mark.parametrize(
