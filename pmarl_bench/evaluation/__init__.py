@@ -10,10 +10,12 @@ from pmarl_bench.evaluation.after_training import (
     has_team_evaluation,
 )
 from pmarl_bench.evaluation.episodes import EVAL_EPISODES, FINAL_EVAL_SEED
+from pmarl_bench.evaluation.final import MAX_EVAL_EPISODES
 
 __all__ = [
     "EVAL_EPISODES",
     "FINAL_EVAL_SEED",
+    "MAX_EVAL_EPISODES",
     "EnvConfig",
     "Measurements",
     "after_training",

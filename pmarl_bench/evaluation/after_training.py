@@ -14,7 +14,7 @@ import numpy as np
 from pmarl_bench.agents.base import Agent
 from pmarl_bench.evaluation import crossplay, levels, teams
 from pmarl_bench.evaluation.episodes import EVAL_EPISODES
-from pmarl_bench.evaluation.final import FinalReturns, final_policy_returns
+from pmarl_bench.evaluation.final import MAX_EVAL_EPISODES, FinalReturns, final_policy_returns
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,8 @@ def has_team_evaluation(env, env_params, agent: Agent) -> bool:
 
 def after_training(
     env, env_params, agent: Agent, params, config: EnvConfig, *, seeds: list[int],
-    cross_play_seeds: list[int] | None, episodes: int, seed: int, kept: dict[str, Any],
+    cross_play_seeds: list[int] | None, episodes: int, seed: int,
+    max_episodes: int = MAX_EVAL_EPISODES, kept: dict[str, Any],
     saved: list[dict], num_updates: int, say: Callable[[str], None] = lambda _: None,
 ) -> Measurements:  # fmt: skip
     """Measure a trained cell. ``params``: stacked over ``seeds`` (each member's seed);
@@ -57,7 +58,8 @@ def after_training(
         say(f"evaluating (against random agents and {len(kept)} checkpoint(s))…")
     vs_random, vs_checkpoints = teams.evaluate_seeds(env, env_params, agent, params, seeds, kept)
     say("evaluating the final policy (greedy and stochastic)…")
-    finals = final_policy_returns(env, env_params, agent, params, episodes, seed, seeds)
+    finals = final_policy_returns(env, env_params, agent, params, episodes, seed, seeds,
+                                  max_episodes)  # fmt: skip
     vs_random = finals.means | vs_random
     cross = None
     if cross_play_seeds is not None and crossplay.has_partners(env, env_params):

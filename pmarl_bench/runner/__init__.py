@@ -82,11 +82,13 @@ def _run_locked(
 ) -> SuiteRun:
     summary = SuiteRun()
     todo = pending_cells(loaded, results_dir, force, console)
-    if distributed.is_primary() and not any(c.trials for c in loaded.cells):
-        store.write_plan(results_dir / loaded.suite.name, [
-            {"env": c.env_name, "agent": c.agent_name, "control": c.control}
-            for c in loaded.cells
-        ])  # fmt: skip
+    plan = [{"env": c.env_name, "agent": c.agent_name, "control": c.control}
+            for c in loaded.cells]  # fmt: skip
+    # the plan, for reports of a partial run, once a cell has results: a run refused or
+    # stopped before any leaves nothing
+    planned = distributed.is_primary() and not any(c.trials for c in loaded.cells)
+    if planned and len(todo) < len(loaded.cells):
+        store.write_plan(results_dir / loaded.suite.name, plan)
     if distributed.is_primary():
         summary.kept = _make_room(todo, force, keep_previous, console)
     names = {job.cell.name for job in todo}
@@ -96,11 +98,15 @@ def _run_locked(
     train = functools.partial(run_cell, snapshot_every=snapshot_every, loggers=tuple(loggers))
     if executor is not None:
         executor.run(todo, train, console=console, memory_limit=memory_limit)
+        if planned:
+            store.write_plan(results_dir / loaded.suite.name, plan)
     else:
         visible = distributed.is_primary()
         with ProgressDisplay(console, names, visible=visible) as bars:
             for job in todo:
                 train(job.cell, job.path, bars.reporter(job.cell.name), memory_limit=memory_limit)
+                if planned:
+                    store.write_plan(results_dir / loaded.suite.name, plan)
     summary.ran = [job.cell.name for job in todo]
     return summary
 

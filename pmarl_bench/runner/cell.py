@@ -264,10 +264,11 @@ class _CellRun:
                            "env_steps": total})  # fmt: skip
         # seeds cross-play where there are several, and not across a sweep's trials
         crossing = list(cell.seeds) if len(self.seeds) > 1 and not cell.trials else None
-        episodes, key = cell.evaluation
+        episodes, key, most = cell.evaluation
         measured = evaluation.after_training(
             env, env_params, agent, params, cell.env_config(), seeds=self.seeds,
-            cross_play_seeds=crossing, episodes=episodes, seed=key, kept=self.kept,
+            cross_play_seeds=crossing, episodes=episodes, seed=key, max_episodes=most,
+            kept=self.kept,
             saved=self.saved, num_updates=train.num_updates,
             say=lambda line: self.say(total, line, EVALUATE),
         )  # fmt: skip

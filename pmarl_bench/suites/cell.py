@@ -21,8 +21,10 @@ from pmarl_bench.errors import ConfigError, from_validation
 from pmarl_bench.trainer.config import PPOConfig
 from pmarl_bench.trainer.ppo import TRACED, Hyper, Train, hyper
 
-#: the default final-policy evaluation: (episodes per seed, key), as in ``evaluation``
-EVALUATION = (evaluation.EVAL_EPISODES, evaluation.FINAL_EVAL_SEED)
+#: the default final-policy evaluation: (episodes per seed, key, most episodes per seed), as
+#: in ``evaluation``
+EVALUATION = (evaluation.EVAL_EPISODES, evaluation.FINAL_EVAL_SEED, evaluation.MAX_EVAL_EPISODES)
+_EVALUATION_KEYS = ("episodes", "seed", "max_episodes")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,7 +45,7 @@ class Cell:
     seeds: tuple[int, ...]
     checkpoint_every: int | None = None  # env steps per seed between saved parameters
     control: str | None = None  # a control's name (``controls.CONTROLS``): a control cell
-    evaluation: tuple[int, int] = EVALUATION  # final-policy evaluation: (episodes, seed)
+    evaluation: tuple[int, ...] = EVALUATION  # final-policy evaluation: (episodes, seed, most)
     # seconds between snapshots while it trains (None: the runner's default); how a cell
     # runs, not what it computes: not part of its config
     snapshot_every: float | None = field(default=None, compare=False)
@@ -118,7 +120,15 @@ class Cell:
             **({"control": self.control} if self.control else {}),
             # only when not the default, so cells from before it keep their config hash
             **(
-                {"evaluation": dict(zip(("episodes", "seed"), self.evaluation, strict=True))}
+                {
+                    "evaluation": {
+                        k: v
+                        for k, v, d in zip(
+                            _EVALUATION_KEYS, self.evaluation, EVALUATION, strict=True
+                        )
+                        if k != "max_episodes" or v != d
+                    }
+                }
                 if self.evaluation != EVALUATION
                 else {}
             ),
@@ -175,7 +185,9 @@ class Cell:
             seeds=tuple(config["seeds"]),
             checkpoint_every=config.get("checkpoint_every"),
             control=config.get("control"),
-            evaluation=(ev.get("episodes", EVALUATION[0]), ev.get("seed", EVALUATION[1])),
+            evaluation=tuple(
+                ev.get(k, d) for k, d in zip(_EVALUATION_KEYS, EVALUATION, strict=True)
+            ),
             trials=tuple(dict(t) for t in config.get("sweep") or ()),
             tuning=config.get("tuning"),
             swept_agent=config.get("swept_agent"),

@@ -109,7 +109,11 @@ class Expansion:
                 seeds=tuple(suite.seed_list),
                 checkpoint_every=suite.checkpoint_every,
                 control=control,
-                evaluation=(suite.evaluation.episodes, suite.evaluation.seed),
+                evaluation=(
+                    suite.evaluation.episodes,
+                    suite.evaluation.seed,
+                    suite.evaluation.max_episodes,
+                ),
                 snapshot_every=suite.snapshot_every,
                 comparisons=suite.comparisons,
                 # the protocol only where the file chose this cell's settings: a cell it has

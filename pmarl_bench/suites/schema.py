@@ -126,11 +126,25 @@ class Budget(_Strict):
 
 
 class Evaluation(_Strict):
-    """The final-policy evaluation: one episode in each of ``episodes`` envs, their resets and
-    action samples from ``seed``, the same for every agent and seed of the suite."""
+    """The final-policy evaluation: one episode in each of ``episodes`` envs per seed (grown
+    up to ``max_episodes`` until a seed's standard error is under a tenth of the spread
+    between seeds), each seed's resets and action samples from ``seed`` and its number."""
 
-    episodes: int = Field(64, ge=1, description="evaluation episodes per seed (one per env)")
+    episodes: int = Field(64, ge=1, description="evaluation episodes per seed to start with")
     seed: int = Field(2026, ge=0, description="the key of the evaluation episodes")
+    max_episodes: int = Field(
+        1024,
+        ge=1,
+        description="the most episodes per seed while the noise is not small "
+        "(= episodes: never grow, e.g. for a quick check)",
+    )
+
+    @model_validator(mode="after")
+    def _cap_covers_the_start(self):
+        if self.max_episodes < self.episodes:
+            raise ValueError(f"max_episodes ({self.max_episodes}) is below episodes "
+                             f"({self.episodes})")  # fmt: skip
+        return self
 
 
 class Range(_Strict):

@@ -83,6 +83,7 @@ name: mt
 seeds: 2
 steps: 256
 checkpoint_every: 128
+evaluation: {{max_episodes: 64}}
 envs:
   - id: multitask-v0
     name: mixed

@@ -140,14 +140,22 @@ def test_control_cells_are_marked_in_their_manifests(tmp_path):
 
 def test_the_suite_states_its_evaluation_protocol(tmp_path):
     default = load_suite(write(tmp_path, SUITE)).cells[0]
-    assert default.evaluation == (64, 2026) and "evaluation" not in default.resolved_config()
+    assert default.evaluation == (64, 2026, 1024)
+    assert "evaluation" not in default.resolved_config()
     text = SUITE.replace(
         "controls: [memory", "evaluation: {episodes: 8, seed: 3}\ncontrols: [memory"
     )
     cell = load_suite(write(tmp_path, text)).cells[0]
-    assert cell.evaluation == (8, 3)
+    assert cell.evaluation == (8, 3, 1024)
+    # the cap is written only when set, so configs from before it keep their hash
     assert cell.resolved_config()["evaluation"] == {"episodes": 8, "seed": 3}
     assert cell.config_hash() != default.config_hash()
-    assert type(cell).from_config(cell.resolved_config()).evaluation == (8, 3)
+    assert type(cell).from_config(cell.resolved_config()).evaluation == (8, 3, 1024)
+    capped = load_suite(write(tmp_path, text.replace("seed: 3}", "seed: 3, max_episodes: 8}")))
+    config = capped.cells[0].resolved_config()
+    assert config["evaluation"] == {"episodes": 8, "seed": 3, "max_episodes": 8}
+    assert type(cell).from_config(config).evaluation == (8, 3, 8)
     with pytest.raises(ConfigError, match=r"evaluation\.episodes"):
         load_suite(write(tmp_path, text.replace("episodes: 8", "episodes: 0")))
+    with pytest.raises(ConfigError, match="max_episodes .4. is below episodes .8."):
+        load_suite(write(tmp_path, text.replace("seed: 3}", "seed: 3, max_episodes: 4}")))
