@@ -157,5 +157,5 @@ def test_the_suite_states_its_evaluation_protocol(tmp_path):
     assert type(cell).from_config(config).evaluation == (8, 3, 8)
     with pytest.raises(ConfigError, match=r"evaluation\.episodes"):
         load_suite(write(tmp_path, text.replace("episodes: 8", "episodes: 0")))
-    with pytest.raises(ConfigError, match="max_episodes .4. is below episodes .8."):
+    with pytest.raises(ConfigError, match=r"max_episodes \(4\) is below episodes \(8\)"):
         load_suite(write(tmp_path, text.replace("seed: 3}", "seed: 3, max_episodes: 4}")))
