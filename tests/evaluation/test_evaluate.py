@@ -212,6 +212,14 @@ def test_final_policy_plays_more_episodes_until_its_noise_is_small():
     assert noise["ratio"] > final.NOISE_SHARE and noise["sem"] < 0.5
 
 
+def seeds_at(*scores: float):
+    """A stand-in for ``final._play``: seeds at ``scores``, each +- 0.5 at 64 episodes."""
+    return lambda *a: (
+        {"eval/return_stochastic": np.array(scores)},
+        {"eval/return_stochastic": np.full(len(scores), 0.5) * np.sqrt(64 / a[-1])},
+    )
+
+
 def test_the_evaluation_stops_at_the_first_count_whose_noise_is_small(monkeypatch):
     """Seeds far apart (scores 10 and 20, each +- 0.5): the spread dwarfs the noise at once."""
     played = []
@@ -227,17 +235,11 @@ def test_the_evaluation_stops_at_the_first_count_whose_noise_is_small(monkeypatc
     assert played == [64] and out.noise()["eval/return_stochastic"]["ratio"] < final.NOISE_SHARE
     # seeds 4 apart (spread 2.83): noise 0.5 -> ratio 0.18 at 64 episodes; (0.18 / 0.1)^2 =
     # 3.1 times as many: 256 (rounded up to a power of two), where the ratio is 0.088
-    monkeypatch.setattr(final, "_play", lambda *a: (
-        {"eval/return_stochastic": np.array([10.0, 14.0])},
-        {"eval/return_stochastic": np.array([0.5, 0.5]) * np.sqrt(64 / a[-1])},
-    ))  # fmt: skip
+    monkeypatch.setattr(final, "_play", seeds_at(10.0, 14.0))
     grown = final.final_policy_returns(None, None, None, params, max_episodes=1024)
     assert grown.tried == [64, 256] and grown.episodes == 256
     # seeds 1 apart: ratio 0.71 asks for 50 times as many: capped at 1024
-    monkeypatch.setattr(final, "_play", lambda *a: (
-        {"eval/return_stochastic": np.array([10.0, 11.0])},
-        {"eval/return_stochastic": np.array([0.5, 0.5]) * np.sqrt(64 / a[-1])},
-    ))  # fmt: skip
+    monkeypatch.setattr(final, "_play", seeds_at(10.0, 11.0))
     capped = final.final_policy_returns(None, None, None, params, max_episodes=1024)
     assert capped.tried == [64, 1024] and capped.episodes == 1024
 
