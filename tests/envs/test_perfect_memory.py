@@ -90,6 +90,10 @@ def test_the_map_holds_what_the_agent_saw_and_nothing_it_did_not(env_id, options
     nearest = np.asarray(ts.obs["memory_nearest"])  # [T, A, LANDMARKS, 3]
     o = env.options
     half, (h, w) = o.view // 2, (o.height, o.width)
+    # the map is one-hot over the task's tile kinds: every kind a view shows must be one
+    assert set(np.unique(views)) <= set(env.tile_kinds)
+    lookup = np.full(UNSEEN + 1, len(env.tile_kinds))
+    lookup[list(env.tile_kinds)] = np.arange(len(env.tile_kinds))
     for a in range(env.num_agents):
         last = np.full((h, w), UNSEEN)
         when = np.full((h, w), -1)
@@ -101,7 +105,7 @@ def test_the_map_holds_what_the_agent_saw_and_nothing_it_did_not(env_id, options
                     if 0 <= r < h and 0 <= c < w:
                         last[r, c], when[r, c] = views[t, a, i, j], t
             expected_age = np.where(when >= 0, (t - when) / o.episode_length, 1.0)
-            np.testing.assert_array_equal(centred(last, pos[t, a], UNSEEN), tiles[t, a])
+            np.testing.assert_array_equal(lookup[centred(last, pos[t, a], UNSEEN)], tiles[t, a])
             np.testing.assert_allclose(age[t, a], centred(expected_age, pos[t, a], 1.0), atol=1e-6)
             if not env.known_channels:  # (Traveling Salesman leaves out its record's flags)
                 np.testing.assert_allclose(nearest[t, a], closest(last, pos[t, a]), atol=1e-6)

@@ -8,7 +8,7 @@ import jax
 
 from pmarl_bench.envs.base import Environment, TaskCard
 from pmarl_bench.envs.grid import render
-from pmarl_bench.envs.grid.core import MOVES, NUM_TILES, GridOptions, mark_self, windows
+from pmarl_bench.envs.grid.core import MOVES, NUM_TILES, GridOptions, Tile, mark_self, windows
 from pmarl_bench.envs.grid.memory import MapMemory
 from pmarl_bench.envs.spaces import Box, Discrete
 
@@ -45,6 +45,9 @@ class GridEnv(Environment):
     # -- the perfect-memory record (``observe: oracle_memory``) ---------------------------
     #: extra map channels of cells each agent knows for certain (``known_cells``)
     known_channels: int = 0
+    #: every tile kind this task's views can show; the record's map is one-hot over these
+    #: (and unseen) only, so its input is a few times smaller than over the whole vocabulary
+    tile_kinds: tuple[Tile, ...] = tuple(Tile)
 
     def known_cells(self, state) -> jax.Array:
         """``bool [A, known_channels, H, W]``: cells each agent knows for certain from its own

@@ -61,6 +61,7 @@ class GridReturnState(NamedTuple):
 class GridReturn(GridEnv):
     Options = GridReturnOptions
     options: GridReturnOptions
+    tile_kinds = (Tile.EMPTY, Tile.WALL, Tile.DIGGABLE, Tile.GOAL, Tile.SELF, Tile.OTHER)
 
     def __init__(self, **options):
         super().__init__(**options)

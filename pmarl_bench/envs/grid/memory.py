@@ -2,7 +2,7 @@
 tile it has seen this episode (its views written where they were) and how long ago each was
 last seen, centred on the agent's own cell (its place in the map), so a memoryless policy
 reads "the goal I saw is 3 up, 2 left" at a fixed input, wherever it stands. Only what its
-views showed: a tile no view has covered, and the padding around the map, read ``UNSEEN``.
+views showed: a tile no view has covered, and the padding around the map, read unseen.
 Beside the map, the offset of the nearest remembered tile of each landmark kind (goals and
 flags, treasures, control points), which a memoryless policy reads as directly as the
 full-state observation's offsets, but only for what it has seen."""
@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from pmarl_bench.envs.grid.core import NUM_TILES, Tile
 from pmarl_bench.envs.spaces import Box
@@ -33,7 +34,8 @@ class SeenMap(NamedTuple):
 
 class MapMemory:
     """Centred on the agent (``[2H - 1, 2W - 1]``, the agent at the centre, so every cell of
-    the map fits wherever it stands): ``memory_tiles`` (ids, ``UNSEEN`` where never seen),
+    the map fits wherever it stands): ``memory_tiles`` (the index of each tile's kind in the
+    task's ``tile_kinds``, ``len(tile_kinds)`` where never seen),
     ``memory_age`` (steps since last seen / episode length; 1 where never seen) and, where
     the task has them, ``memory_known`` (the cells it knows for certain from its own past,
     ``env.known_cells``, e.g. the flags it has collected); ``memory_nearest [LANDMARKS, 3]``:
@@ -48,13 +50,18 @@ class MapMemory:
         self.shape = (o.height, o.width)
         self.view = o.view
         self.length = o.episode_length
+        kinds = env.tile_kinds
+        self.unseen = len(kinds)  # the map's id of a tile never seen
+        lookup = np.full(UNSEEN + 1, self.unseen, np.uint8)
+        lookup[np.asarray(kinds, int)] = np.arange(len(kinds))
+        self.lookup = lookup  # raw tile id (UNSEEN included) -> the map's id
 
     def spaces(self) -> dict[str, Box]:
         h, w = self.shape
         shape = (2 * h - 1, 2 * w - 1)
         known = self.env.known_channels
         return {
-            "memory_tiles": Box(0, UNSEEN, shape, "uint8", UNSEEN + 1),
+            "memory_tiles": Box(0, self.unseen, shape, "uint8", self.unseen + 1),
             "memory_age": Box(0.0, 1.0, shape, "float32"),
             **({"memory_known": Box(0.0, 1.0, (known, *shape), "float32")} if known else {}),
             "memory_nearest": Box(-1.0, 1.0, (len(LANDMARKS), 3), "float32"),
@@ -95,7 +102,7 @@ class MapMemory:
         age = jnp.where(memory.seen_at >= 0, (memory.t - memory.seen_at) / self.length, 1.0)
         pos = self.env.positions(state)
         out = {
-            "memory_tiles": self._centred(memory.tiles, pos, UNSEEN),
+            "memory_tiles": jnp.asarray(self.lookup)[self._centred(memory.tiles, pos, UNSEEN)],
             "memory_age": self._centred(age.astype(jnp.float32), pos, 1.0),
         }
         done = jnp.zeros(memory.tiles.shape, bool)

@@ -130,6 +130,7 @@ class TravelingSalesman(GridEnv):
         return self.episode_card(tests, why)
 
     known_channels = 1
+    tile_kinds = (Tile.EMPTY, Tile.WALL, Tile.GOAL, Tile.SELF, Tile.OTHER)
 
     def known_cells(self, state: TravelingSalesmanState) -> jax.Array:
         """The flags in each agent's own record (it collected them, so it knows)."""
