@@ -27,6 +27,7 @@ from optuna.trial import TrialState
 from rich.console import Console
 
 from pmarl_bench.report import tuning
+from pmarl_bench.results import store
 from pmarl_bench.runner import run_suite
 from pmarl_bench.suites import LoadedSuite
 from pmarl_bench.suites.schema import Range, Sweep, SweepSpace
@@ -56,7 +57,7 @@ def run_studies(
     assert sweep is not None and sweep.optuna is not None  # `tune` calls it only then
     folder = Path(results_dir) / loaded.suite.name
     folder.mkdir(parents=True, exist_ok=True)
-    journal = folder / JOURNAL
+    journal = store.refuse_link(folder / JOURNAL, levels=1)
     if force:
         journal.unlink(missing_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -131,6 +131,25 @@ def a_file(tmp: Path) -> Path:
     return tmp / "file"
 
 
+def planted_link(where: str, *extra: str):
+    """``run`` of the base suite where ``res/<where>`` is a link to someone's folder outside."""
+
+    def make(tmp: Path):
+        link = tmp / "res" / where
+        link.parent.mkdir(parents=True)
+        link.symlink_to(not_a_report(tmp))
+        return ["run", str(suite_with(tmp, lambda d: None)), "--results-dir", str(tmp / "res"),
+                *extra]  # fmt: skip
+
+    return make
+
+
+def suite_folder_a_file(tmp: Path) -> list[str]:
+    (tmp / "res").mkdir()
+    (tmp / "res" / "tiny").write_text("x")
+    return ["run", str(suite_with(tmp, lambda d: None)), "--results-dir", str(tmp / "res")]
+
+
 def enjoy_cell(change):
     """A finished cell of the smoke suite, without training: a manifest and no checkpoint."""
 
@@ -208,6 +227,15 @@ CORPUS = [
     ("--results-dir a file", lambda t: ["run", str(suite_with(t, lambda d: None)),
                                         "--results-dir", str(a_file(t))],
      "--results-dir: ", "is a file, not a folder"),
+    ("staging a link", planted_link("tiny/n_back/mlp@running"), "mlp@running is a symbolic link"),
+    ("staging a link, --force", planted_link("tiny/n_back/mlp@running", "--force"),
+     "never writes or deletes through a link"),
+    ("cell a link", planted_link("tiny/n_back/mlp"), "n_back/mlp is a symbolic link"),
+    ("failed a link", planted_link("tiny/n_back/mlp@failed"), "mlp@failed is a symbolic link"),
+    ("env folder a link", planted_link("tiny/n_back"), "tiny/n_back is a symbolic link"),
+    ("suite folder a link", planted_link("tiny"), "res/tiny is a symbolic link"),
+    ("suite folder a file", suite_folder_a_file,
+     "--results-dir: ", "res/tiny is a file, not a suite's results folder"),
     ("--snapshot-every x", run_with(lambda d: None, "--snapshot-every", "soon"),
      "--snapshot-every: not a duration"),
     # damaged results folders

@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -169,3 +170,62 @@ def test_a_damaged_cell_is_skipped_and_named_beside_readable_ones(tmp_path):
     assert [n for n in missing.load(data) if "broken: skipped, damaged: metrics.parquet" in n]
     status = CliRunner().invoke(app, ["status", str(tmp_path / "s")])
     assert status.exit_code == 0 and "damaged" in status.output
+
+
+def _outside(tmp_path: Path) -> Path:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "thesis.tex").write_text("years of work")
+    return outside
+
+
+@pytest.mark.parametrize("folder", [store.CROSS_PLAY_FOLDER, store.RATINGS_FOLDER])
+def test_a_linked_cross_play_or_ratings_folder_is_refused_not_written_through(tmp_path, folder):
+    from pmarl_bench.errors import ConfigError
+    from pmarl_bench.matches import partners, ratings
+
+    outside = _outside(tmp_path)
+    suite = tmp_path / "results" / "s"
+    suite.mkdir(parents=True)
+    (suite / folder).symlink_to(outside)
+    table = pd.DataFrame({"a": [1.0]})
+    with pytest.raises(ConfigError, match="is a symbolic link"):
+        if folder == store.CROSS_PLAY_FOLDER:
+            partners.write(suite, "env", table)
+        else:
+            ratings.write(suite, "task", table, table)
+    assert sorted(p.name for p in outside.iterdir()) == ["thesis.tex"]
+
+
+def test_a_linked_snapshot_folder_or_status_file_is_refused(tmp_path):
+    from pmarl_bench.errors import ConfigError
+    from pmarl_bench.results import staging
+
+    outside = _outside(tmp_path)
+    stage = store.stage_dir(tmp_path / "s" / "e" / "a")
+    (stage / staging.SNAPSHOTS).symlink_to(outside)
+    with pytest.raises(ConfigError, match="snapshots is a symbolic link"):
+        staging.write_snapshot(stage, 1, [np.zeros(2)], {}, {})
+    (stage / staging.SNAPSHOTS).unlink()
+    stage.rename(stage.with_name("moved"))
+    stage.symlink_to(outside)  # the staging folder itself, after it was checked once
+    with pytest.raises(ConfigError, match="a@running is a symbolic link"):
+        staging.write_status(stage, {"state": "running"})
+    assert sorted(p.name for p in outside.iterdir()) == ["thesis.tex"]
+
+
+def test_a_linked_tune_journal_is_refused_before_any_training(tmp_path):
+    from test_study import SUITE
+
+    outside = _outside(tmp_path)
+    folder = tmp_path / "results" / "o-tune"
+    folder.mkdir(parents=True)
+    (folder / "optuna.journal").symlink_to(outside / "thesis.tex")
+    (tmp_path / "o.yaml").write_text(SUITE)
+    args = ["tune", str(tmp_path / "o.yaml"), "--results-dir", str(tmp_path / "results")]
+    result = CliRunner().invoke(app, args)
+    lines = [ln for ln in result.output.splitlines() if ln and not ln.startswith("backend:")]
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and "optuna.journal is a symbolic link" in lines[0], result.output
+    assert (outside / "thesis.tex").read_text() == "years of work"
+    assert sorted(p.name for p in folder.iterdir()) == ["optuna.journal"]

@@ -40,7 +40,10 @@ def only(found: dict, name: str | None, what: str, option: str, path: Path, none
 
 
 def write_table(folder: Path, file: str, table: pd.DataFrame, float_format=None) -> Path:
-    """``table`` as ``folder/file`` (CSV), written whole: a reader never sees half of it."""
+    """``table`` as ``folder/file`` (CSV), written whole: a reader never sees half of it. The
+    folder (in a suite's results folder) and the file are never symbolic links."""
+    store.refuse_link(folder, levels=1)
+    store.refuse_link(folder / file)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{file}.tmp"
     table.to_csv(tmp, index=False, float_format=float_format)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from pmarl_bench import interrupts
-from pmarl_bench.results import durable
+from pmarl_bench.results import durable, store
 
 if TYPE_CHECKING:  # orbax (and JAX with it) only where snapshots are read or written
     import orbax.checkpoint as ocp
@@ -51,7 +51,8 @@ def _replace_text(path: Path, text: str) -> None:
 def write_status(stage: Path, status: dict[str, Any]) -> None:
     """Replace the cell's ``status.json`` (this process and host are added)."""
     full = {**status, "pid": os.getpid(), "host": socket.gethostname()}
-    _replace_text(Path(stage) / STATUS_FILE, json.dumps(full, indent=2, default=str))
+    text = json.dumps(full, indent=2, default=str)
+    _replace_text(store.refuse_link(Path(stage)) / STATUS_FILE, text)
 
 
 def read_status(stage: Path) -> dict | None:
@@ -130,7 +131,7 @@ def write_snapshot(
 ) -> Snapshot:
     """Store the state after ``updates`` updates (its leaves, host arrays), the metrics so far
     (``{name: [seeds, updates]}``) and ``info`` (JSON); older snapshots are then removed."""
-    root = Path(stage) / SNAPSHOTS
+    root = store.refuse_link(Path(stage) / SNAPSHOTS, levels=1)
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{uuid.uuid4().hex[:8]}"
     # orbax stores no empty arrays: they come back from their shapes

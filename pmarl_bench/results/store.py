@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import tarfile
 import uuid
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pmarl_bench.errors import ConfigError
 from pmarl_bench.results import durable
 
 COLUMNS = ["suite", "env", "agent", "seed", "update", "env_steps", "metric", "value"]
@@ -110,11 +112,37 @@ def metrics_frame(
     return df.astype(types | ({"trial": "int64"} if columns and "trial" in columns else {}))
 
 
+def refuse_link(path: Path, levels: int = 0) -> Path:
+    """``path``, once neither it nor its ``levels`` nearest parents is a symbolic link.
+
+    The harness writes and deletes only inside a results folder: a link there (planted or
+    not) would have it empty, train into or publish a folder elsewhere. One line, before
+    anything is written."""
+    path = Path(path)
+    for p in [path, *list(path.parents)[:levels]]:
+        if p.is_symlink():
+            raise ConfigError(
+                f"{p} is a symbolic link (to {os.readlink(p)}): pmarl-bench never writes or "
+                "deletes through a link inside a results folder; remove it, or point "
+                "--results-dir at the real folder"
+            )
+    return path
+
+
+def refuse_cell_links(path: Path) -> Path:
+    """The cell folder ``<results>/<suite>/<env>/<agent>`` (``path``), once none of its suite
+    and env folders, itself, and its staging and failed folders is a symbolic link."""
+    refuse_link(path, levels=2)
+    refuse_link(running_dir(path))
+    refuse_link(failed_dir(path))
+    return Path(path)
+
+
 def stage_dir(path: Path) -> Path:
     """The staging folder of the cell folder ``path`` (created if missing): what the cell
     writes while it trains (status, metrics so far, snapshots, checkpoints), kept across
     interruptions; ``write_cell(..., stage=...)`` moves it into place."""
-    stage = running_dir(path)
+    stage = running_dir(refuse_cell_links(path))
     stage.mkdir(parents=True, exist_ok=True)
     return stage
 
@@ -144,7 +172,7 @@ def is_cell_name(name: str) -> bool:
 def mark_failed(path: Path) -> Path:
     """Keep the staging folder of the cell ``path`` as its failed folder (replacing an older
     one); returns the failed folder."""
-    failed = failed_dir(path)
+    failed = failed_dir(refuse_cell_links(path))
     if failed.exists():
         shutil.rmtree(failed)
     running_dir(path).rename(failed)
@@ -154,7 +182,7 @@ def mark_failed(path: Path) -> Path:
 def keep_previous(path: Path) -> Path:
     """Move the finished cell ``path`` aside, named by its creation date and config hash, so
     a new result can take its place; returns where it went."""
-    manifest = read_manifest(path) or {}
+    manifest = read_manifest(refuse_cell_links(path)) or {}
     created = "".join(ch for ch in str(manifest.get("created", ""))[:16] if ch.isalnum())
     tag = f"{created or 'undated'}-{str(manifest.get('config_hash', 'nohash'))[:8]}"
     target = Path(path).with_name(f"{Path(path).name}{PREVIOUS}{tag}")
@@ -172,7 +200,7 @@ def write_cell(
     """Atomically (re)place the cell folder ``path`` with these tables (and what ``stage``,
     from ``stage_dir``, already holds: its snapshots are dropped once the cell is in place,
     and an older failed folder of the cell goes too)."""
-    path = Path(path)
+    path = refuse_cell_links(path)
     tmp = stage or _temp_dir(path)
     try:
         metrics.to_parquet(tmp / METRICS_FILE, index=False)
@@ -223,7 +251,7 @@ def pack_cell(path: Path) -> bytes:
 
 def unpack_cell(path: Path, archive: bytes) -> None:
     """Atomically (re)place the cell folder ``path`` with the contents of ``pack_cell``."""
-    path = Path(path)
+    path = refuse_cell_links(path)
     tmp = _temp_dir(path)
     try:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
@@ -239,7 +267,7 @@ def unpack_cell(path: Path, archive: bytes) -> None:
 def unpack_stage(path: Path, archive: bytes) -> None:
     """Atomically (re)place the staging folder of the cell ``path`` with the contents of
     ``pack_cell(stage)`` (a snapshot a cluster worker sent home)."""
-    stage = running_dir(path)
+    stage = running_dir(refuse_cell_links(path))
     tmp = _temp_dir(path)
     try:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
@@ -289,6 +317,7 @@ def write_plan(folder: Path, cells: list[dict[str, Any]]) -> None:
     """Record the cells a run of the suite in ``folder`` sets out to train (env, agent,
     control), so a report of a partial run can list what has not run yet instead of reading
     its absence as a choice. Written atomically."""
+    refuse_link(Path(folder) / PLAN_FILE, levels=1)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{PLAN_FILE}.{uuid.uuid4().hex}"
     tmp.write_text(json.dumps({"cells": cells}, indent=1))

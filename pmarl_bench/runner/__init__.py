@@ -62,6 +62,13 @@ def run_suite(
     console = console or Console(stderr=True)
     results_dir = Path(results_dir)
     folder = results_dir / loaded.suite.name
+    if distributed.is_primary():  # a planted link is refused before the lock file is made
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(f"{folder} is a file, not a suite's results folder",
+                              "--results-dir")  # fmt: skip
+        for c in loaded.cells:
+            store.refuse_cell_links(store.cell_dir(results_dir, loaded.suite.name, c.env_name,
+                                                   c.agent_name))  # fmt: skip
     with lock.suite_lock(folder) if distributed.is_primary() else contextlib.nullcontext():
         return _run_locked(
             loaded, results_dir, force, keep_previous, console, memory_limit, executor,

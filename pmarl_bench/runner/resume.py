@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from pmarl_bench import checkpoints
-from pmarl_bench.results import staging
+from pmarl_bench.results import staging, store
 from pmarl_bench.scale import distributed
 from pmarl_bench.trainer import loop
 from pmarl_bench.trainer.programs import state_leaf_specs
@@ -69,7 +69,7 @@ def kept_checkpoints(stage: Path, saved: list[dict], agent, seeds: list[int]) ->
 
 def _clear(stage: Path) -> None:
     """Empty a staging folder whose contents cannot be resumed."""
-    for child in stage.iterdir():
+    for child in store.refuse_link(stage).iterdir():
         if child.is_dir():
             shutil.rmtree(child, ignore_errors=True)
         else:
