@@ -272,6 +272,9 @@ CORPUS = [
     ("play: unknown env", lambda t: ["play", "no_such_env-v0"], "unknown env 'no_such_env-v0'"),
     ("bench --save a folder", lambda t: ["bench", "--save", str(t), "--dry-run"],
      "--save: ", "is a folder"),
+    ("bench --dry-run over a result", lambda t: ["bench", "--dry-run", "--save", str(
+        raw(t, b'{"dry_run": false, "cases": {}}', "baseline.json"))],
+     "--save: ", "baseline.json holds a measured result"),
     ("bench --save under a file", lambda t: ["bench", "--save", str(a_file(t) / "x.json")],
      "--save: cannot create"),
     ("bench --profile a file", lambda t: ["bench", "--profile", str(a_file(t))],

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -229,21 +231,24 @@ def test_keep_going_records_a_failed_case_saves_after_each_case_and_exits_1(tmp_
 @pytest.mark.slow
 def test_gpu_check_dry_run_compiles_every_case_of_the_gpu_profile(tmp_path):
     """`benchmarks/gpu_check.sh --dry-run` (the command the issue names) runs every GPU case
-    at a tiny size on this CPU, without an error, and saves them all."""
+    at a tiny size on this CPU, without an error, and saves them all, to a temporary file:
+    the committed baseline is left as it was."""
     root = Path(__file__).resolve().parents[1]
-    out = tmp_path / "h100.json"
-    env = {
-        **os.environ,
-        "GPU_CHECK_OUT": str(out),
-        "PMARL_BENCH": f"{sys.executable} -m pmarl_bench.cli",
-    }
+    baseline = root / "benchmarks/baseline-h100.json"
+    committed = baseline.read_bytes()
+    env = {**os.environ, "PMARL_BENCH": f"{sys.executable} -m pmarl_bench.cli"}
+    env.pop("GPU_CHECK_OUT", None)
     proc = subprocess.run(
         [str(root / "benchmarks/gpu_check.sh"), "--dry-run"],
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "backend: cpu" in proc.stderr
+    assert baseline.read_bytes() == committed
+    out = Path(re.search(r"dry run: saving to (\S+)", proc.stderr).group(1))
+    assert not out.is_relative_to(root)
     data = json.loads(out.read_text())
+    shutil.rmtree(out.parent)
     gpu = matrix.load_bench(root / "benchmarks/bench.yaml").profiles["gpu"]
     names = {c.case for c in (*gpu.env_cases, *gpu.train_cases)}
     assert set(data["cases"]) == names and data["dry_run"] is True

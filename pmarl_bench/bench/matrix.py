@@ -255,6 +255,22 @@ def save(result: dict, path: Path) -> None:
     path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
 
 
+def refuse_dry_run_over(path: Path) -> None:
+    """A dry run's tiny sizes must never replace a measured result (a committed baseline)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError):
+        data = None
+    if not (isinstance(data, dict) and data.get("dry_run") is True):
+        raise ConfigError(
+            f"{path} holds a measured result (or not a dry run's); a dry run saves only to a "
+            "new file or over another dry run's",
+            "--save",
+        )
+
+
 def load_result(path: Path) -> dict:
     try:
         data = json.loads(Path(path).read_text())

@@ -78,7 +78,7 @@ def bench(
     workload timed in the same process, so a baseline from one machine works on another.
 
     With --save, the file is rewritten after every case, so a run cut short keeps what it
-    measured.
+    measured. A dry run never saves over a measured result (only over another dry run's).
 
     Examples: pmarl-bench bench --compare benchmarks/baseline-cpu.json
 
@@ -91,6 +91,8 @@ def bench(
     baseline = matrices.load_result(compare) if compare else None
     if save is not None:  # before minutes of measuring, not after
         writable_file(save, "--save")
+        if dry_run:
+            matrices.refuse_dry_run_over(save)
     if profile is not None:
         writable_dir(profile, "--profile")
     table = Table(title=f"{spec.name} ({budget or 'default'}{', dry run' if dry_run else ''})")
@@ -105,7 +107,7 @@ def bench(
         done[name] = r
         if save:  # so that a run cut short keeps what it measured
             matrices.save({"suite": spec.name, "profile": budget or "default",
-                           "partial": True, "cases": done}, save)  # fmt: skip
+                           "partial": True, "dry_run": dry_run, "cases": done}, save)  # fmt: skip
         if "error" in r:
             err_console.print(f"[red]{name} failed:[/] {r['error']}", highlight=False)
             table.add_row(name, "[red]failed[/]", *[""] * (len(columns) - 2))
