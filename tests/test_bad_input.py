@@ -150,6 +150,30 @@ def suite_folder_a_file(tmp: Path) -> list[str]:
     return ["run", str(suite_with(tmp, lambda d: None)), "--results-dir", str(tmp / "res")]
 
 
+HUGE = "9" * 5000  # past the 4,300 digits Python parses
+
+
+def flow_bomb(levels: int = 7) -> str:
+    """An alias bomb on one line (a ``--set`` value): 9**levels values once expanded."""
+    items = ["&a0 [x, x, x, x, x, x, x, x, x]"]
+    items += [f"&a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return "[" + ", ".join(items) + "]"
+
+
+def huge_in_baseline(tmp: Path) -> Path:
+    raw(tmp, f"name: b\nnetwork: {{kind: mlp, width: {HUGE}}}\n".encode(), "b.yaml")
+    return suite_with(tmp, setter("agents", 0, "baseline", value=str(tmp / "b.yaml")))
+
+
+def huge_in_tuned(tmp: Path) -> Path:
+    tuned = {"protocol": {"sweep": "x", "chosen": "per task", "criterion": "iqm",
+                          "tuning_seeds": [1000], "grid": {"lr": [0.1]}},
+             "settings": {"n_back": {"mlp": {"lr": 0}}}}  # fmt: skip
+    text = yaml.safe_dump(tuned).replace("lr: 0\n", f"lr: {HUGE}\n")
+    raw(tmp, text.encode(), "t.tuned.yaml")
+    return suite_with(tmp, setter("tuned", value="t.tuned.yaml"))
+
+
 def enjoy_cell(change):
     """A finished cell of the smoke suite, without training: a manifest and no checkpoint."""
 
@@ -187,6 +211,24 @@ CORPUS = [
     ("two documents", run_suite_file(lambda t: raw(t, b"a: 1\n---\nb: 2\n")), "malformed YAML"),
     ("a list", run_suite_file(lambda t: raw(t, b"- 1\n")), "expected a mapping"),
     ("bad baseline file", run_suite_file(bad_baseline), "bad_baseline.yaml: not UTF-8 text"),
+    ("duplicate key", run_suite_file(lambda t: raw(t, b"name: a\nseeds: 1\nname: b\n")),
+     "line 3: duplicate key 'name' (first on line 1)"),
+    ("duplicate key, one line", run_suite_file(lambda t: raw(t, b"ppo: {lr: 1, lr: 2}\n")),
+     "line 1: duplicate key 'lr'"),
+    ("5000-digit integer", run_suite_file(lambda t: raw(t, f"seeds: {HUGE}\n".encode())),
+     "line 1: an integer of 5,000 digits (at most 20)"),
+    ("5000 digits in a baseline", run_suite_file(huge_in_baseline), "b.yaml: line 2: an integer"),
+    ("5000 digits in tuned:", run_suite_file(huge_in_tuned), "t.tuned.yaml: line", "5,000 digits"),
+    ("--set 5000 digits", run_with(lambda d: None, "--set", f"steps={HUGE}"),
+     "--set steps: line 1: an integer of 5,000 digits"),
+    ("--set alias bomb", run_with(lambda d: None, "--set", f"ppo={flow_bomb()}"),
+     "--set ppo: holds more than 100,000 values"),
+    ("--set deep nesting", run_with(lambda d: None, "--set", "ppo=" + "[" * 5000 + "]" * 5000),
+     "--set ppo: nested more than 32 levels deep"),
+    ("--set duplicate key", run_with(lambda d: None, "--set", "ppo={lr: 1, lr: 2}"),
+     "--set ppo: line 1: duplicate key 'lr'"),
+    ("name ends in a newline", run_with(setter("agents", 0, "name", value="probe\n")),
+     "agents[0].name", "use up to 100 letters"),
     # wrong keys say where they are and what is allowed there
     ("env key", run_with(setter("envs", 0, "colour", value=1)),
      "envs[0].colour: unknown key; allowed: id, name, options"),

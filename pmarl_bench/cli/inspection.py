@@ -175,9 +175,9 @@ def play(
 
 
 def _option(text: str) -> tuple[str, object]:
-    import yaml
+    from pmarl_bench.suites.overrides import parse_value
 
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise ConfigError(f"expected key=value, got {text!r}", "--option")
-    return key, yaml.safe_load(value)
+    return key, parse_value(value, f"--option {key}")

@@ -13,13 +13,13 @@ from pmarl_bench.envs.base import Environment
 from pmarl_bench.errors import ConfigError, from_validation
 
 _REGISTRY: dict[str, Callable[..., Environment]] = {}
-_ID = re.compile(r"^[a-z][a-z0-9_]*-v\d+$")
+_ID = re.compile(r"[a-z][a-z0-9_]*-v\d+")  # whole ids only (fullmatch)
 GYMNAX_PREFIX = "gymnax:"
 JAXMARL_PREFIX = "jaxmarl:"
 
 
 def register(env_id: str, factory: Callable[..., Any]) -> None:
-    if not _ID.match(env_id):
+    if not _ID.fullmatch(env_id):
         raise ValueError(f"env id {env_id!r} must look like 'name-v0'")
     if env_id in _REGISTRY:
         raise ValueError(f"env id {env_id!r} is already registered")

@@ -25,6 +25,9 @@ MAX_FILE_BYTES = 1 << 20
 MAX_DEPTH = 32
 #: values a file may hold once its YAML aliases are expanded (an alias bomb has billions)
 MAX_VALUES = 100_000
+#: the longest integer a file may hold (2**64 has 20 digits; a 5000-digit one is refused
+#: before Python, which parses at most 4300, raises)
+MAX_INT_DIGITS = 20
 
 
 def read_yaml(path: Path) -> Any:
@@ -47,7 +50,13 @@ def read_yaml(path: Path) -> Any:
         raw = path.read_bytes()[: MAX_FILE_BYTES + 1]
     except OSError as err:
         raise ConfigError(f"cannot read: {err.strerror or err}", str(path)) from None
-    text = _decode(raw, path)
+    return parse_yaml(_decode(raw, path), str(path))
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """YAML text's data under the guards of every file (a ``--set`` value's too), or a
+    one-line ``ConfigError`` located at ``where``: malformed, nested too deep, expanding to
+    too many values, a duplicate key, or an integer too long to be a size."""
     loader = _BoundedLoader(text)
     try:
         node = loader.get_single_node()
@@ -59,9 +68,9 @@ def read_yaml(path: Path) -> Any:
         mark = getattr(err, "problem_mark", None)
         line = f"line {mark.line + 1}: " if mark else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"{line}malformed YAML: {problem}", str(path)) from None
+        raise ConfigError(f"{line}malformed YAML: {problem}", where) from None
     except _TooComplex as err:
-        raise ConfigError(str(err), str(path)) from None
+        raise ConfigError(str(err), where) from None
     finally:
         loader.dispose()
 
@@ -91,7 +100,9 @@ class _TooComplex(Exception):
 
 class _BoundedLoader(yaml.SafeLoader):
     """PyYAML's safe loader with the nesting depth bounded while composing (before anything
-    is built, so a deep file fails fast instead of overflowing the stack)."""
+    is built, so a deep file fails fast instead of overflowing the stack), integers bounded
+    in length before Python parses them, and duplicate keys refused (PyYAML keeps the last
+    silently)."""
 
     depth = 0
 
@@ -103,6 +114,38 @@ class _BoundedLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
+
+    def construct_yaml_int(self, node):
+        digits = len(node.value.lstrip("+-").replace("_", ""))
+        if digits > MAX_INT_DIGITS:
+            raise _TooComplex(
+                f"line {node.start_mark.line + 1}: an integer of {digits:,} digits (at most "
+                f"{MAX_INT_DIGITS})"
+            )
+        return super().construct_yaml_int(node)
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            lines: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *x`: later keys override
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    seen = key in lines
+                except TypeError:  # an unhashable key: PyYAML's own error follows
+                    continue
+                if seen:
+                    raise _TooComplex(
+                        f"line {line}: duplicate key {key!r} (first on line {lines[key]}); "
+                        "one of them would be ignored"
+                    )
+                lines[key] = line
+        return super().construct_mapping(node, deep)
+
+
+_BoundedLoader.add_constructor("tag:yaml.org,2002:int", _BoundedLoader.construct_yaml_int)
 
 
 def _count_values(root: yaml.Node) -> int:

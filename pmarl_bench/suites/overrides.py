@@ -15,9 +15,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pmarl_bench.errors import ConfigError
+from pmarl_bench.suites.files import parse_yaml
 from pmarl_bench.suites.schema import env_name
 
 _EXAMPLE = "e.g. --set ppo.lr=1e-3 or --set agents.gru.network.width=128"
@@ -25,11 +24,16 @@ _EXAMPLE = "e.g. --set ppo.lr=1e-3 or --set agents.gru.network.width=128"
 _TUNED = ": settings."
 
 
-def parse_value(text: str) -> Any:
+def parse_value(text: str, where: str = "--set") -> Any:
+    """A ``--set`` value, read by the same guarded YAML reader as a file's values (too deep,
+    an alias bomb, a duplicate key or a runaway integer: a ``ConfigError`` at ``where``);
+    text that is no YAML is itself."""
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+        value = parse_yaml(text, where)
+    except ConfigError as err:
+        if "malformed YAML" in err.message:
+            return text
+        raise
     if isinstance(value, str):
         try:
             return int(value)
@@ -76,9 +80,9 @@ def apply_overrides(data: dict, assignments: list[str]) -> dict:
                 raise ConfigError(f"{key} is a value ({node!r}), not a section", where)
         last = keys[-1]
         if isinstance(node, list):
-            node[_index(node, last, keys[-2], f"--set {path}")] = parse_value(text)
+            node[_index(node, last, keys[-2], f"--set {path}")] = parse_value(text, f"--set {path}")
         else:
-            node[last] = parse_value(text)
+            node[last] = parse_value(text, f"--set {path}")
     return data
 
 

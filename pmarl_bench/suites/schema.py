@@ -11,7 +11,7 @@ from pmarl_bench.controls import OLD_ORACLE, ORACLE_MEMORY, ORACLE_STATE, Contro
 from pmarl_bench.envs.registry import default_name
 from pmarl_bench.results import store
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # whole names only (fullmatch)
 DEFAULT_BUDGET = "default"
 #: seeds a cell may train (the most any suite has asked for is 64) and the largest seed
 MAX_SEEDS, MAX_SEED = 10_000, 2**32 - 1
@@ -24,7 +24,7 @@ class _Strict(BaseModel):
 
 
 def _check_name(v: str | None) -> str | None:
-    if v is not None and not _NAME.match(v):
+    if v is not None and not _NAME.fullmatch(v):
         raise ValueError(
             "use up to 100 letters, digits, '_', '-' and '.' (it names a results folder)"
         )
