@@ -73,7 +73,7 @@ def run_studies(
         cells = [cell for cell, _, _ in batches]
         summary = run_suite(
             LoadedSuite(loaded.suite, loaded.path, cells), results_dir, force=force,
-            console=console,
+            console=console, preflight=False,  # `tune` checked the batches' sizes
         )  # fmt: skip
         ran, skipped = ran + len(summary.ran), skipped + len(summary.skipped)
         scores = trial_scores(folder)

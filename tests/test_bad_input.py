@@ -254,7 +254,32 @@ CORPUS = [
      "marks temporary folders"),
     ("name with @", run_with(setter("agents", 0, "name", value="mlp@running")),
      "use up to 100 letters"),
-    ("seed 2^64", run_with(setter("seeds", value=[0, 2**64])), "each at most 2**32 - 1"),
+    ("seed 2^64", run_with(setter("seeds", value=[0, 2**64])), "each at most 2**31 - 1"),
+    ("seed 2^31", run_with(setter("seeds", value=[2**31])), "each at most 2**31 - 1"),
+    ("episode_length 1e12", run_with(lambda d: None, "--set", "envs.n_back.options."
+                                     "episode_length=1e12"), "episode_length 1,000,000,000,000"),
+    # runaway sizes: refused before any folder or compile (the preflight)
+    ("grid of 10^6 trials", run_with(setter("sweep", value={"grid": {
+        "lr": [i / 1e4 + 1e-4 for i in range(1000)], "ent_coef": [i / 1e4 for i in range(1000)]
+    }})), "a grid of 1,000,000 combinations; at most 1,024"),
+    ("grid of 10^14 trials", run_with(setter("sweep", value={"grid": {
+        f"{k}": [i / 1e6 + 1e-6 for i in range(100)] for k in
+        ("lr", "ent_coef", "vf_coef", "clip_eps", "gae_lambda", "max_grad_norm", "gamma")
+    }})), "at most 1,024"),
+    ("width 10^9", run_with(setter("agents", 0, value={"baseline": "mlp", "network": {
+        "width": 10**9}})), "n_back/mlp: needs at least", "parameters per run", "--no-preflight"),
+    ("--set width 10^9", run_with(lambda d: None, "--set", "agents.mlp.network.width=1e9"),
+     "n_back/mlp: needs at least"),
+    ("seeds x envs past int32", run_with(setter("seeds", value=10_000), "--set",
+                                         "envs.n_back.ppo.num_envs=1000000", "--set",
+                                         "steps=1e8"),
+     "rollout rows per update, past int32"),
+    ("tune: width 10^9 swept", lambda t: ["tune", str(suite_with(t, setter("sweep", value={
+        "grid": {"network.width": [10**9], "lr": [1e-3]}}))), "--results-dir", str(t / "r")],
+     "n_back/mlp.width-1e+09: needs at least"),
+    ("tune: trials x seeds", lambda t: ["tune", str(suite_with(t, setter("sweep", value={
+        "sample": {"lr": {"low": 1e-4, "high": 1e-2}}, "trials": 1024, "seeds": 100}))),
+        "--results-dir", str(t / "r")], "100 seeds x 1,024 trials = 102,400 runs"),
     ("seeds 10^6", run_with(setter("seeds", value=10**6)), "a count of seeds from 1 to 10,000"),
     ("steps 1e13", run_with(setter("steps", value=10**13)), "steps"),
     ("cudnn on CPU", run_with(setter("agents", 0, value={"baseline": "transformer", "network":

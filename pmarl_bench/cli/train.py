@@ -120,6 +120,15 @@ def run(
             "nothing, write nothing"
         ),
     ] = False,
+    preflight: Annotated[
+        bool,
+        typer.Option(
+            help="before anything is written or compiled, refuse a cell whose sizes cannot "
+            "run: over 10,000 seeds x trials in one program, a batch past int32, or a memory "
+            "estimate (parameters, optimizer state, rollout) over the device's (the host's "
+            "on the CPU); --no-preflight for those who know better"
+        ),
+    ] = True,
 ) -> None:
     """Train every (env, agent) cell of a suite over its seeds and store tidy results.
 
@@ -167,6 +176,10 @@ def run(
     warn(loaded.warnings)
     if dry_run:
         announce_backend()
+        if preflight:
+            from pmarl_bench.runner.preflight import check_cells
+
+            check_cells(loaded.cells, limit)
         _print_plan(loaded, results_dir)
         return
     from pmarl_bench.scale.distributed import is_primary
@@ -184,6 +197,7 @@ def run(
         executor=pool,
         snapshot_every=every,
         loggers=tuple(dict.fromkeys(str(k) for k in log or ())),
+        preflight=preflight,
     )
     out = results_dir / loaded.suite.name
     where = f"results in {out}"

@@ -55,6 +55,9 @@ def tune(
     results_dir: Annotated[Path, typer.Option(help="where results/<suite>-tune/ goes")] = Path(
         "results"
     ),
+    preflight: Annotated[
+        bool, typer.Option(help="refuse cells whose sizes cannot run, before any work (as run)")
+    ] = True,
 ) -> None:
     """Train every trial of a suite's sweep on its tuning seeds, then choose each agent's
     PPO settings by the IQM of their final scores, and write them where a suite can use them.
@@ -80,6 +83,8 @@ def tune(
 
     loaded = load_suite(suite, only=only, budget=budget, overrides=set_ or [], tune=True)
     warn(loaded.warnings)
+    if preflight:  # before the results folder, the journal or a compile
+        _preflight(loaded)
     writable_dir(results_dir, "--results-dir")
     announce_backend()
     if loaded.suite.sweep and loaded.suite.sweep.optuna:
@@ -87,7 +92,8 @@ def tune(
 
         ran, skipped = run_studies(loaded, results_dir, err_console, force=force)
     else:
-        summary = run_suite(loaded, results_dir, force=force, console=err_console)
+        summary = run_suite(loaded, results_dir, force=force, console=err_console,
+                            preflight=False)  # fmt: skip
         ran, skipped = len(summary.ran), len(summary.skipped)
     folder = results_dir / loaded.suite.name
     err_console.print(f"{ran} sweep cell(s) trained, {skipped} skipped; results in {folder}")
@@ -121,6 +127,20 @@ def tune(
         typer.echo(f"{row.env}/{row.agent}: {settings} (IQM {row.iqm:.4g}{note})")
     where = f"{folder / 'chosen.yaml'}" + (f" and {out}" if out else "")
     err_console.print(f"chosen per {per.value} by {tuning.CRITERION}; written to {where}")
+
+
+def _preflight(loaded) -> None:
+    """The sweep's cells checked as ``run`` checks a suite's; an Optuna study's as the
+    batches it trains (``batch`` trials each)."""
+    import dataclasses
+
+    from pmarl_bench.runner.preflight import check_cells
+
+    study = loaded.suite.sweep.optuna if loaded.suite.sweep else None
+    cells = loaded.cells
+    if study is not None:
+        cells = [dataclasses.replace(c, trials=({},) * study.batch) for c in cells]
+    check_cells(cells)
 
 
 def _grow_at_edges(loaded, folder: Path, per: str, results_dir: Path, force: bool) -> list[dict]:
@@ -169,7 +189,7 @@ def _grow_at_edges(loaded, folder: Path, per: str, results_dir: Path, force: boo
             )
         known |= {c.name: c for c in cells}
         run_suite(dataclasses.replace(loaded, cells=cells), results_dir, force=force,
-                  console=err_console)  # fmt: skip
+                  console=err_console, preflight=False)  # fmt: skip
     for e in edges_now()[3]:
         warn([f"{e['env']}/{e['agent']}: {e['setting']}={e['value']:g} is still at the "
               f"grid's {e['side']} edge after growing it; widen sweep.grid"])  # fmt: skip

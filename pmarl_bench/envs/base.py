@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import jax
 import jax.numpy as jnp
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 from pmarl_bench.envs.spaces import Box, Dict, Discrete
 from pmarl_bench.types import NO_ACTION, Array, Group, PRNGKey, TeamEvaluation, TimeStep
@@ -24,6 +24,11 @@ STATE_ORACLE = ("oracle_state", "oracle")
 
 State = TypeVar("State")
 Params = TypeVar("Params")
+
+
+#: the longest episode a task may be asked for: its step counter is an int32 inside
+#: training, and some tables of a task are built per step on the host (n-back's levels)
+MAX_EPISODE_LENGTH = 1_000_000
 
 
 class EnvOptions(BaseModel):
@@ -37,6 +42,16 @@ class EnvOptions(BaseModel):
         "episode (perfect memory); oracle_state: add what is hidden, seen or not (full state; "
         "'oracle' is its name from before oracle_memory existed); dynamics are the same",
     )
+
+    @model_validator(mode="after")
+    def _episode_fits(self):
+        n = getattr(self, "episode_length", None)
+        if isinstance(n, int) and n > MAX_EPISODE_LENGTH:
+            raise ValueError(
+                f"episode_length {n:,} is over {MAX_EPISODE_LENGTH:,} steps (an int32 step "
+                "counter, and per-step tables)"
+            )
+        return self
 
     @model_serializer(mode="wrap")
     def _plain_left_out(self, handler):

@@ -21,6 +21,7 @@ from pmarl_bench.executor import CellJob, Executor, MemoryLimit
 from pmarl_bench.progress import ProgressDisplay
 from pmarl_bench.results import lock, staging, store
 from pmarl_bench.runner.cell import SNAPSHOT_EVERY, run_cell
+from pmarl_bench.runner.preflight import check_cells
 from pmarl_bench.scale import distributed
 from pmarl_bench.suites.loader import LoadedSuite
 from pmarl_bench.trainer import loop
@@ -46,6 +47,7 @@ def run_suite(
     executor: Executor | None = None,
     snapshot_every: float | None = None,
     loggers: tuple[str, ...] = (),
+    preflight: bool = True,
 ) -> SuiteRun:
     """Train every cell of ``loaded`` not already finished in ``results_dir``.
 
@@ -55,6 +57,8 @@ def run_suite(
     fit in (see ``trainer.loop.train_seeds``). ``executor``: where cells run (default: here,
     one after the other; ``executors.ray.RayExecutor`` spreads them over a cluster).
     ``snapshot_every`` (seconds) and ``loggers``: see ``runner.cell.run_cell``.
+    ``preflight``: refuse cells whose sizes cannot run (``runner.preflight``) before any
+    folder is made.
 
     One run at a time per suite folder: a second one stops with a ``ConfigError`` (an OS lock
     on the folder). In a ``jax.distributed`` job every process calls this; process 0 decides
@@ -62,6 +66,8 @@ def run_suite(
     console = console or Console(stderr=True)
     results_dir = Path(results_dir)
     folder = results_dir / loaded.suite.name
+    if preflight:
+        check_cells(loaded.cells, memory_limit)
     if distributed.is_primary():  # a planted link is refused before the lock file is made
         if folder.exists() and not folder.is_dir():
             raise ConfigError(f"{folder} is a file, not a suite's results folder",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal
 
@@ -14,7 +15,9 @@ from pmarl_bench.results import store
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # whole names only (fullmatch)
 DEFAULT_BUDGET = "default"
 #: seeds a cell may train (the most any suite has asked for is 64) and the largest seed
-MAX_SEEDS, MAX_SEED = 10_000, 2**32 - 1
+MAX_SEEDS, MAX_SEED = 10_000, 2**31 - 1  # a seed is an int32 inside training
+#: the trials of one sweep space (a grid's combinations, a sample's draws)
+MAX_TRIALS = 1024
 #: env steps per seed: beyond it a run is a typo (1e13 would take years on one GPU)
 MAX_STEPS = 10**11
 
@@ -54,7 +57,7 @@ def _check_seeds(v):
     if isinstance(v, list) and (not v or len(set(v)) != len(v) or min(v) < 0):
         raise ValueError("a list of distinct non-negative seeds")
     if isinstance(v, list) and (len(v) > MAX_SEEDS or max(v) > MAX_SEED):
-        raise ValueError(f"at most {MAX_SEEDS:,} seeds, each at most 2**32 - 1")
+        raise ValueError(f"at most {MAX_SEEDS:,} seeds, each at most 2**31 - 1")
     return v
 
 
@@ -177,7 +180,7 @@ class SweepSpace(_Strict):
         description="instead of a grid: each setting's range ({low, high, log}) or values to "
         "pick from; `trials` draws, reproducible from `sample_seed`",
     )
-    trials: int | None = Field(None, ge=1, le=1024, description="draws from `sample`")
+    trials: int | None = Field(None, ge=1, le=MAX_TRIALS, description="draws from `sample`")
     sample_seed: int = Field(0, ge=0, description="the seed of the draws from `sample`")
 
     @field_validator("grid", "sample")
@@ -197,6 +200,12 @@ class SweepSpace(_Strict):
             raise ValueError("give either `grid` (every combination) or `sample` (random draws)")
         if (self.sample is None) != (self.trials is None):
             raise ValueError("`trials` (how many draws) goes with `sample`, and only with it")
+        combinations = math.prod(len(v) for v in (self.grid or {}).values())
+        if combinations > MAX_TRIALS:  # before any combination is made
+            raise ValueError(
+                f"a grid of {combinations:,} combinations; at most {MAX_TRIALS:,} (fewer "
+                "values, or `sample` with `trials`)"
+            )
         return self
 
     def _may_be_empty(self) -> bool:
