@@ -9,6 +9,7 @@ resolved config in its manifest.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from pmarl_bench import interrupts
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.results import reading, store
-from pmarl_bench.results.staging import local_checkpointer
+from pmarl_bench.results.staging import local_checkpointer, orbax_writing
 from pmarl_bench.suites.cell import Cell
 
 FOLDER = "checkpoints"
@@ -31,7 +31,7 @@ def save(cell_dir: Path, label: str, params: Any) -> None:
     """Write ``params`` (stacked over seeds) as ``cell_dir/checkpoints/<label>``."""
     host = jax.device_get(params)  # a copy: the device buffers may be donated next
     checkpointer = local_checkpointer()  # process 0 alone saves host copies it gathered
-    with interrupts.deferred():
+    with orbax_writing():
         checkpointer.save((Path(cell_dir) / FOLDER / label).absolute(), host, force=True)
         checkpointer.wait_until_finished()
 
@@ -46,6 +46,23 @@ def load(cell_dir: Path, label: str, agent, seeds: list[int]) -> Any:
 
 def _abstract_params(agent, seeds: list[int]) -> Any:
     return jax.eval_shape(jax.vmap(agent.init), jnp.stack([jax.random.key(s) for s in seeds]))
+
+
+def _quiet_closed_loop() -> None:
+    """After a failed restore, orbax's reads still in flight finish on threads and call back
+    into its closed event loop, each printing a traceback (as an unraisable exception) over
+    the one-line error: drop those, and only those."""
+    previous = sys.unraisablehook
+    if getattr(previous, "quiet_closed_loop", False):
+        return
+
+    def hook(unraisable):
+        err = unraisable.exc_value
+        if not (isinstance(err, RuntimeError) and str(err) == "Event loop is closed"):
+            previous(unraisable)
+
+    hook.quiet_closed_loop = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook
 
 
 def update_label(update: int) -> str:
@@ -83,18 +100,23 @@ class TrainedCell:
                 f"no seed {seed} in {self.path}; seeds: {', '.join(map(str, self.seeds))}",
                 "--seed",
             )
-        label = self._label(checkpoint)
+        restored = self.stacked(self._label(checkpoint))
+        i = self.seeds.index(seed)
+        return jax.tree.map(lambda x: x[i], restored)
+
+    def stacked(self, label: str) -> Any:
+        """Every seed's parameters saved as ``label``, stacked; a missing or damaged
+        checkpoint is one ``ConfigError`` naming its folder."""
         try:
-            restored = load(self.path, label, self.agent, self.seeds)
+            return load(self.path, label, self.agent, self.seeds)
         except Exception as err:  # orbax raises many kinds for a missing or broken folder
+            _quiet_closed_loop()
             reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
             raise ConfigError(
                 f"checkpoint {label} is missing or damaged ({reason}); train the cell again "
                 "with pmarl-bench run SUITE --only ENV/AGENT --force",
                 str(self.path / FOLDER / label),
             ) from None
-        i = self.seeds.index(seed)
-        return jax.tree.map(lambda x: x[i], restored)
 
     def _label(self, checkpoint: str) -> str:
         labels = [c["label"] for c in self.checkpoints]

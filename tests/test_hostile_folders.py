@@ -229,3 +229,104 @@ def test_a_linked_tune_journal_is_refused_before_any_training(tmp_path):
     assert len(lines) == 1 and "optuna.journal is a symbolic link" in lines[0], result.output
     assert (outside / "thesis.tex").read_text() == "years of work"
     assert sorted(p.name for p in folder.iterdir()) == ["optuna.journal"]
+
+
+def _finished_cell(root: Path, agent: str = "good") -> Path:
+    returns = np.linspace(0, 1, 8)[None].repeat(2, 0)
+    frame = metrics_frame({"episode_return": returns}, suite="s", env="e", agent=agent,
+                          seeds=[0, 1], env_steps_per_update=10)  # fmt: skip
+    path = root / "s" / "e" / agent
+    write_cell(path, frame, {"suite": "s", "env": "e", "agent": agent, "seeds": [0, 1]})
+    return path
+
+
+DAMAGED_TABLES = {
+    "garbage.csv": b"\x00\xff\xfe garbage \x00\n\x01",
+    "empty.csv": b"",
+    "header_only.csv": b"agent,seed,checkpoint,env_steps,mu,sigma,ordinal,matches,wins,draws\n",
+    "wrong_columns.csv": b"a,b\n1,2\n",
+    "words_for_numbers.csv": b"agent,seed,checkpoint,env_steps,mu,sigma,ordinal,matches,wins,"
+    b"draws\nmlp,0,final,x,y,1,1,1,1,1\n",
+}
+
+
+@pytest.mark.slow
+def test_a_report_skips_and_names_damaged_ratings_and_cross_play_tables(tmp_path):
+    _finished_cell(tmp_path)
+    for folder in (store.RATINGS_FOLDER, store.CROSS_PLAY_FOLDER):
+        (tmp_path / "s" / folder).mkdir()
+        for name, data in DAMAGED_TABLES.items():
+            (tmp_path / "s" / folder / name).write_bytes(data)
+    args = ["report", str(tmp_path / "s"), "--out", str(tmp_path / "out"), "--no-videos"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "out" / "report.md").read_text()
+    for folder in (store.RATINGS_FOLDER, store.CROSS_PLAY_FOLDER):
+        for name in DAMAGED_TABLES:
+            assert f"{folder}/{name}: skipped" in page, (folder, name)
+    assert "## Ratings" not in page and "## Cross-play" not in page
+
+
+def _status_rows(root: Path) -> str:
+    result = CliRunner().invoke(app, ["status", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    return result.output
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", "{not json", ""])
+def test_status_lists_a_staging_folder_whose_status_is_damaged(tmp_path, content):
+    _finished_cell(tmp_path)
+    stage = store.stage_dir(tmp_path / "s" / "e" / "broken")
+    (stage / "status.json").write_text(content)
+    out = _status_rows(tmp_path)
+    assert "broken" in out
+    assert "damaged" in out and "status.json is unreadable" in " ".join(out.split())
+
+
+def test_a_status_whose_pid_now_belongs_to_another_process_is_not_running(tmp_path):
+    from pmarl_bench.results import staging
+
+    stage = store.stage_dir(tmp_path / "s" / "e" / "a")
+    staging.write_status(stage, {"state": staging.RUNNING})
+    status = staging.read_status(stage)
+    assert staging.effective_state(status) == staging.RUNNING  # this process: alive
+    if status["started"] is None:
+        pytest.skip("the OS does not say when a process started")
+    reused = {**status, "started": str(int(status["started"]) - 1)}  # same PID, another start
+    assert staging.effective_state(reused) == staging.INTERRUPTED
+
+
+def test_a_full_disk_during_a_snapshot_leaves_no_temporary_file_and_no_logged_traceback(
+    tmp_path, monkeypatch, capfd
+):
+    """As orbax fails on ENOSPC: it logs the error with its traceback (absl's logger) from
+    its thread and raises; the snapshot's temporary folder and a status file half written
+    are removed, the log stays quiet, and the error reaches the caller."""
+    import errno
+    import logging
+
+    from pmarl_bench.results import staging
+
+    class Full:
+        def save(self, *args, **kwargs):
+            try:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            except OSError:
+                logging.getLogger("absl").exception("Failed to run Handler Commit operations")
+                raise
+
+    monkeypatch.setattr(staging, "local_checkpointer", Full)
+    stage = store.stage_dir(tmp_path / "s" / "e" / "a")
+    with pytest.raises(OSError, match="No space left"):
+        staging.write_snapshot(stage, 1, [np.zeros(2)], {}, {})
+    assert list((stage / staging.SNAPSHOTS).iterdir()) == []
+    assert "Traceback" not in capfd.readouterr().err
+
+    def full_fsync(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_fsync)
+    with pytest.raises(OSError, match="No space left"):
+        staging.write_status(stage, {"state": "running"})
+    assert sorted(p.name for p in stage.iterdir()) == [staging.SNAPSHOTS]

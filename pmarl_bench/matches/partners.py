@@ -34,10 +34,7 @@ def cross_play_table(cells: list[checkpoints.TrainedCell], episodes: int, seed: 
                      progress=None) -> pd.DataFrame:  # fmt: skip
     """Every (focal agent, seed) x (partner agent, seed) return of the cells of one env:
     task, focal_agent, focal_seed, partner_agent, partner_seed, return_stochastic."""
-    final = {
-        i: checkpoints.load(c.path, checkpoints.FINAL, c.agent, c.seeds)
-        for i, c in enumerate(cells)
-    }
+    final = {i: c.stacked(checkpoints.FINAL) for i, c in enumerate(cells)}
     rows = []
     for a, focal in enumerate(cells):
         for b, partner in enumerate(cells):

@@ -85,7 +85,7 @@ def play(
         key = (p.cell, p.checkpoint)
         if key not in stacked:
             cell = cells[p.cell]
-            stacked[key] = checkpoints.load(cell.path, p.checkpoint, cell.agent, cell.seeds)
+            stacked[key] = cell.stacked(p.checkpoint)
     rows = []
     keys = jax.random.split(jax.random.key(seed), len(pairs))
     for a, b in sorted({(players[i].cell, players[j].cell) for i, j in pairs}):

@@ -20,7 +20,7 @@ import pandas as pd
 from pmarl_bench.controls import CONTROLS, GAP_ENDS
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.results import load_cells
-from pmarl_bench.results.store import COLUMNS, read_plans
+from pmarl_bench.results.store import COLUMNS, CROSS_PLAY_FOLDER, RATINGS_FOLDER, read_plans
 
 RETURN = "episode_return"
 #: a seed's final score: its final policy's return on the evaluation episodes (sampled
@@ -269,20 +269,67 @@ def reference_levels(results: Results) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: the columns (and their kinds: "s" text, "n" number) each side table must have to be read:
+#: ``rate``'s ratings and ``crossplay``'s pairs; any other CSV there is skipped and named
+SIDE_COLUMNS = {
+    RATINGS_FOLDER: {"agent": "s", "seed": "n", "checkpoint": "s", "env_steps": "n", "mu": "n",
+                     "sigma": "n", "ordinal": "n", "matches": "n", "wins": "n", "draws": "n"},
+    CROSS_PLAY_FOLDER: {"task": "s", "focal_agent": "s", "focal_seed": "n",
+                        "partner_agent": "s", "partner_seed": "n", "return_stochastic": "n"},
+}  # fmt: skip
+
+
+def _side_files(results_dirs: list[str], folder: str) -> list[Path]:
+    return [
+        file
+        for d in map(Path, results_dirs)
+        for file in sorted({*d.glob(f"{folder}/*.csv"), *d.glob(f"*/{folder}/*.csv")})
+        if not file.name.endswith(".matches.csv")
+    ]
+
+
+def read_side_table(file: Path, folder: str) -> tuple[pd.DataFrame | None, str | None]:
+    """A side table and None, or None and why it cannot be read (unreadable, empty, or
+    without the columns of its kind)."""
+    try:
+        table = pd.read_csv(file)
+    except Exception as err:  # pandas raises several kinds for a damaged file
+        return None, f"unreadable ({type(err).__name__})"
+    want = SIDE_COLUMNS[folder]
+    lacking = [c for c in want if c not in table]
+    if table.empty or lacking:
+        return None, "empty" if table.empty else f"lacks the columns {', '.join(lacking)}"
+    wrong = [c for c, kind in want.items()
+             if kind == "n" and not pd.api.types.is_numeric_dtype(table[c])]  # fmt: skip
+    if wrong:
+        return None, f"not numbers in {', '.join(wrong)}"
+    return table, None
+
+
+def side_table_problems(results_dirs: list[str]) -> list[tuple[str, str]]:
+    """Every side table the report skips, with why (for the Missing section)."""
+    return [
+        (str(file), problem)
+        for folder in SIDE_COLUMNS
+        for file in _side_files(results_dirs, folder)
+        if (problem := read_side_table(file, folder)[1])
+    ]
+
+
 def tables(results_dirs: list[str], folder: str, name) -> pd.DataFrame:
     """The CSV tables a suite folder keeps in ``folder`` (``ratings/<task>.csv``, a
     multi-task env's task as ``env+task``; ``cross_play/<env>.csv``), of the suite folders
-    read or of the suites under a results root; ``task`` named as the report names it."""
+    read or of the suites under a results root; ``task`` named as the report names it.
+    A table that cannot be read is left out (``side_table_problems`` names it)."""
     frames = []
-    for d in map(Path, results_dirs):
-        for file in sorted({*d.glob(f"{folder}/*.csv"), *d.glob(f"*/{folder}/*.csv")}):
-            if file.name.endswith(".matches.csv"):
-                continue
-            table = pd.read_csv(file)
-            suite = file.parent.parent.name
-            if "task" in table:
-                table["task"] = [name(suite, t) for t in table.task]
-            else:
-                table["task"] = name(suite, file.stem.replace("+", "/", 1))
-            frames.append(table)
+    for file in _side_files(results_dirs, folder):
+        table, _ = read_side_table(file, folder)
+        if table is None:
+            continue
+        suite = file.parent.parent.name
+        if "task" in table:
+            table["task"] = [name(suite, str(t)) for t in table.task]
+        else:
+            table["task"] = name(suite, file.stem.replace("+", "/", 1))
+        frames.append(table)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -11,7 +11,9 @@ either the old or the new version, never a torn one.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import shutil
 import socket
@@ -37,29 +39,65 @@ _STATE = "state"
 _PREFIX = "update_"
 
 RUNNING, INTERRUPTED, FAILED, FINISHED = "running", "interrupted", "failed", "finished"
+#: a staging folder whose status file cannot be read (``unfinished_cells`` lists it)
+DAMAGED = "damaged"
 
 
 def _replace_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: no half-written file left beside the old one
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def orbax_writing():
+    """Around an orbax save: signals wait for its threads (``interrupts.deferred``), and a
+    failure it also logs with its traceback (absl's logger, e.g. a full disk) reaches the
+    caller as the exception alone, which the CLI prints as one line."""
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.CRITICAL)
+    try:
+        with interrupts.deferred():
+            yield
+    finally:
+        absl.setLevel(level)
+
+
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started (Linux: clock ticks since boot, from ``/proc``), so a
+    PID the OS has since given to another process is not taken for the writer; None where
+    the OS does not say."""
+    try:
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]  # field 22, after the command's ")"
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def write_status(stage: Path, status: dict[str, Any]) -> None:
-    """Replace the cell's ``status.json`` (this process and host are added)."""
-    full = {**status, "pid": os.getpid(), "host": socket.gethostname()}
+    """Replace the cell's ``status.json`` (this process, when it started, and the host are
+    added)."""
+    me = os.getpid()
+    full = {**status, "pid": me, "started": process_start(me), "host": socket.gethostname()}
     text = json.dumps(full, indent=2, default=str)
     _replace_text(store.refuse_link(Path(stage)) / STATUS_FILE, text)
 
 
 def read_status(stage: Path) -> dict | None:
+    """The cell's status, or None where it is missing, unreadable or no JSON object."""
     try:
-        return json.loads((Path(stage) / STATUS_FILE).read_text())
+        status = json.loads((Path(stage) / STATUS_FILE).read_text())
     except (OSError, ValueError):
         return None
+    return status if isinstance(status, dict) else None
 
 
 def effective_state(status: dict) -> str:
@@ -72,10 +110,13 @@ def effective_state(status: dict) -> str:
     pid = status.get("pid")
     try:
         os.kill(int(pid), 0)
-    except (TypeError, ValueError, ProcessLookupError):
+    except (TypeError, ValueError, OverflowError, ProcessLookupError):
         return INTERRUPTED
     except PermissionError:  # alive, another user's
-        return RUNNING
+        pass
+    started = status.get("started")
+    if started is not None and process_start(int(pid)) not in (None, started):
+        return INTERRUPTED  # the PID now belongs to another process
     return RUNNING
 
 
@@ -87,12 +128,17 @@ def unfinished_cells(root: str | Path) -> list[dict]:
     out = []
     for file in sorted(root.rglob(f"*@*/{STATUS_FILE}")) if root.is_dir() else []:
         folder = file.parent
+        if not folder.name.endswith(("@running", "@failed")):
+            continue
+        cell_path = folder.with_name(folder.name.rsplit("@", 1)[0])
+        where = {"path": str(folder), "cell_path": str(cell_path)}
         status = read_status(folder)
-        if status is None or not folder.name.endswith(("@running", "@failed")):
+        if status is None:  # listed, not dropped: its snapshots may still resume it
+            reason = f"{STATUS_FILE} is unreadable or no JSON object"
+            out.append({"state": DAMAGED, "reason": reason, **where})
             continue
         state = FAILED if folder.name.endswith("@failed") else effective_state(status)
-        cell_path = folder.with_name(folder.name.rsplit("@", 1)[0])
-        out.append({**status, "state": state, "path": str(folder), "cell_path": str(cell_path)})
+        out.append({**status, "state": state, **where})
     return out
 
 
@@ -137,13 +183,17 @@ def write_snapshot(
     # orbax stores no empty arrays: they come back from their shapes
     tree = {"leaves": _numbered(leaves, nonempty=True), "metrics": dict(metrics)}
     checkpointer = local_checkpointer()
-    with interrupts.deferred():  # orbax writes from threads: let them finish
-        checkpointer.save((tmp / _STATE).absolute(), tree)
-        checkpointer.wait_until_finished()
     dtypes = {k: str(np.asarray(v).dtype) for k, v in metrics.items()}
     info = {**info, "updates": updates, "num_leaves": len(leaves), "metrics": dtypes}
-    _replace_text(tmp / _INFO, json.dumps(info, indent=2, default=str))
-    durable.fsync_tree(tmp)  # whole on disk before the older snapshots go
+    try:
+        with orbax_writing():  # orbax writes from threads: let them finish
+            checkpointer.save((tmp / _STATE).absolute(), tree)
+            checkpointer.wait_until_finished()
+        _replace_text(tmp / _INFO, json.dumps(info, indent=2, default=str))
+        durable.fsync_tree(tmp)  # whole on disk before the older snapshots go
+    except BaseException:  # (a full disk): the older snapshot stays the latest, alone
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     folder = root / f"{_PREFIX}{updates:08d}"
     if folder.exists():  # the same update again (a resumed run): the same state
         shutil.rmtree(folder)

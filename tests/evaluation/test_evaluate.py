@@ -4,6 +4,8 @@ a cell records them."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -290,3 +292,29 @@ def test_crossplay_between_cells_reproduces_a_cells_own_matrix(multitask_cell):
     assert set(table.task) == {"mixed/scouts"} and len(table) == 4  # 2 x 2 seeds
     mine = table.pivot(index="focal_seed", columns="partner_seed", values="return_stochastic")
     assert mine.to_numpy().tolist() == manifest["cross_play"]["matrices"]["scouts"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["crossplay", "rate", "enjoy"])
+def test_a_damaged_checkpoint_is_one_line_for_every_command_that_plays(
+    multitask_cell, tmp_path, command
+):
+    """Its data files overwritten: one `error:` line naming the checkpoint, no traceback
+    (orbax's reads still in flight print none either), exit 2."""
+    import shutil
+
+    _, _, cell = multitask_cell
+    copy = tmp_path / "mt" / "mixed" / "mlp"
+    shutil.copytree(cell, copy)
+    data = [p for p in (copy / "checkpoints").rglob("*") if p.is_file() and p.parent.name == "d"]
+    assert data
+    for p in data:
+        p.write_bytes(b"\x00garbage" * 16)
+    args = {"crossplay": [str(tmp_path / "mt")], "rate": [str(tmp_path / "mt")],
+            "enjoy": [str(copy), "--video-path", str(tmp_path / "v.gif")]}[command]  # fmt: skip
+    res = subprocess.run([sys.executable, "-m", "pmarl_bench.cli", command, *args],
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    lines = [ln for ln in (res.stdout + res.stderr).splitlines()
+             if ln.strip() and not ln.startswith("backend:")]  # fmt: skip
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert len(lines) == 1 and "is missing or damaged" in lines[0], lines[:20]

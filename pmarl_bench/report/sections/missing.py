@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pmarl_bench.report.content import Content, Context
 from pmarl_bench.report.pages import Section
-from pmarl_bench.report.results import FINAL_FRACTION, Results
+from pmarl_bench.report.results import FINAL_FRACTION, Results, side_table_problems
 
 
 def load(results: Results) -> list[str] | None:
     notes = [f"{path}: skipped, damaged: {reason}" for path, reason in results.damaged]
+    notes += [f"{path}: skipped, {reason}" for path, reason in side_table_problems(results.sources)]
     notes += [
         f"{path}: a sweep cell (tuning results): under Tuning, not among the compared cells"
         for path in results.sweep_cells

@@ -37,7 +37,7 @@ def unfinished(results_dirs: list[str | Path]) -> pd.DataFrame:
             }.get(s["state"], f"{s['state']} at {pct}")
             rows.append(
                 {
-                    "cell": f"{s.get('suite')}/{s.get('env')}/{s.get('agent')}",
+                    "cell": "/".join(Path(s["cell_path"]).parts[-3:]),
                     "state": state,
                     "env_steps": done,
                     "latest_return": s.get("latest_return"),
