@@ -325,6 +325,8 @@ CORPUS = [
      "would overwrite the results it reads"),
     ("--out around results", report_out(lambda t: t / "res"), "would overwrite the results"),
     ("--out a file", report_out(a_file), "is a file, not a folder"),
+    ("--out in /proc", report_out(lambda t: Path("/proc/pmarl-report")),
+     "--out: cannot create anything in /proc"),
     ("--out someone's folder", report_out(not_a_report), "holds files that are not a pmarl"),
     # enjoy, play, bench, list
     ("enjoy: no config", enjoy_cell(lambda m: m.pop("config")), "config: missing or damaged"),
@@ -342,6 +344,8 @@ CORPUS = [
     ("bench --dry-run over a result", lambda t: ["bench", "--dry-run", "--save", str(
         raw(t, b'{"dry_run": false, "cases": {}}', "baseline.json"))],
      "--save: ", "baseline.json holds a measured result"),
+    ("bench --save in /proc", lambda t: ["bench", "--save", "/proc/pmarl/b.json", "--dry-run"],
+     "--save: cannot create /proc/pmarl/b.json"),
     ("bench --save under a file", lambda t: ["bench", "--save", str(a_file(t) / "x.json")],
      "--save: cannot create"),
     ("bench --profile a file", lambda t: ["bench", "--profile", str(a_file(t))],

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from pmarl_bench.errors import ConfigError
+from pmarl_bench.results import durable
 
 
 def writable_dir(path: Path, option: str) -> Path:
@@ -30,9 +31,7 @@ def writable_file(path: Path, option: str) -> Path:
         raise ConfigError(f"{path} is a folder; give a file name", option)
     if path.exists() and not os.access(path, os.W_OK):
         raise ConfigError(f"cannot write {path}: permission denied", option)
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"cannot create {path}: {parent} is not a writable folder", option)
+    problem = durable.cannot_create(path)
+    if problem:
+        raise ConfigError(f"cannot create {path}: {problem}", option)
     return path

@@ -3,13 +3,13 @@ figure), and the checks that keep a report from replacing anything but an earlie
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
 
 from pmarl_bench.errors import ConfigError
+from pmarl_bench.results import durable
 
 FIGURE_DPI = 110
 #: the file that marks a folder as a report (a later report may replace such a folder)
@@ -47,11 +47,9 @@ def check_out_folder(out: Path, sources: list[Path]) -> None:
             "folder, so give a new or empty one",
             "--out",
         )
-    parent = target.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"cannot write in {parent}: permission denied", "--out")
+    problem = durable.cannot_create(target)
+    if problem:
+        raise ConfigError(problem, "--out")
 
 
 def _is_report(folder: Path) -> bool:

@@ -4,6 +4,7 @@ kernel crash never leaves a published cell or snapshot with missing bytes."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -28,3 +29,19 @@ def fsync_path(path: Path) -> None:
 def fsync_dir(folder: Path) -> None:
     """Flush a folder's entries (a rename into it) to disk."""
     fsync_path(folder)
+
+
+def cannot_create(path: Path) -> str | None:
+    """Why ``path`` (a file or folder that may not exist yet, nor its parents) cannot be
+    created, or None: a folder is made and removed at once in its nearest existing parent,
+    so a read-only place, ``/proc`` or a full disk is found before the work, not after."""
+    parent = Path(path).absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is not a folder"
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=parent, prefix=".pmarl-probe-"))
+    except OSError as err:
+        return f"cannot create anything in {parent}: {err.strerror or err}"
+    return None
