@@ -385,3 +385,34 @@ def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, make, words):
     assert line.count("(got ") <= 1, line  # the value is shown once
     assert "Traceback" not in result.output
     assert _files(tmp_path) == before  # nothing written (nor removed)
+
+
+NO_HEAVY_IMPORTS = """
+import sys
+sys.argv = ["pmarl-bench", *sys.argv[1:]]
+from pmarl_bench.cli import main
+try:
+    main()
+except SystemExit as stop:
+    code = stop.code
+heavy = sorted(m for m in ("jax", "pandas", "flax", "optax") if m in sys.modules)
+print("exit", code, "loaded", heavy)
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "{suite}"], ["tune", "{suite}"], ["run", "{suite}", "--set", "steps=-1"], ["--help"],
+], ids=["run", "tune", "run --set", "--help"])  # fmt: skip
+def test_a_malformed_suite_is_refused_before_jax_or_pandas_load(tmp_path, args):
+    """So a rejected command costs well under a second (BENCHMARKS.md: Issue 33)."""
+    import subprocess
+    import sys
+
+    suite = suite_with(tmp_path, setter("envs", 0, "colour", value=1))
+    if "--set" in args:
+        suite = suite_with(tmp_path, lambda d: None)
+    argv = [a.format(suite=suite) for a in args]
+    out = subprocess.run([sys.executable, "-c", NO_HEAVY_IMPORTS, *argv], capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path)  # fmt: skip
+    last = out.stdout.strip().splitlines()[-1]
+    assert last == f"exit {0 if argv == ['--help'] else 2} loaded []", out.stdout + out.stderr

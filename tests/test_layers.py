@@ -18,7 +18,7 @@ PACKAGE = ROOT / "pmarl_bench"
 #: the layer of each top-level module or package of pmarl_bench (higher may import lower);
 #: docs/architecture.md's table says the same (checked below)
 LAYERS = {
-    "types": 0, "errors": 0, "interrupts": 0, "controls": 0,
+    "types": 0, "errors": 0, "interrupts": 0, "controls": 0, "names": 0, "lazy": 0,
     "provenance": 1, "progress": 1, "viewer": 1, "scale": 1, "results": 1,
     "envs": 2,
     "agents": 3,
@@ -32,7 +32,7 @@ LAYERS = {
     "cli": 11,
 }  # fmt: skip
 #: what the report may import of the package (it reads result tables, nothing else)
-REPORT_MAY_IMPORT = {"types", "errors", "controls", "results", "report"}
+REPORT_MAY_IMPORT = {"types", "errors", "controls", "names", "lazy", "results", "report"}
 #: libraries that would make the report run or load models
 NO_MODELS = {"jax", "flax", "optax", "orbax"}
 

@@ -22,7 +22,8 @@ from pmarl_bench.errors import ConfigError, from_validation
 from pmarl_bench.provenance import environment_info, host_peak_bytes, reset_host_peak
 from pmarl_bench.suites.cell import Cell, network_config
 from pmarl_bench.suites.expand import ppo_config
-from pmarl_bench.suites.files import find_baseline, load_baseline, read_yaml
+from pmarl_bench.suites.files import find_baseline, load_baseline
+from pmarl_bench.suites.yaml_files import read_yaml
 from pmarl_bench.trainer.cost import (
     calibration_flops,
     calibration_seconds,

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pmarl_bench.envs.registry import default_name
+from pmarl_bench.names import default_name
 
 
 class _Strict(BaseModel):

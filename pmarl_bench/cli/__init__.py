@@ -78,23 +78,32 @@ def use_compile_cache(folder: Path | None, off: bool = False) -> Path | None:
     """Turn on JAX's persistent compilation cache in ``folder`` (default: ``$CACHE_ENV``,
     else ``default_cache_dir()``), or off (``off``, or ``$CACHE_ENV=off`` without a
     ``folder``). Programs that compile in under a second are not stored. Returns the folder
-    in use, or None."""
-    import jax
-
+    in use, or None. JAX is not imported for it (a command refused on its input never loads
+    JAX): before JAX loads, its settings go in the environment it reads them from."""
     setting = os.environ.get(CACHE_ENV, "")
     if off or (folder is None and setting.lower() == "off"):
-        jax.config.update("jax_enable_compilation_cache", False)
+        _jax_config(jax_enable_compilation_cache=False)
         return None
     folder = folder or Path(setting or default_cache_dir())
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:  # a read-only home: run without the cache
-        jax.config.update("jax_enable_compilation_cache", False)
+        _jax_config(jax_enable_compilation_cache=False)
         return None
-    jax.config.update("jax_enable_compilation_cache", True)
-    jax.config.update("jax_compilation_cache_dir", str(folder))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    _jax_config(jax_enable_compilation_cache=True, jax_compilation_cache_dir=str(folder),
+                jax_persistent_cache_min_compile_time_secs=1.0)  # fmt: skip
     return folder
+
+
+def _jax_config(**values) -> None:
+    """JAX settings: updated where JAX is loaded, else set as the variables it reads when it
+    loads (``JAX_<NAME>``)."""
+    jax = sys.modules.get("jax")
+    for name, value in values.items():
+        if jax is not None:
+            jax.config.update(name, value)
+        else:
+            os.environ[name.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def user_errors(fn):

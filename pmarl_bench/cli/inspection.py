@@ -6,7 +6,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 
 from pmarl_bench.cli import app, err_console, user_errors
@@ -170,6 +169,8 @@ def play(
     run_window(game)
     err_console.print(f"your return this episode: {game.episode_return:.3g}")
     if video_path is not None:
+        import numpy as np
+
         frames = np.stack(game.frames)
         err_console.print(f"video written: {video.write_video(video_path, frames)}")
 

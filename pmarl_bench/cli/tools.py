@@ -189,7 +189,8 @@ def list_(
     from pmarl_bench import envs
     from pmarl_bench.bench.schema import is_bench_matrix
     from pmarl_bench.envs.spaces import Dict
-    from pmarl_bench.suites.files import load_baseline, read_yaml
+    from pmarl_bench.suites.files import load_baseline
+    from pmarl_bench.suites.yaml_files import read_yaml
 
     for folder, option in ((baselines_dir, "--baselines-dir"), (suites_dir, "--suites-dir")):
         if not folder.is_dir():

@@ -157,6 +157,7 @@ def run(
     every = None if snapshot_every is None else parse_seconds(snapshot_every, "--snapshot-every")
     if force and keep_previous:
         raise ConfigError("use one of --force and --keep-previous", "--force")
+    check_suite_file(suite, set_)  # a malformed suite costs no JAX import
     if distributed:  # before the imports below: importing the envs creates device arrays
         from pmarl_bench.scale import distributed as multihost
 
@@ -169,7 +170,6 @@ def run(
         from pmarl_bench.executors.ray import RayExecutor
 
         pool = RayExecutor(address=address, gpus_per_cell=gpus_per_cell)
-    _not_a_bench_matrix(suite)
     loaded = load_suite(
         suite, seeds=seeds, steps=steps, only=only, budget=budget, overrides=set_ or []
     )
@@ -244,9 +244,21 @@ def _settings(values: dict) -> str:
     return " ".join(f"{k}={v}" for k, v in values.items())
 
 
+def check_suite_file(path: Path, overrides: list[str] | None) -> None:
+    """The suite file's format and overrides checked before anything heavy loads (under a
+    second); a benchmark matrix given by mistake is named as one."""
+    from pmarl_bench.suites.suite_file import read_suite
+
+    try:
+        read_suite(path, overrides)
+    except ConfigError:
+        _not_a_bench_matrix(path)
+        raise
+
+
 def _not_a_bench_matrix(path: Path) -> None:
     from pmarl_bench.bench.schema import is_bench_matrix
-    from pmarl_bench.suites.files import read_yaml
+    from pmarl_bench.suites.yaml_files import read_yaml
 
     if path.is_file() and is_bench_matrix(read_yaml(path)):
         raise ConfigError(

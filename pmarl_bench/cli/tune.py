@@ -77,6 +77,9 @@ def tune(
 
              (then `tuned: memory.tuned.yaml` in the suite, and pmarl-bench run suites/memory.yaml)
     """
+    from pmarl_bench.cli.train import check_suite_file
+
+    check_suite_file(suite, set_)  # a malformed suite costs no JAX import
     from pmarl_bench.report import grid_edges, tuning
     from pmarl_bench.runner import run_suite
     from pmarl_bench.suites import load_suite

@@ -11,6 +11,9 @@ from pydantic import ValidationError
 
 from pmarl_bench.envs.base import Environment
 from pmarl_bench.errors import ConfigError, from_validation
+from pmarl_bench.names import default_name
+
+__all__ = ["default_name", "make", "register", "registered"]  # default_name: names.py
 
 _REGISTRY: dict[str, Callable[..., Environment]] = {}
 _ID = re.compile(r"[a-z][a-z0-9_]*-v\d+")  # whole ids only (fullmatch)
@@ -24,14 +27,6 @@ def register(env_id: str, factory: Callable[..., Any]) -> None:
     if env_id in _REGISTRY:
         raise ValueError(f"env id {env_id!r} is already registered")
     _REGISTRY[env_id] = factory
-
-
-def default_name(env_id: str) -> str:
-    """An env's name in results and case names when none is given: its id without the
-    adapter prefix and the version, lower case with ``_`` for ``-`` (``n_back-v0`` ->
-    ``n_back``, ``gymnax:CartPole-v1`` -> ``cartpole``)."""
-    base = env_id.split(":", 1)[-1]
-    return re.sub(r"-v\d+$", "", base).replace("-", "_").lower()
 
 
 def registered() -> list[str]:

@@ -29,7 +29,10 @@ import numpy as np
 import pandas as pd
 
 from pmarl_bench.errors import ConfigError
+from pmarl_bench.names import FAILED, PREVIOUS, RUNNING, TMP_MARK, is_cell_name
 from pmarl_bench.results import durable
+
+__all__ = ["FAILED", "PREVIOUS", "RUNNING", "TMP_MARK", "is_cell_name"]  # (names.py's)
 
 COLUMNS = ["suite", "env", "agent", "seed", "update", "env_steps", "metric", "value"]
 METRICS_FILE = "metrics.parquet"
@@ -38,8 +41,6 @@ MANIFEST_FILE = "manifest.json"
 RATINGS_FOLDER = "ratings"
 #: a suite folder's cross-play between cells (``pmarl-bench crossplay``): ``cross_play/<env>.csv``
 CROSS_PLAY_FOLDER = "cross_play"
-TMP_MARK = ".tmp-"
-RUNNING, FAILED, PREVIOUS = "@running", "@failed", "@previous-"
 #: files of a staging folder that a finished cell does not keep
 _STAGING_ONLY = ("snapshots", "live.parquet", "status.json")
 
@@ -162,11 +163,6 @@ def _temp_dir(path: Path) -> Path:
     tmp = path.with_name(f"{path.name}{TMP_MARK}{uuid.uuid4().hex[:8]}")
     tmp.mkdir()
     return tmp
-
-
-def is_cell_name(name: str) -> bool:
-    """A finished cell's folder name (not a staging, failed, previous or temporary one)."""
-    return "@" not in name and TMP_MARK not in name
 
 
 def mark_failed(path: Path) -> Path:

@@ -10,19 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from pmarl_bench import controls as controls_
-from pmarl_bench.errors import ConfigError, from_validation
+from pmarl_bench.errors import ConfigError
 from pmarl_bench.suites.cell import Cell, network_config
 from pmarl_bench.suites.expand import Expansion, LoadedAgent
-from pmarl_bench.suites.files import (
-    _as_mapping,
-    find_baseline,
-    load_baseline,
-    read_yaml,
-)
-from pmarl_bench.suites.overrides import apply_overrides
+from pmarl_bench.suites.files import find_baseline, load_baseline
 from pmarl_bench.suites.schema import (
     DEFAULT_BUDGET,
     MAX_SEEDS,
@@ -31,6 +23,7 @@ from pmarl_bench.suites.schema import (
     Budget,
     Suite,
 )
+from pmarl_bench.suites.suite_file import read_suite
 from pmarl_bench.suites.sweep import (
     TUNE_SUFFIX,
     check_sweep,
@@ -82,11 +75,7 @@ def load_suite(
     file's data, ``suites.overrides``), ``tune`` (the cells of the suite's ``sweep:``
     instead, ``suites.sweep``)."""
     path = Path(path)
-    data = apply_overrides(_as_mapping(read_yaml(path), path), overrides or [])
-    try:
-        suite = Suite(**data)
-    except ValidationError as err:
-        raise from_validation(err, f"{path}: ", Suite) from None
+    suite = read_suite(path, overrides)
     suite, chosen = _sized(suite, path, budget, seeds, steps, only)
     bwhere = f"{path}: budgets.{budget}"
     loaded_agents, controls = _load_agents(suite, path, chosen, bwhere)

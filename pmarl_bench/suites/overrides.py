@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from pmarl_bench.errors import ConfigError
-from pmarl_bench.suites.files import parse_yaml
 from pmarl_bench.suites.schema import env_name
+from pmarl_bench.suites.yaml_files import parse_yaml
 
 _EXAMPLE = "e.g. --set ppo.lr=1e-3 or --set agents.gru.network.width=128"
 #: how a chosen-settings file's PPO layer is located: ``FILE: settings.ENV.AGENT``

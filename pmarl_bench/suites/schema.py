@@ -9,8 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pmarl_bench.controls import OLD_ORACLE, ORACLE_MEMORY, ORACLE_STATE, Control
-from pmarl_bench.envs.registry import default_name
-from pmarl_bench.results import store
+from pmarl_bench.names import TMP_MARK, default_name, is_cell_name
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # whole names only (fullmatch)
 DEFAULT_BUDGET = "default"
@@ -31,8 +30,8 @@ def _check_name(v: str | None) -> str | None:
         raise ValueError(
             "use up to 100 letters, digits, '_', '-' and '.' (it names a results folder)"
         )
-    if v is not None and not store.is_cell_name(v):
-        raise ValueError(f"{v!r} holds {store.TMP_MARK!r}, which marks temporary folders")
+    if v is not None and not is_cell_name(v):
+        raise ValueError(f"{v!r} holds {TMP_MARK!r}, which marks temporary folders")
     return v
 
 

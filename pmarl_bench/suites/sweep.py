@@ -17,8 +17,8 @@ from pydantic import ValidationError
 from pmarl_bench.agents.base import AgentConfig
 from pmarl_bench.errors import ConfigError, from_validation
 from pmarl_bench.suites.cell import Cell, network_config
-from pmarl_bench.suites.files import _as_mapping, read_yaml
 from pmarl_bench.suites.schema import Range, Suite, Sweep, SweepSpace, Tuned
+from pmarl_bench.suites.yaml_files import _as_mapping, read_yaml
 from pmarl_bench.trainer.config import PPOConfig
 from pmarl_bench.trainer.ppo import TRACED
 

@@ -47,7 +47,8 @@ MOVES = ("up", "right", "down", "left")
 FULL_ACTIONS = (*MOVES, "stay", "attack", "dig")
 UP, RIGHT, DOWN, LEFT, STAY, ATTACK, DIG = range(7)
 # (drow, dcol) per action; non-move actions stand still
-DELTAS = jnp.array([[-1, 0], [0, 1], [1, 0], [0, -1], [0, 0], [0, 0], [0, 0]], jnp.int32)
+# (a host array: importing the envs starts no JAX backend; index it as jnp.asarray(DELTAS))
+DELTAS = np.array([[-1, 0], [0, 1], [1, 0], [0, -1], [0, 0], [0, 0], [0, 0]], np.int32)
 
 
 #: the largest map side (the origin's GPU maps are 40; a 1024-side map of 4,096 envs is 4 GB)
@@ -248,7 +249,7 @@ def mark_self(obs: jax.Array) -> jax.Array:
 
 def targets(pos: jax.Array, actions: jax.Array) -> jax.Array:
     """The cell each agent's action points at (its own cell for non-moves)."""
-    return pos + DELTAS[actions]
+    return pos + jnp.asarray(DELTAS)[actions]
 
 
 def set_cells(tiles: jax.Array, cells: jax.Array, where: jax.Array, value) -> jax.Array:

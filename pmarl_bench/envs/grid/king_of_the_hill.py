@@ -188,7 +188,7 @@ class KingOfTheHill(GridEnv):
         facing = jnp.where(moving, actions, state.facing)
 
         # 2. moves, blocked by walls and by agents standing there; ties broken at random
-        target = state.pos + DELTAS[actions]
+        target = state.pos + jnp.asarray(DELTAS)[actions]
         tile = at(state.tiles, target)
         held = (target[:, None, :] == state.pos[None, :, :]).all(-1)  # [A, A]
         held = (held & ~jnp.eye(a, dtype=bool)).any(-1)
@@ -199,7 +199,7 @@ class KingOfTheHill(GridEnv):
         pos = jnp.where((wants & ~beaten)[:, None], target, state.pos)
 
         # 3. digging
-        faced = pos + DELTAS[facing]
+        faced = pos + jnp.asarray(DELTAS)[facing]
         digs = (actions == DIG) & (at(state.tiles, faced) == Tile.DIGGABLE)
         tiles = set_cells(state.tiles, faced, digs, Tile.EMPTY)
         frozen = jnp.where(digs, o.dig_timeout, jnp.maximum(state.frozen - 1, 0))
@@ -209,7 +209,7 @@ class KingOfTheHill(GridEnv):
         strikes = jnp.where((attack & self.is_knight)[:, None], faced, -1)  # [A, 2]
         damage = _hits(pos, strikes)
         flying = state.arrow_left > 0
-        arrow = state.arrow_pos + DELTAS[state.arrow_dir]
+        arrow = state.arrow_pos + jnp.asarray(DELTAS)[state.arrow_dir]
         flying = flying & (at(tiles, arrow) == Tile.EMPTY)
         shoot = attack & ~self.is_knight & ~flying & (at(tiles, faced) == Tile.EMPTY)
         arrow = jnp.where(shoot[:, None], faced, arrow)
