@@ -26,6 +26,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 from rich.console import Console
 
+from pmarl_bench.errors import ConfigError
 from pmarl_bench.report import tuning
 from pmarl_bench.results import store
 from pmarl_bench.runner import run_suite
@@ -61,8 +62,15 @@ def run_studies(
     if force:
         journal.unlink(missing_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = JournalStorage(JournalFileBackend(str(journal)))
-    studies = [_study(cell, sweep, storage) for cell in loaded.cells]
+    try:
+        storage = JournalStorage(JournalFileBackend(str(journal)))
+        studies = [_study(cell, sweep, storage) for cell in loaded.cells]
+    except Exception as err:  # optuna raises several kinds for a damaged journal
+        raise ConfigError(
+            f"the Optuna journal is damaged ({type(err).__name__}); move it aside, or tune "
+            "afresh with --force (which deletes it)",
+            str(journal),
+        ) from None
     batch = sweep.optuna.batch
     # batches told by an earlier run: their cells are finished
     skipped = sum(-(-_told(study) // batch) for _, _, study in studies)

@@ -174,6 +174,14 @@ def huge_in_tuned(tmp: Path) -> Path:
     return suite_with(tmp, setter("tuned", value="t.tuned.yaml"))
 
 
+def damaged_journal(tmp: Path) -> list[str]:
+    from test_study import SUITE
+
+    (tmp / "r" / "o-tune").mkdir(parents=True)
+    (tmp / "r" / "o-tune" / "optuna.journal").write_bytes(b"garbage\x00\xff{not json\n")
+    return ["tune", str(raw(tmp, SUITE.encode(), "o.yaml")), "--results-dir", str(tmp / "r")]
+
+
 def enjoy_cell(change):
     """A finished cell of the smoke suite, without training: a manifest and no checkpoint."""
 
@@ -328,6 +336,7 @@ CORPUS = [
     ("--out in /proc", report_out(lambda t: Path("/proc/pmarl-report")),
      "--out: cannot create anything in /proc"),
     ("--out someone's folder", report_out(not_a_report), "holds files that are not a pmarl"),
+    ("damaged Optuna journal", damaged_journal, "optuna.journal: the Optuna journal is damaged"),
     # enjoy, play, bench, list
     ("enjoy: no config", enjoy_cell(lambda m: m.pop("config")), "config: missing or damaged"),
     ("enjoy: no checkpoint", enjoy_cell(lambda m: None), "checkpoint final is missing or damaged"),
