@@ -78,7 +78,8 @@ def check_cells(cells: list[Cell], memory_limit: int | str | None = "device") ->
 
 def _check(cell: Cell, limit: int | None, grouped: bool) -> None:
     runs = len(cell.seeds) * max(1, len(cell.trials))
-    what = f"{len(cell.seeds):,} seeds" + (f" x {len(cell.trials):,} trials" if cell.trials else "")
+    seeds = f"{len(cell.seeds):,} seed{'s' if len(cell.seeds) > 1 else ''}"
+    what = seeds + (f" x {len(cell.trials):,} trials" if cell.trials else "")
     if runs > MAX_RUNS_PER_PROGRAM:
         raise ConfigError(
             f"{what} = {runs:,} runs in one compiled program; at most "
