@@ -359,6 +359,8 @@ CORPUS = [
      "--save: cannot create"),
     ("bench --profile a file", lambda t: ["bench", "--profile", str(a_file(t))],
      "--profile: ", "is a file, not a folder"),
+    ("run a tuned file", lambda t: ["run", str(ROOT / "suites" / "memory.tuned.yaml")],
+     "memory.tuned.yaml holds settings chosen by `pmarl-bench tune`, not a suite"),
     ("list: no baselines", lambda t: ["list", "--baselines-dir", str(t / "none")],
      "--baselines-dir: no such folder"),
 ]  # fmt: skip

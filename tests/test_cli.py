@@ -148,9 +148,12 @@ def test_list_shows_envs_baselines_suites_and_bench_matrices_apart(monkeypatch):
     lines = result.output.splitlines()
     for env_id in ("traveling_salesman-v0", "king_of_the_hill-v0", "n_back-v0"):
         assert any(line.startswith(env_id + " ") for line in lines), env_id
-    suites, matrices = result.output.split("# benchmark matrices")
+    suites, rest = result.output.split("# benchmark matrices")
+    matrices, chosen = rest.split("# tuned settings")
     assert "suites/memory.yaml" in suites and "suites/smoke.yaml" in suites
     assert "bench.yaml" not in suites and "benchmarks/bench.yaml" in matrices
+    # a chosen-settings file is not listed as a runnable suite
+    assert "tuned.yaml" not in suites and "suites/memory.tuned.yaml" in chosen
 
 
 def test_list_on_a_narrow_terminal_wraps_other_columns_not_ids():

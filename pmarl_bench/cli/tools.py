@@ -235,7 +235,7 @@ def list_(
             rows.append((path.stem, "invalid", str(err)))
     print_table(console, f"baselines ({baselines_dir}/)", ("name", "kind", "description"), rows)
 
-    suites, matrices = [], []
+    suites, matrices, chosen = [], [], []
     for path in sorted({*suites_dir.glob("*.yaml"), *matrices_dir.glob("*.yaml")}):
         try:
             data = read_yaml(path)
@@ -243,12 +243,19 @@ def list_(
             suites.append((str(path), f"unreadable: {err}"))
             continue
         data = data if isinstance(data, dict) else {}
+        if {"protocol", "settings"} <= set(data):  # `tune`'s output, read by a suite
+            sweep = (data.get("protocol") or {}).get("sweep", "?")
+            chosen.append((str(path), f"chosen by pmarl-bench tune (sweep {sweep})"))
+            continue
         kind = matrices if is_bench_matrix(data) else suites
         kind.append((str(path), data.get("description", "")))
     print_table(console, "suites (pmarl-bench run FILE)", ("file", "description"), suites)
     print_table(
         console, "benchmark matrices (pmarl-bench bench FILE)", ("file", "description"), matrices
     )
+    if chosen:
+        print_table(console, "tuned settings (a suite's `tuned: FILE`; not runnable)",
+                    ("file", "what"), chosen)  # fmt: skip
 
 
 def print_table(console: Console, title: str, columns: tuple, rows: list[tuple]) -> None:

@@ -257,12 +257,19 @@ def check_suite_file(path: Path, overrides: list[str] | None) -> None:
 
 
 def _not_a_bench_matrix(path: Path) -> None:
+    """A benchmark matrix or a chosen-settings file given for a suite, named as what it is."""
     from pmarl_bench.bench.schema import is_bench_matrix
     from pmarl_bench.suites.yaml_files import read_yaml
 
-    if path.is_file() and is_bench_matrix(read_yaml(path)):
+    data = read_yaml(path) if path.is_file() else None
+    if is_bench_matrix(data):
         raise ConfigError(
             f"{path} is a benchmark matrix, not a suite; run it with `pmarl-bench bench {path}`"
+        )
+    if isinstance(data, dict) and {"protocol", "settings"} <= set(data):
+        raise ConfigError(
+            f"{path} holds settings chosen by `pmarl-bench tune`, not a suite; a suite reads "
+            f"it with `tuned: {path.name}`"
         )
 
 
