@@ -128,6 +128,9 @@ def test_dry_run_shows_each_cell_and_what_the_results_hold_and_writes_nothing(sm
     assert result.exit_code == 0, result.output
     assert "n_back/mlp  [trains]" in result.stdout and "width=8" in result.stdout
     assert "mlp_tanh" not in result.stdout
+    # an override equal to PPO's default is shown too (every value the cell trains with)
+    result = invoke(*args, "--set", "ppo.lr=3e-4", "--only", "*/mlp")
+    assert "  default  " in result.stdout and " lr=0.0003 " in result.stdout + " "
     assert files() == before
 
 

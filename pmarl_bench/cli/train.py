@@ -230,6 +230,7 @@ def _print_plan(loaded, results_dir: Path) -> None:
         print(f"  budget   {plan.budget} per seed")
         print(f"  network  {_settings(plan.network)}")
         print(f"  ppo      {_settings(plan.ppo)}")
+        print(f"  default  {_settings(plan.ppo_defaults or {})}")
         print(f"  memory   {memory}")
 
 

@@ -24,6 +24,9 @@ class CellPlan:
     config_hash: str
     state: str  # finished (skipped) | resumes | trains
     memory: Memory | None = None
+    # the rest of the settings, at PPO's defaults (set there by a layer or not: every value
+    # the cell trains with is shown, an override equal to its default included)
+    ppo_defaults: dict | None = None
 
 
 def plan_cell(cell: Cell, results_dir: Path, compile_program: bool) -> CellPlan:
@@ -39,15 +42,12 @@ def plan_cell(cell: Cell, results_dir: Path, compile_program: bool) -> CellPlan:
     else:
         state = "trains"
     defaults = PPOConfig(total_env_steps=1).model_dump()
-    ppo = {
-        k: v
-        for k, v in cell.ppo.model_dump().items()
-        if v != defaults.get(k) and k != "total_env_steps"  # the budget line says it
-    }
+    values = {k: v for k, v in cell.ppo.model_dump().items() if k != "total_env_steps"}
+    ppo = {k: v for k, v in values.items() if v != defaults.get(k)}  # (budget: its own line)
     memory = SeedProgram(train, len(cell.seeds)).memory() if compile_program else None
     return CellPlan(
         cell.name, cell.seeds, budget_note(train), cell.network.model_dump(), ppo, digest,
-        state, memory,
+        state, memory, {k: v for k, v in values.items() if k not in ppo},
     )  # fmt: skip
 
 
