@@ -1,5 +1,6 @@
 """User-facing errors: the CLI prints them as one line and exits with code 2."""
 
+import difflib
 import types
 import typing
 
@@ -45,10 +46,8 @@ def from_validation(err, where: str, allowed=None) -> ConfigError:
     loc = format_loc(raw_loc)
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
-        msg = "unknown key"
         keys = _keys_at(allowed, raw_loc[:-1]) if isinstance(allowed, type) else allowed
-        if keys is not None:
-            msg += f"; allowed: {', '.join(keys) or '(none)'}"
+        msg = unknown_key(str(raw_loc[-1]) if raw_loc else "", keys)
     elif first["type"] == "missing":
         msg = "missing required field"
     elif (
@@ -62,6 +61,18 @@ def from_validation(err, where: str, allowed=None) -> ConfigError:
         sep = "" if not where or where.endswith(": ") else "."
         where = f"{where}{sep}{loc}" if where else loc
     return ConfigError(msg, where or None)
+
+
+def unknown_key(key: str, allowed: list[str] | None) -> str:
+    """'unknown key; did you mean 'lr'? allowed: ...' (the nearest allowed key, if one is
+    close)."""
+    msg = "unknown key"
+    if allowed is None:
+        return msg
+    near = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
+    if near:
+        msg += f"; did you mean {near[0]!r}?"
+    return msg + f"{' ' if near else '; '}allowed: {', '.join(allowed) or '(none)'}"
 
 
 def _keys_at(model, loc: tuple) -> list[str] | None:

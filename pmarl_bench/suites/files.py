@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from pmarl_bench.agents.base import AgentConfig
-from pmarl_bench.errors import ConfigError, from_validation
+from pmarl_bench.errors import ConfigError, from_validation, unknown_key
 from pmarl_bench.suites.cell import network_config
 from pmarl_bench.suites.schema import Baseline
 from pmarl_bench.suites.yaml_files import _as_mapping, read_yaml
@@ -49,4 +49,4 @@ def check_ppo_keys(data: dict, where: str) -> None:
                 "set the budget with `steps` (suite or env entry) or --steps", f"{where}.{key}"
             )
         if key not in PPO_FIELDS:
-            raise ConfigError(f"unknown key; allowed: {', '.join(PPO_FIELDS)}", f"{where}.{key}")
+            raise ConfigError(unknown_key(key, PPO_FIELDS), f"{where}.{key}")

@@ -23,12 +23,13 @@ from pmarl_bench.suites.schema import (
     Budget,
     Suite,
 )
-from pmarl_bench.suites.suite_file import read_suite
+from pmarl_bench.suites.suite_file import errors_at_overrides, read_suite
 from pmarl_bench.suites.sweep import (
     TUNE_SUFFIX,
     check_sweep,
     load_tuned,
 )
+from pmarl_bench.suites.yaml_files import _as_mapping, read_yaml
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,14 @@ def load_suite(
     instead, ``suites.sweep``)."""
     path = Path(path)
     suite = read_suite(path, overrides)
+    with errors_at_overrides(_as_mapping(read_yaml(path), path), overrides):
+        return _expand(path, suite, seeds, steps, only, budget, overrides, tune)
+
+
+def _expand(
+    path: Path, suite: Suite, seeds: int | None, steps: int | None, only: str | None,
+    budget: str | None, overrides: list[str] | None, tune: bool,
+) -> LoadedSuite:  # fmt: skip
     suite, chosen = _sized(suite, path, budget, seeds, steps, only)
     bwhere = f"{path}: budgets.{budget}"
     loaded_agents, controls = _load_agents(suite, path, chosen, bwhere)

@@ -86,6 +86,41 @@ def apply_overrides(data: dict, assignments: list[str]) -> dict:
     return data
 
 
+def override_locations(data: dict, assignments: list[str]) -> list[tuple[str, str]]:
+    """Each assignment's field as an error names it (``envs[0].ppo.lr`` for
+    ``envs.n_back.ppo.lr``, entries by index in ``data``, the suite's data before the
+    overrides) beside its ``PATH``; assignments that do not parse are left out."""
+    found = []
+    for assignment in assignments:
+        path = assignment.partition("=")[0].strip()
+        node: Any = data
+        parts = []
+        for key in path.split("."):
+            if isinstance(node, list):
+                names = _entry_names(node, parts[-1] if parts else "")
+                i = int(key) if key.isdigit() else (names.index(key) if key in names else None)
+                if i is None or i >= len(node):
+                    break
+                parts[-1] += f"[{i}]"
+                node = node[i]
+            else:
+                parts.append(key)
+                node = node.get(key) if isinstance(node, dict) else None
+        else:
+            found.append((".".join(parts), path))
+    return found
+
+
+def relocated(err: ConfigError, data: dict, assignments: list[str]) -> ConfigError:
+    """``err`` located at ``--set PATH`` where an override's field is, holds or lies inside
+    the field it names, so the user is pointed at the flag, not the file."""
+    field = (err.where or "").rsplit(": ", 1)[-1]
+    for loc, path in reversed(override_locations(data, assignments)):
+        if field == loc or field.startswith(loc + ".") or loc.startswith(field + "."):
+            return ConfigError(err.message, f"--set {path}")
+    return err
+
+
 def _index(items: list, key: str, section: str, where: str) -> int:
     if key.isdigit():
         if int(key) >= len(items):

@@ -196,7 +196,7 @@ BAD = {
     "top-level list": ("- a\n- b\n", "expected a mapping"),
     "unknown top key": (
         "name: x\nsteps: 99999\nseed: 1\n" + ENVS_OK + AGENTS_OK,
-        "s.yaml: seed: unknown key; allowed: name",
+        "s.yaml: seed: unknown key; did you mean 'seeds'? allowed: name",
     ),
     "missing steps": ("name: x\n" + ENVS_OK + AGENTS_OK, "s.yaml: steps: missing"),
     "wrong type": ("name: x\nsteps: lots\n" + ENVS_OK + AGENTS_OK, "s.yaml: steps: "),

@@ -121,10 +121,14 @@ def test_the_file_itself_is_not_changed(write):
         ),
         ("agents.5.ppo.lr=1", "--set agents.5: agents has 2 entries (0..1)"),
         ("steps.x=1", "--set steps: steps is a value (4096), not a section"),
-        ("ppo.lr=fast", "s.yaml: ppo.lr: Input should be a valid number"),
-        ("ppo.lrr=0.1", "s.yaml: ppo.lrr: unknown key"),
-        ("agents.tiny.network.width=-1", "agents[0].network.width: Input should be greater than 0"),
-        ("stepz=1", "s.yaml: stepz: unknown key"),
+        # errors about a value a --set gave name the --set, not the file
+        ("ppo.lr=fast", "--set ppo.lr: Input should be a valid number"),
+        ("ppo.lrr=0.1", "--set ppo.lrr: unknown key; did you mean 'lr'?"),
+        (
+            "agents.tiny.network.width=-1",
+            "--set agents.tiny.network.width: Input should be greater",
+        ),
+        ("stepz=1", "--set stepz: unknown key; did you mean 'steps'?"),
     ],
 )
 def test_bad_overrides_are_one_line_naming_the_path(write, assignment, expected):
