@@ -336,3 +336,24 @@ def test_enjoy_records_an_n_back_cell(smoke_results, tmp_path):
     assert result.exit_code == 0, result.output
     frames = iio.imread(out, index=None)
     assert frames.shape[0] == 16  # one frame per step of the 16-step episode
+
+
+def test_status_shows_one_unit_for_running_and_finished_cells(tmp_path):
+    """agent-steps/s of all seeds together, from a running cell's status and a finished
+    cell's manifest alike (a cell does not seem to change speed as it finishes)."""
+    import numpy as np
+
+    from pmarl_bench.results import metrics_frame, staging, store, write_cell
+
+    frame = metrics_frame({"episode_return": np.ones((2, 3))}, suite="s", env="e", agent="done",
+                          seeds=[0, 1], env_steps_per_update=10)  # fmt: skip
+    write_cell(tmp_path / "s" / "e" / "done", frame,
+               {"suite": "s", "env": "e", "agent": "done", "seeds": [0, 1],
+                "agent_steps_per_second": 12_300.0, "env_steps_per_second": 6_150.0})  # fmt: skip
+    stage = store.stage_dir(tmp_path / "s" / "e" / "busy")
+    staging.write_status(stage, {"state": "running", "suite": "s", "env": "e", "agent": "busy",
+                                 "agent_steps_per_second": 45_600.0,
+                                 "env_steps_per_second": 22_800.0})  # fmt: skip
+    out = invoke("status", str(tmp_path)).output
+    assert "agent-steps/s (all seeds)" in " ".join(out.split())
+    assert "12.3k" in out and "45.6k" in out and "6.15k" not in out and "22.8k" not in out

@@ -39,7 +39,7 @@ def status(
                 _name(manifest, results_dir, Path(manifest["path"])),
                 "finished",
                 _steps(total, total, human),
-                human(manifest.get("env_steps_per_second") or math.nan),
+                human(manifest.get("agent_steps_per_second") or math.nan),
                 "",
                 _mean(manifest.get("evaluation", {}) or {}),
                 f"finished {manifest.get('created', '?')}",
@@ -55,7 +55,7 @@ def status(
             if s.get("snapshot_update") and not running
             else ("starts afresh when rerun" if not running else s.get("phase", ""))
         )
-        rate = s.get("env_steps_per_second")
+        rate = s.get("agent_steps_per_second")  # (a status from before it: none shown)
         ret = s.get("latest_return")
         rows.append(
             (
@@ -71,7 +71,9 @@ def status(
     if not rows:
         raise ConfigError("no cells here (finished, running or failed)", str(results_dir))
     table = Table(title=f"cells in {results_dir}")
-    for column in ("cell", "state", "env steps/seed", "env steps/s", "ETA", "return", "note"):
+    columns = ("cell", "state", "env steps/seed", "agent-steps/s (all seeds)", "ETA", "return",
+               "note")  # fmt: skip
+    for column in columns:
         table.add_column(column, overflow="fold")
     colour = {"finished": "green", "running": "cyan", "interrupted": "yellow", "failed": "red",
               "damaged": "red"}  # fmt: skip

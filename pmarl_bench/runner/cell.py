@@ -172,9 +172,11 @@ class _CellRun:
         return found.resume
 
     def _on_progress(self, p: loop.Progress) -> None:
-        rate = p.agent_steps_per_second * self.train_.env_steps_per_update
-        rate /= self.train_.agent_steps_per_update * len(self.seeds)  # env steps/s per seed
-        eta = (self.total - p.env_steps) / rate if rate > 0 else float("nan")
+        # one unit everywhere (log, status, manifest): steps of all seeds together per second
+        env_rate = p.agent_steps_per_second * self.train_.env_steps_per_update
+        env_rate /= self.train_.agent_steps_per_update
+        per_seed = env_rate / len(self.seeds)
+        eta = (self.total - p.env_steps) / per_seed if per_seed > 0 else float("nan")
         ret = "–" if np.isnan(p.latest_return) else f"{p.latest_return:.3g}"
         self.say(p.env_steps, f"{human(p.env_steps)}/{human(self.total)} env steps · "
                  f"{human(p.agent_steps_per_second)} agent-steps/s · return {ret} · "
@@ -184,7 +186,8 @@ class _CellRun:
             phase=TRAIN,
             updates=p.updates,
             env_steps=p.env_steps,
-            env_steps_per_second=rate,
+            agent_steps_per_second=p.agent_steps_per_second,
+            env_steps_per_second=env_rate,
             eta_seconds=eta if np.isfinite(eta) else None,
             latest_return=None if np.isnan(p.latest_return) else p.latest_return,
         )
