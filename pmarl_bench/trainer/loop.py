@@ -35,7 +35,9 @@ class Progress:
     updates: int
     num_updates: int
     env_steps: int  # per seed
-    agent_steps_per_second: float  # all seeds, since the first chunk started
+    # all seeds; after the first chunk, over the chunks since it (its time holds the
+    # program's first-run costs, which would make an early ETA far too long)
+    agent_steps_per_second: float
     latest_return: float  # mean over seeds of the last update's episode return (NaN: none)
 
 
@@ -159,15 +161,18 @@ def train_seeds(
                     metrics=functools.partial(_merge, chunks),
                 )
             )
+        t_now = time.perf_counter()
+        if i == start:
+            t_first = t_now  # the steady rate is measured from here on
         if on_progress is not None:
-            elapsed = time.perf_counter() - t_run
+            since, timed = (t_run, 1) if i == start else (t_first, i - start)
             ret = metrics["episode_return"][:, -1]
             on_progress(
                 Progress(
                     updates=done,
                     num_updates=train.num_updates,
                     env_steps=done * train.env_steps_per_update,
-                    agent_steps_per_second=(i + 1 - start) * agent_steps_per_chunk / elapsed,
+                    agent_steps_per_second=timed * agent_steps_per_chunk / (t_now - since),
                     latest_return=float(np.nanmean(ret)) if np.isfinite(ret).any() else np.nan,
                 )
             )
