@@ -115,9 +115,11 @@ def _run_locked(
             store.write_plan(results_dir / loaded.suite.name, plan)
     else:
         visible = distributed.is_primary()
-        with ProgressDisplay(console, names, visible=visible) as bars:
-            for job in todo:
-                train(job.cell, job.path, bars.reporter(job.cell.name), memory_limit=memory_limit)
+        # "cell k of N" in every line: where a long suite stands, in a log too
+        labels = [f"{job.cell.name} ({k} of {len(todo)})" for k, job in enumerate(todo, 1)]
+        with ProgressDisplay(console, labels, visible=visible) as bars:
+            for job, label in zip(todo, labels, strict=True):
+                train(job.cell, job.path, bars.reporter(label), memory_limit=memory_limit)
                 if planned:
                     store.write_plan(results_dir / loaded.suite.name, plan)
     summary.ran = [job.cell.name for job in todo]
