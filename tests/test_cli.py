@@ -357,3 +357,19 @@ def test_status_shows_one_unit_for_running_and_finished_cells(tmp_path):
     out = invoke("status", str(tmp_path)).output
     assert "agent-steps/s (all seeds)" in " ".join(out.split())
     assert "12.3k" in out and "45.6k" in out and "6.15k" not in out and "22.8k" not in out
+
+
+def test_status_lists_the_cells_a_run_has_not_started(tmp_path):
+    from pmarl_bench.results import store
+
+    store.write_plan(tmp_path / "s", [{"env": "e", "agent": "a", "control": None},
+                                      {"env": "e", "agent": "b", "control": None}])  # fmt: skip
+    staging_dir = store.stage_dir(tmp_path / "s" / "e" / "a")
+    from pmarl_bench.results import staging
+
+    staging.write_status(staging_dir, {"state": "running", "suite": "s", "env": "e", "agent": "a"})
+    for root, prefix in ((tmp_path / "s", ""), (tmp_path, "s/")):
+        out = invoke("status", str(root)).output
+        rows = [" ".join(line.split()) for line in out.splitlines()]
+        assert any(f"{prefix}e/b" in r and "not started" in r for r in rows), out
+        assert not any(f"{prefix}e/a " in r and "not started" in r for r in rows), out

@@ -27,7 +27,7 @@ def status(
     Example: pmarl-bench status results/memory
     """
     from pmarl_bench.progress import clock, human
-    from pmarl_bench.results import reading, staging
+    from pmarl_bench.results import reading, staging, store
 
     if not results_dir.is_dir():
         raise ConfigError("no such results folder", str(results_dir))
@@ -68,6 +68,14 @@ def status(
                 note,
             )
         )
+    listed = {row[0] for row in rows}
+    own_plan = (results_dir / store.PLAN_FILE).is_file()  # a suite folder's own
+    for c in store.read_plans(results_dir):  # the last run's cells that have not started
+        mine = own_plan and c["suite"] == results_dir.name
+        suite = results_dir if mine else results_dir / c["suite"]
+        name = _name({}, results_dir, suite / str(c.get("env")) / str(c.get("agent")))
+        if name not in listed:
+            rows.append((name, "not started", "–", "–", "", "–", "planned by the last run"))
     if not rows:
         raise ConfigError("no cells here (finished, running or failed)", str(results_dir))
     table = Table(title=f"cells in {results_dir}")
@@ -76,7 +84,7 @@ def status(
     for column in columns:
         table.add_column(column, overflow="fold")
     colour = {"finished": "green", "running": "cyan", "interrupted": "yellow", "failed": "red",
-              "damaged": "red"}  # fmt: skip
+              "damaged": "red", "not started": "dim"}  # fmt: skip
     for row in sorted(rows):
         table.add_row(row[0], f"[{colour.get(row[1], 'white')}]{row[1]}[/]", *row[2:])
     console = Console()

@@ -97,8 +97,8 @@ def _run_locked(
     todo = pending_cells(loaded, results_dir, force, console)
     plan = [{"env": c.env_name, "agent": c.agent_name, "control": c.control}
             for c in loaded.cells]  # fmt: skip
-    # the plan, for reports of a partial run, once a cell has results: a run refused or
-    # stopped before any leaves nothing
+    # the plan, for reports of a partial run and for `status` (cells not started yet), once
+    # the run is under way or a cell has results: a refused run leaves nothing
     planned = distributed.is_primary() and not any(c.trials for c in loaded.cells)
     if planned and len(todo) < len(loaded.cells):
         store.write_plan(results_dir / loaded.suite.name, plan)
@@ -108,6 +108,8 @@ def _run_locked(
     summary.skipped = [c.name for c in loaded.cells if c.name not in names]
     if not todo:
         return summary
+    if planned:
+        store.write_plan(results_dir / loaded.suite.name, plan)
     train = functools.partial(run_cell, snapshot_every=snapshot_every, loggers=tuple(loggers))
     if executor is not None:
         executor.run(todo, train, console=console, memory_limit=memory_limit)
