@@ -1,5 +1,7 @@
 """``play``: a person controls one agent with the keyboard; the others follow a trained
-policy (when a cell is given) or act at random. One env step per key press.
+policy (when a cell is given) or act at random. One env step per key press. The window shows
+what the person's agent observes (``inspect``: the whole scene, hidden state included, which
+on a memory task gives the answer away).
 
 Keys: arrows or WASD move, space attacks, E digs, ``.`` stays (where the env has the action);
 in n-back M answers match and N no match; R starts a new episode, Esc or Q quits.
@@ -27,6 +29,9 @@ KEYS = {
 }  # fmt: skip
 
 
+_KEY_NAMES = {"up": "↑", "right": "→", "down": "↓", "left": "←", "space": "Space", ".": "."}
+
+
 @dataclass
 class Game:
     """The host side of play: one env, the person's agent and everyone else's policy."""
@@ -38,6 +43,7 @@ class Game:
     params: object = None
     seed: int = 0
     pov: bool = False
+    inspect: bool = False  # the whole scene (hidden state too), not only what the agent sees
     frames: list = field(default_factory=list)
     episode_return: float = 0.0
 
@@ -100,6 +106,8 @@ class Game:
 
     def _draw_fn(self, state):
         px = video.cell_size(self.env)
+        if not self.inspect:  # what the agent observes, and nothing it does not
+            return self.env.render_pov(state, self.player, cell_px=2 * px), None, None
         img = self.env.render(state, self.env_params, cell_px=px)
         pov = self.env.render_pov(state, self.player, cell_px=2 * px) if self.pov else None
         positions = self.env.positions(state)
@@ -119,6 +127,18 @@ class Game:
         last = "" if self.last_return is None else f"  last episode {self.last_return:.2f}"
         header = f"t={self.t}  you (agent {self.player}): {self.episode_return:.2f}{last}"
         return video.annotate(rec, headers=[header])[0]
+
+    def key_help(self) -> str:
+        """The keys this env's actions have, e.g. 'M match, N no_match, R new episode, ...'."""
+        names = list(self.env.action_names)
+        keys: dict[str, list[str]] = {}
+        for key, action in KEYS.items():
+            if action in names:
+                keys.setdefault(action, []).append(_KEY_NAMES.get(key, key.upper()))
+        shown = [
+            f"{'/'.join(k)} {a}" for a, k in sorted(keys.items(), key=lambda x: names.index(x[0]))
+        ]
+        return ", ".join([*shown, "R new episode", "Esc or Q quit"])
 
     @property
     def position(self) -> tuple[int, int]:  # grid tasks

@@ -103,3 +103,16 @@ def test_without_a_display_play_explains_that_it_needs_one(monkeypatch, tmp_path
     assert "play needs a window" in line and "enjoy" in line
     assert "instead with --video-path" not in line  # the old hint contradicted the command
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_play_shows_what_the_agent_observes_unless_asked_to_inspect():
+    """n-back's window is the current symbol alone (the person must remember, as the agent
+    must); --inspect shows the whole scene, the past symbols and the hidden n included."""
+    env = envs.make("n_back-v0", max_n=2, episode_length=8)
+    plain = Game(env, None, player=0, seed=1)
+    inspected = Game(env, None, player=0, seed=1, inspect=True)
+    pov = np.asarray(env.render_pov(plain.state, 0, cell_px=2 * 16))
+    assert plain.frames[-1].shape[1] == pov.shape[1]  # one column: this step's symbol
+    assert inspected.frames[-1].shape[1] > 2 * pov.shape[1]  # the history, n framed
+    assert "M match" in plain.key_help() and "N no_match" in plain.key_help()
+    assert "attack" not in plain.key_help()

@@ -122,7 +122,16 @@ def play(
         str, typer.Argument(help="an env id (grid_return-v0) or a cell (suite/env/agent)")
     ],
     agent: Annotated[int, typer.Option(help="the agent you control")] = 0,
-    pov: Annotated[bool, typer.Option(help="show your agent's view beside the map")] = False,
+    pov: Annotated[
+        bool, typer.Option(help="with --inspect: your agent's view beside the whole scene")
+    ] = False,
+    inspect: Annotated[
+        bool,
+        typer.Option(
+            help="show the whole scene, hidden state included (n-back: the symbols before and "
+            "the hidden n), instead of only what your agent observes; gives memory tasks away"
+        ),
+    ] = False,
     video_path: Annotated[
         Path | None, typer.Option(help="also save what you played as .mp4 or .gif")
     ] = None,
@@ -135,10 +144,14 @@ def play(
     ] = None,
     results_dir: Annotated[Path, typer.Option(help="where results/<suite>/ is")] = Path("results"),
 ) -> None:
-    """Play one agent yourself: arrows/WASD move, space attacks, E digs, . stays, R restarts,
-    Esc quits. The others follow a trained policy (given a cell) or act at random.
+    """Play one agent yourself, seeing what it observes: arrows/WASD move, space attacks, E
+    digs, . stays; in n-back M answers match and N no match; R restarts, Esc quits. The
+    others follow a trained policy (given a cell) or act at random. The keys of the env are
+    printed when the window opens.
 
-    Example: pmarl-bench play king_of_the_hill-v0 --option width=13 --option height=13 --pov
+    Examples: pmarl-bench play n_back-v0            (remember the symbols yourself)
+
+              pmarl-bench play king_of_the_hill-v0 --option width=13 --inspect --pov
     """
     from pmarl_bench import envs, video
     from pmarl_bench.checkpoints import load_cell
@@ -155,17 +168,21 @@ def play(
             "TARGET",
         )
     require_display("play")
+    err_console.print(f"play: loading {target} and compiling its step and renderer (up to a "
+                      "minute the first time)…", highlight=False)  # fmt: skip
     if target in envs.registered():
         options = dict(_option(o) for o in option or [])
         env = envs.make(target, **options)
         env, env_params, _ = one_task(env, env.default_params, task)
-        game = Game(env, env_params, agent, pov=pov, seed=seed or 0)
+        game = Game(env, env_params, agent, pov=pov, seed=seed or 0, inspect=inspect)
     else:
         trained = load_cell(target, results_dir)
         env, env_params, _ = one_task(trained.env, trained.env_params, task)
         seed = trained.seeds[0] if seed is None else seed
         game = Game(env, env_params, agent, trained.agent,
-                    trained.params(seed), seed=seed, pov=pov)  # fmt: skip
+                    trained.params(seed), seed=seed, pov=pov, inspect=inspect)  # fmt: skip
+    seen = "the whole scene (--inspect)" if inspect else f"what agent {agent} observes"
+    err_console.print(f"play: showing {seen}; keys: {game.key_help()}", highlight=False)
     run_window(game)
     err_console.print(f"your return this episode: {game.episode_return:.3g}")
     if video_path is not None:
