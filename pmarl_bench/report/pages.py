@@ -38,12 +38,16 @@ def markdown_page(sections: list[Section]) -> str:
     return "\n".join(parts)
 
 
+#: the page's content width in CSS pixels (``max-width`` less the padding): a figure at most
+#: this wide (``files.FIGURE_DPI``) shows at full size, its text as large as it was drawn
+PAGE_WIDTH_PX = 1068
+
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.8em;border-bottom:1px solid #ddd}
 img{max-width:100%;height:auto}.figs{display:flex;flex-wrap:wrap;gap:8px}
-.figs img{max-width:540px}.figs img.wide{max-width:100%}
-table{border-collapse:collapse;font-size:0.85em;margin:0.8em 0}
+table{border-collapse:collapse;font-size:0.85em;margin:0.8em 0;display:block;overflow-x:auto;
+max-width:100%}
 td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}th{background:#f3f3f3}
 li{margin:0.2em 0}
 """
@@ -56,9 +60,8 @@ def html_page(sections: list[Section]) -> str:
         if s.text:
             body.append(_text_html(s.text))
         if s.figures:
-            wide = ' class="wide"' if len(s.figures) == 1 else ""
             imgs = "".join(
-                f'<a href="{_url(n + ".svg")}"><img{wide} src="{_url(n + ".png")}" '
+                f'<a href="{_url(n + ".svg")}"><img src="{_url(n + ".png")}" '
                 f'alt="{html.escape(n)}"></a>'
                 for n in s.figures
             )

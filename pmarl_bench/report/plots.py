@@ -55,16 +55,23 @@ def interval_estimates(
     tasks = list(dict.fromkeys(estimates.task))
     stats_ = list(dict.fromkeys(estimates.stat))
     agents = list(colors)
+    # one task and many statistics (the aggregate): two panels a row, so the figure fits a
+    # page's width at full size instead of being shrunk until its labels cannot be read
+    wrap = len(tasks) == 1 and len(stats_) > 2
+    ncols = 2 if wrap else len(stats_)
+    nrows = -(-len(stats_) // ncols) if wrap else len(tasks)
     fig, axes = plt.subplots(
-        len(tasks),
-        len(stats_),
-        figsize=(3.2 * len(stats_) + 1.2, 0.35 * len(agents) * len(tasks) + 0.9),
+        nrows,
+        ncols,
+        figsize=(3.2 * ncols + 1.2, (0.35 * len(agents) + 0.45) * nrows + 0.45),
         layout="constrained",
         squeeze=False,
     )
+    for ax in axes.flat[len(stats_) :] if wrap else ():
+        ax.axis("off")
     for i, task in enumerate(tasks):
         for j, stat in enumerate(stats_):
-            ax = axes[i, j]
+            ax = axes[j // ncols, j % ncols] if wrap else axes[i, j]
             rows = estimates[(estimates.task == task) & (estimates.stat == stat)]
             for k, agent in enumerate(agents):
                 r = rows[rows.agent == agent]
@@ -76,11 +83,12 @@ def interval_estimates(
                             alpha=0.75)  # fmt: skip
                 ax.plot([r.value, r.value], [k - 0.3, k + 0.3], color="k", lw=1.5)
             _marks(ax, _task_marks(marks, task), len(agents))
-            ax.set_yticks(range(len(agents)), agents if j == 0 else [""] * len(agents))
+            first = j % ncols == 0
+            ax.set_yticks(range(len(agents)), agents if first else [""] * len(agents))
             ax.grid(axis="x", alpha=0.3)
             if i == 0:
                 ax.set_title(stat.upper() if stat == "iqm" else stat)
-            if j == 0 and len(tasks) > 1:
+            if first and len(tasks) > 1:
                 ax.set_ylabel(task, rotation=0, ha="right", va="center")
             if i == len(tasks) - 1:
                 ax.set_xlabel(xlabel)

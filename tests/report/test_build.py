@@ -458,3 +458,30 @@ def test_a_partial_report_lists_the_cells_not_run_yet(tmp_path):
     verdict = next(line for line in table.splitlines() if line.startswith("| recall"))
     assert "not run yet: the oracle_memory control(s) are planned" in verdict
     assert "needs memoryless and oracle_memory" not in md
+
+
+def test_every_figure_is_readable_at_the_page_width(results, tmp_path, monkeypatch):
+    """The HTML page shows a figure at most PAGE_WIDTH_PX wide: every text of every figure
+    (tick labels, titles, marks) must then be at least 8 px high as displayed (the aggregate's
+    four statistics sit two a row, not in one 1,540-px row shrunk to a third)."""
+    from matplotlib.text import Text
+
+    from pmarl_bench.report import build
+    from pmarl_bench.report.files import FIGURE_DPI
+    from pmarl_bench.report.pages import PAGE_WIDTH_PX
+
+    seen: dict[str, float] = {}
+    real_save = build.save
+
+    def measure(fig, folder, name):
+        width_px = fig.get_size_inches()[0] * FIGURE_DPI
+        shown = min(1.0, PAGE_WIDTH_PX / width_px)  # the browser's scale at the page's width
+        sizes = [t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+        seen[name] = min(sizes) * FIGURE_DPI / 72 * shown  # the smallest text, in px
+        return real_save(fig, folder, name)
+
+    monkeypatch.setattr(build, "save", measure)
+    build_report([results], tmp_path / "out", reps=50)
+    assert "aggregate" in seen and "final_scores" in seen
+    small = {name: round(px, 1) for name, px in seen.items() if px < 8.0}
+    assert not small, small
