@@ -28,7 +28,7 @@ LAYERS = {
     "executor": 7, "checkpoints": 7, "video": 7,
     "runner": 8, "play": 8,
     "matches": 9, "report": 9, "bench": 9, "executors": 9,
-    "rollouts": 10, "study": 10,
+    "rollouts": 10, "study": 10, "api": 10,
     "cli": 11,
 }  # fmt: skip
 #: what the report may import of the package (it reads result tables, nothing else)

@@ -17,13 +17,18 @@ from pmarl_bench.trainer.config import PPOConfig
 PPO_FIELDS = [f for f in PPOConfig.model_fields if f != "total_env_steps"]
 
 
+#: the project's own baselines (a suite written elsewhere, e.g. by the Python API, finds them)
+SHIPPED_BASELINES = Path(__file__).resolve().parents[2] / "baselines"
+
+
 def find_baseline(ref: str, suite_dir: Path) -> Path:
     if ref.endswith((".yaml", ".yml")) or "/" in ref:
         path = Path(ref) if Path(ref).is_absolute() else suite_dir / ref
         if not path.is_file():
             raise ConfigError(f"no baseline file {str(path)!r}")
         return path
-    dirs = [suite_dir.parent / "baselines", suite_dir / "baselines", Path.cwd() / "baselines"]
+    dirs = [suite_dir.parent / "baselines", suite_dir / "baselines", Path.cwd() / "baselines",
+            SHIPPED_BASELINES]  # fmt: skip
     for d in dirs:
         if (d / f"{ref}.yaml").is_file():
             return d / f"{ref}.yaml"
