@@ -431,3 +431,35 @@ def test_a_malformed_suite_is_refused_before_jax_or_pandas_load(tmp_path, args):
                          text=True, timeout=120, cwd=tmp_path)  # fmt: skip
     last = out.stdout.strip().splitlines()[-1]
     assert last == f"exit {0 if argv == ['--help'] else 2} loaded []", out.stdout + out.stderr
+
+
+CHECK_NO_BACKEND = """
+import sys
+from jax._src import xla_bridge
+started = []
+real = xla_bridge.backends
+xla_bridge.backends = lambda: started.append(1) or real()
+sys.argv = ["pmarl-bench", *sys.argv[1:]]
+from pmarl_bench.cli import main
+try:
+    main()
+except SystemExit as stop:
+    code = stop.code
+print("exit", code, "backend", bool(started))
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["list"],  # every registered env built
+    ["run", "suites/memory.yaml", "--set", "envs.grid_return.options.view=4"],  # (transformer)
+], ids=["list", "an env's option"])  # fmt: skip
+def test_listing_and_checking_suites_start_no_jax_backend(args):
+    """Building every env and agent to check a suite (or to list them) makes no device array:
+    on a GPU machine, a refused command never initializes CUDA or takes its memory."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", CHECK_NO_BACKEND, *args], capture_output=True,
+                         text=True, timeout=300, cwd=ROOT)  # fmt: skip
+    last = out.stdout.strip().splitlines()[-1]
+    assert last == f"exit {0 if args == ['list'] else 2} backend False", out.stdout + out.stderr

@@ -147,11 +147,19 @@ class Attention(nnx.Module):
         self.heads, self.kv_heads, self.head_dim = cfg.num_heads, cfg.num_kv_heads, hd
         self.max_wavelength = cfg.rope_max_wavelength
         self.dtype = DTYPES[cfg.dtype]
-        self.implementation = attention_implementation(cfg.attention, self.dtype)
+        self.attention = cfg.attention
+        if cfg.attention == "cudnn":  # refused at once where it cannot run
+            attention_implementation(cfg.attention, self.dtype)
         kw = dict(use_bias=False, dtype=self.dtype, rngs=rngs)
         self.q = nnx.Linear(d, self.heads * hd, **kw)
         self.kv = nnx.Linear(d, 2 * self.kv_heads * hd, **kw)
         self.out = nnx.Linear(self.heads * hd, d, **kw)
+
+    @property
+    def implementation(self) -> Literal["xla", "cudnn"]:
+        """The kernel, chosen when the network runs (``auto`` asks the backend then, so
+        building the agent to check a suite starts none)."""
+        return attention_implementation(self.attention, self.dtype)
 
     def _project(self, x, pos):
         b, t, _ = x.shape

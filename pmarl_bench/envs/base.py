@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 from pmarl_bench.envs.spaces import Box, Dict, Discrete
@@ -24,6 +25,23 @@ STATE_ORACLE = ("oracle_state", "oracle")
 
 State = TypeVar("State")
 Params = TypeVar("Params")
+
+
+class HostArray:
+    """An env attribute kept as a host (NumPy) array and read as a JAX array: building an
+    env makes no device array (so checking a suite, or ``list``, starts no JAX backend), and
+    every read inside a trace is a constant of the program. Assign NumPy-computed values."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = f"_host_{name}"
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        return jnp.asarray(getattr(obj, self.name))
+
+    def __set__(self, obj, value) -> None:
+        setattr(obj, self.name, np.asarray(value))
 
 
 #: the longest episode a task may be asked for: its step counter is an int32 inside

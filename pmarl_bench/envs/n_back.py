@@ -41,7 +41,7 @@ class NBackOptions(EnvOptions):
 class NBackParams:
     #: the probability that a step's symbol repeats the one n steps back
     p_match: jax.Array = struct.field(
-        default_factory=lambda: jnp.float32(0.5), metadata={"range": (0.0, 1.0)}
+        default_factory=lambda: np.float32(0.5), metadata={"range": (0.0, 1.0)}
     )
 
 

@@ -11,7 +11,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 from pydantic import ValidationError
 
@@ -211,7 +210,8 @@ def apply_env_params(env, overrides: dict):
         if number and not low <= value <= high:
             raise ConfigError(f"must be in [{low:g}, {high:g}] (got {value!r})", key)
         default = getattr(params, key)
-        params = params.replace(**{key: jnp.asarray(value, dtype=jnp.asarray(default).dtype)})
+        # a host value, as the defaults are (checking a suite starts no JAX backend)
+        params = params.replace(**{key: np.asarray(value, dtype=np.asarray(default).dtype)})
     return params
 
 

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from pmarl_bench.envs.base import EnvOptions
+from pmarl_bench.envs.base import EnvOptions, HostArray
 
 
 class Tile(IntEnum):
@@ -88,10 +88,12 @@ class GridOptions(EnvOptions):
         return self
 
 
-def open_map(height: int, width: int) -> jax.Array:
-    """``uint8 [H, W]``: empty inside a border of permanent walls."""
-    m = jnp.full((height, width), Tile.WALL, jnp.uint8)
-    return m.at[1:-1, 1:-1].set(Tile.EMPTY)
+def open_map(height: int, width: int) -> np.ndarray:
+    """``uint8 [H, W]``: empty inside a border of permanent walls (a host array: a constant
+    of any program that uses it)."""
+    m = np.full((height, width), Tile.WALL, np.uint8)
+    m[1:-1, 1:-1] = Tile.EMPTY
+    return m
 
 
 class BlobMaps:
@@ -99,14 +101,18 @@ class BlobMaps:
     matmuls with fixed interpolation matrices), thresholded at a level calibrated once on
     the host so that about ``density`` of the interior is wall on average."""
 
+    rows = HostArray()
+    cols = HostArray()
+
     def __init__(self, height: int, width: int, density: float, scale: int = 5, seed: int = 0):
         self.shape = (height, width)
         self.coarse = (height // scale + 2, width // scale + 2)
-        self.rows = jnp.asarray(_interpolation(height, self.coarse[0]))
-        self.cols = jnp.asarray(_interpolation(width, self.coarse[1]))
+        rows = _interpolation(height, self.coarse[0]).astype(np.float32)
+        cols = _interpolation(width, self.coarse[1]).astype(np.float32)
+        self.rows, self.cols = rows, cols
         rng = np.random.default_rng(seed)
         sample = rng.uniform(size=(256, *self.coarse))
-        fields = np.einsum("hi,nij,wj->nhw", self.rows, sample, self.cols)
+        fields = np.einsum("hi,nij,wj->nhw", rows, sample, cols)
         self.threshold = float(np.quantile(fields[:, 1:-1, 1:-1], density))
 
     def walls(self, key: jax.Array) -> jax.Array:

@@ -41,10 +41,11 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 from pydantic import Field, model_validator
 
-from pmarl_bench.envs.base import TaskCard
+from pmarl_bench.envs.base import HostArray, TaskCard
 from pmarl_bench.envs.grid.base import GridEnv
 from pmarl_bench.envs.grid.core import (
     ATTACK,
@@ -111,6 +112,12 @@ class KingOfTheHill(GridEnv):
     Options = KingOfTheHillOptions
     options: KingOfTheHillOptions
     action_names = FULL_ACTIONS
+    # built on the host: no device array until a program reads them
+    team = HostArray()
+    is_knight = HostArray()
+    max_hp = HostArray()
+    band = HostArray()
+    spawn_columns = HostArray()
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -118,22 +125,21 @@ class KingOfTheHill(GridEnv):
         self.num_agents = o.num_agents
         half = o.num_agents // 2
         self.teams = tuple([0] * half + [1] * half)
-        self.team = jnp.array(self.teams, jnp.int32)
-        slot = jnp.arange(o.num_agents) % half
-        self.is_knight = slot < o.knights_per_team
-        self.max_hp = jnp.where(self.is_knight, 2, 1).astype(jnp.int32)
+        self.team = np.array(self.teams, np.int32)
+        is_knight = np.arange(o.num_agents) % half < o.knights_per_team
+        self.is_knight = is_knight
+        self.max_hp = np.where(is_knight, 2, 1).astype(np.int32)
         reward = getattr(o, "point_reward", None)  # v0's option (v1: a param)
         self.point_reward = reward if reward is not None else 1 / o.episode_length
         self.maps = BlobMaps(o.height, o.width, o.wall_density)
-        cols = jnp.arange(o.width)
+        cols = np.arange(o.width)
         lo = (o.width - o.point_band) // 2
-        self.band = (
-            jnp.zeros((o.height, o.width), bool)
-            .at[1:-1]
-            .set((cols >= lo) & (cols < lo + o.point_band))
-        )
-        column = lambda c: jnp.zeros((o.height, o.width), bool).at[1:-1, c].set(True)
-        self.spawn_columns = (column(1), column(o.width - 2))
+        band = np.zeros((o.height, o.width), bool)
+        band[1:-1] = (cols >= lo) & (cols < lo + o.point_band)
+        self.band = band
+        spawn = np.zeros((2, o.height, o.width), bool)  # each team's column
+        spawn[0, 1:-1, 1] = spawn[1, 1:-1, o.width - 2] = True
+        self.spawn_columns = spawn
         # evaluation: the share of control points each team holds, step by step
         self.evaluation = TeamEvaluation(held=self.points_held, metric="point_share")
 
@@ -348,7 +354,7 @@ class KingOfTheHillV1(KingOfTheHill):
 
     @property
     def default_params(self) -> KingOfTheHillParams:
-        return KingOfTheHillParams(point_reward=jnp.float32(1 / self.options.episode_length))
+        return KingOfTheHillParams(point_reward=np.float32(1 / self.options.episode_length))
 
     def _point_reward(self, params) -> jax.Array:
         return jnp.asarray(params.point_reward, jnp.float32)

@@ -32,7 +32,7 @@ import numpy as np
 from flax import struct
 from pydantic import Field, model_validator
 
-from pmarl_bench.envs.base import TaskCard
+from pmarl_bench.envs.base import HostArray, TaskCard
 from pmarl_bench.envs.grid.base import GridEnv
 from pmarl_bench.envs.grid.core import (
     OVERLAY_MAX_WRITES,
@@ -43,7 +43,6 @@ from pmarl_bench.envs.grid.core import (
     open_map,
     overlay,
     overlay_windows,
-    pad_view,
     sample_cells,
     sample_table_cells,
     targets,
@@ -78,15 +77,19 @@ class ScoutsState(NamedTuple):
 class Scouts(GridEnv):
     Options = ScoutsOptions
     options: ScoutsOptions
+    # built on the host: no device array until a program reads them
+    is_scout = HostArray()
+    tiles = HostArray()
+    padded = HostArray()
 
     def __init__(self, **options):
         super().__init__(**options)
         o = self.options
         self.num_agents = o.num_scouts + o.num_harvesters
-        self.is_scout = jnp.arange(self.num_agents) < o.num_scouts
+        self.is_scout = np.arange(self.num_agents) < o.num_scouts
         self.partners = (0,) * o.num_scouts + (1,) * o.num_harvesters  # cross-play by role
         self.tiles = open_map(o.height, o.width)
-        self.padded = pad_view(self.tiles, o.view)
+        self.padded = np.pad(open_map(o.height, o.width), o.view // 2, constant_values=Tile.WALL)
 
     def reset_env(self, key: PRNGKey, params: Any) -> tuple[Any, Array]:
         o = self.options
@@ -211,8 +214,8 @@ class ScoutsV1Options(GridOptions):
 
 @struct.dataclass
 class ScoutsParams:
-    harvester_reward: jax.Array = struct.field(default_factory=lambda: jnp.float32(1.0))
-    scout_reward: jax.Array = struct.field(default_factory=lambda: jnp.float32(1.0))
+    harvester_reward: jax.Array = struct.field(default_factory=lambda: np.float32(1.0))
+    scout_reward: jax.Array = struct.field(default_factory=lambda: np.float32(1.0))
 
 
 class ScoutsV1State(NamedTuple):
@@ -226,27 +229,33 @@ class ScoutsV1State(NamedTuple):
 class ScoutsV1(Scouts):
     Options = ScoutsV1Options  # type: ignore[assignment]  # v1 options are not v0 options
     options: ScoutsV1Options  # type: ignore[assignment]
+    roles = HostArray()
+    padded_maps = HostArray()
+    free_in_row = HostArray()
+    free_row_end = HostArray()
+    first_free = HostArray()
 
     def __init__(self, **options):
         GridEnv.__init__(self, **options)
         o = self.options
         r = o.view // 2
         self.num_agents = o.num_scouts + o.num_harvesters
-        self.is_scout = jnp.arange(self.num_agents) < o.num_scouts
+        is_scout = np.arange(self.num_agents) < o.num_scouts
+        self.is_scout = is_scout
         self.partners = (0,) * o.num_scouts + (1,) * o.num_harvesters  # cross-play by role
-        self.roles = jnp.where(self.is_scout, jnp.uint8(Tile.SCOUT), jnp.uint8(Tile.HARVESTER))
+        self.roles = np.where(is_scout, np.uint8(Tile.SCOUT), np.uint8(Tile.HARVESTER))
         # the pool and its flips, padded for views, with each map's free-cell table: an
         # episode keeps only its map's number (no map rides in the state)
         pool = connected_wall_pool(o.height, o.width, o.wall_density, o.map_pool)
         maps = np.concatenate([pool, pool[:, ::-1], pool[:, :, ::-1], pool[:, ::-1, ::-1]])
         self.num_maps = len(maps)
         padded = np.pad(maps, ((0, 0), (r, r), (r, r)), constant_values=Tile.WALL)
-        self.padded_maps = jnp.asarray(padded)
+        self.padded_maps = padded
         in_row = np.cumsum(maps == Tile.EMPTY, axis=2, dtype=np.int16)
-        self.free_in_row = jnp.asarray(in_row)  # [M, H, W]
-        self.free_row_end = jnp.asarray(np.cumsum(in_row[:, :, -1], axis=1, dtype=np.int32))
+        self.free_in_row = in_row  # [M, H, W]
+        self.free_row_end = np.cumsum(in_row[:, :, -1], axis=1, dtype=np.int32)
         first = (maps == Tile.EMPTY).reshape(len(maps), -1).argmax(1)
-        self.first_free = jnp.asarray(np.stack(np.divmod(first, o.width), -1), jnp.int32)
+        self.first_free = np.stack(np.divmod(first, o.width), -1).astype(np.int32)
 
     @property
     def default_params(self) -> ScoutsParams:

@@ -20,10 +20,11 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 from pydantic import Field
 
-from pmarl_bench.envs.base import TaskCard
+from pmarl_bench.envs.base import HostArray, TaskCard
 from pmarl_bench.envs.grid.base import GridEnv
 from pmarl_bench.envs.grid.core import (
     OVERLAY_MAX_WRITES,
@@ -33,7 +34,6 @@ from pmarl_bench.envs.grid.core import (
     mark_self,
     open_map,
     overlay_windows,
-    pad_view,
     sample_cells,
     targets,
 )
@@ -57,7 +57,7 @@ class TravelingSalesmanV0Options(TravelingSalesmanOptions):
 @struct.dataclass
 class TravelingSalesmanParams:
     #: reward for a flag new to the agent's record
-    flag_reward: jax.Array = struct.field(default_factory=lambda: jnp.float32(1 / 3))
+    flag_reward: jax.Array = struct.field(default_factory=lambda: np.float32(1 / 3))
 
 
 class TravelingSalesmanState(NamedTuple):
@@ -74,6 +74,8 @@ class TravelingSalesman(GridEnv):
     options: TravelingSalesmanOptions
     #: pay only for entering a flag (v1); v0 paid for standing on one missing from the record
     entering_pays = True
+    tiles = HostArray()  # (built on the host: no device array until a program reads it)
+    padded = HostArray()
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -81,7 +83,9 @@ class TravelingSalesman(GridEnv):
         if self.num_agents > 1:  # cross-play: agent 0 with the others from another seed
             self.partners = (0,) + (1,) * (self.num_agents - 1)
         self.tiles = open_map(self.options.height, self.options.width)
-        self.padded = pad_view(self.tiles, self.options.view)
+        r = self.options.view // 2
+        self.padded = np.pad(open_map(self.options.height, self.options.width), r,
+                             constant_values=Tile.WALL)  # fmt: skip
 
     def reset_env(
         self, key: PRNGKey, params: TravelingSalesmanParams | None
