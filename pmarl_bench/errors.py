@@ -18,6 +18,20 @@ class ConfigError(ValueError):
         return ConfigError(self.message, f"{where}.{self.where}" if self.where else where)
 
 
+def import_extra(module: str, extra: str, feature: str):
+    """``module``, part of an optional feature: without it, one line naming the extra that
+    installs it (the dev environment, ``uv run pytest``'s, has every extra)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(
+            f"{feature} needs the `{extra}` extra ({module} is not installed): "
+            f"uv sync --extra {extra}, or pip install 'pmarl-bench[{extra}]'"
+        ) from None
+
+
 class TrainingDivergedError(RuntimeError):
     """A loss or metric became NaN/inf during training."""
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from pmarl_bench.errors import ConfigError
+from pmarl_bench.errors import ConfigError, import_extra
 
 
 def has_display() -> bool:
@@ -62,7 +62,7 @@ def window(
     ``command``: whose hint a missing display names."""
     require_display(command)
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    import pygame
+    pygame = import_extra("pygame", "play", f"{command}'s window")
 
     pygame.display.init()
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -463,3 +464,37 @@ def test_listing_and_checking_suites_start_no_jax_backend(args):
                          text=True, timeout=300, cwd=ROOT)  # fmt: skip
     last = out.stdout.strip().splitlines()[-1]
     assert last == f"exit {0 if args == ['list'] else 2} backend False", out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(("module", "run", "words"), [
+    ("pygame", lambda: __import__("pmarl_bench.viewer").viewer.window(lambda: None, "t",
+                                                                        command="play"),
+     "play's window needs the `play` extra (pygame is not installed): uv sync --extra play"),
+    ("ray", lambda: __import__("pmarl_bench.executors.ray").executors.ray._import_ray(),
+     "--executor ray needs the `cluster` extra"),
+    ("openskill", lambda: __import__("pmarl_bench.matches.ratings").matches.ratings.rate([], None),
+     "pmarl-bench rate needs the `ratings` extra"),
+    ("jaxmarl", lambda: __import__("pmarl_bench.envs").envs.make("jaxmarl:MPE_simple_spread_v3"),
+     "a jaxmarl:<env> environment needs the `jaxmarl` extra"),
+], ids=["play", "cluster", "ratings", "jaxmarl"])  # fmt: skip
+def test_a_feature_without_its_extra_names_the_extra(monkeypatch, module, run, words):
+    """Each optional feature, its package missing (as in `uv sync --no-dev` without the
+    extra): one ConfigError naming the extra to install."""
+    from pmarl_bench.errors import ConfigError
+
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")  # (a display for play's check)
+    monkeypatch.setitem(sys.modules, module, None)  # `import module` now fails
+    monkeypatch.setitem(sys.modules, f"{module}.models", None)
+    with pytest.raises(ConfigError) as err:
+        run()
+    assert words in str(err.value)
+
+
+def test_tune_with_optuna_without_its_extra_names_it(tmp_path, monkeypatch):
+    from test_study import SUITE
+
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    suite = raw(tmp_path, SUITE.encode(), "o.yaml")
+    result = runner.invoke(app, ["tune", str(suite), "--results-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2, result.output
+    assert "sweep.optuna needs the `tune` extra (optuna is not installed)" in result.output

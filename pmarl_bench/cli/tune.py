@@ -10,6 +10,7 @@ import typer
 
 from pmarl_bench.cli import announce_backend, app, err_console, user_errors, warn
 from pmarl_bench.cli.paths import writable_dir
+from pmarl_bench.errors import import_extra
 
 
 class Per(StrEnum):
@@ -91,6 +92,7 @@ def tune(
     writable_dir(results_dir, "--results-dir")
     announce_backend()
     if loaded.suite.sweep and loaded.suite.sweep.optuna:
+        import_extra("optuna", "tune", "sweep.optuna")
         from pmarl_bench.study import run_studies
 
         ran, skipped = run_studies(loaded, results_dir, err_console, force=force)

@@ -28,7 +28,7 @@ import numpy as np
 from pmarl_bench.envs.base import Environment, EnvOptions
 from pmarl_bench.envs.flat_oracle import FlatStateOracle
 from pmarl_bench.envs.spaces import Box, Discrete
-from pmarl_bench.errors import ConfigError
+from pmarl_bench.errors import ConfigError, import_extra
 from pmarl_bench.types import Array, PRNGKey
 
 #: fully cooperative JaxMARL envs (one team, a shared goal): cross-play pairs agent 0 of one
@@ -39,14 +39,14 @@ COOPERATIVE = ("MPE_simple_spread", "overcooked")
 def _jaxmarl():
     """``jaxmarl``, imported without the lines it prints (its MaBrax module resets
     ``sys.stdout`` on import, so the file descriptor is silenced instead)."""
-    if "jaxmarl" in sys.modules:
+    if sys.modules.get("jaxmarl") is not None:
         return sys.modules["jaxmarl"]
     sys.stdout.flush()
     saved = os.dup(1)
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 1)
-            import jaxmarl
+            jaxmarl = import_extra("jaxmarl", "jaxmarl", "a jaxmarl:<env> environment")
     finally:
         os.dup2(saved, 1)
         os.close(saved)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from pmarl_bench.errors import CellLostError, ConfigError
+from pmarl_bench.errors import CellLostError, ConfigError, import_extra
 from pmarl_bench.executor import CellJob, MemoryLimit, TrainCell
 from pmarl_bench.progress import TRAIN, ProgressDisplay
 from pmarl_bench.results import staging, store
@@ -120,11 +120,7 @@ def _import_ray():
     # The workers run this same interpreter (its environment has pmarl-bench); without this,
     # Ray under `uv run` would package the working directory and `uv run` it on every worker.
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-    try:
-        import ray
-    except ImportError:  # pragma: no cover - ray is a dependency
-        raise ConfigError("Ray is not installed (pip install ray)", "--executor ray") from None
-    return ray
+    return import_extra("ray", "cluster", "--executor ray")
 
 
 def _connect(ray, address: str | None, console: Console) -> None:

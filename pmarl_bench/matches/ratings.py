@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from pmarl_bench import checkpoints
-from pmarl_bench.errors import ConfigError
+from pmarl_bench.errors import ConfigError, import_extra
 from pmarl_bench.evaluation import EVAL_EPISODES, teams
 from pmarl_bench.matches import league
 from pmarl_bench.results import store
@@ -114,9 +114,7 @@ def _one(stacked: dict, cell: checkpoints.TrainedCell, p: Player):
 def rate(players: list[Player], matches: pd.DataFrame) -> pd.DataFrame:
     """OpenSkill (Plackett-Luce) ratings from the matches in their order, one row per player:
     agent, seed, checkpoint, update, env_steps, mu, sigma, ordinal, matches, wins, draws."""
-    from openskill.models import PlackettLuce
-
-    model = PlackettLuce()
+    model = import_extra("openskill.models", "ratings", "pmarl-bench rate").PlackettLuce()
     ratings = [model.rating() for _ in players]
     wins, draws, played = np.zeros(len(players)), np.zeros(len(players)), np.zeros(len(players))
     for m in matches.itertuples():

@@ -37,7 +37,7 @@ Views are egocentric: ally/enemy knights and archers, our/their/neutral points.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -354,7 +354,8 @@ class KingOfTheHillV1(KingOfTheHill):
 
     @property
     def default_params(self) -> KingOfTheHillParams:
-        return KingOfTheHillParams(point_reward=np.float32(1 / self.options.episode_length))
+        reward = np.float32(1 / self.options.episode_length)  # a host value: no device array
+        return KingOfTheHillParams(point_reward=cast(jax.Array, reward))
 
     def _point_reward(self, params) -> jax.Array:
         return jnp.asarray(params.point_reward, jnp.float32)
