@@ -471,7 +471,8 @@ def test_listing_and_checking_suites_start_no_jax_backend(args):
                                                                         command="play"),
      "play's window needs the `play` extra (pygame is not installed): uv sync --extra play"),
     ("ray", lambda: __import__("pmarl_bench.executors.ray").executors.ray._import_ray(),
-     "--executor ray needs the `cluster` extra"),
+     "--executor ray needs the `cluster` extra (ray is not installed): uv sync --extra "
+     "cluster, or pip install 'pmarl-bench[cluster]'"),
     ("openskill", lambda: __import__("pmarl_bench.matches.ratings").matches.ratings.rate([], None),
      "pmarl-bench rate needs the `ratings` extra"),
     ("jaxmarl", lambda: __import__("pmarl_bench.envs").envs.make("jaxmarl:MPE_simple_spread_v3"),
@@ -498,3 +499,11 @@ def test_tune_with_optuna_without_its_extra_names_it(tmp_path, monkeypatch):
     result = runner.invoke(app, ["tune", str(suite), "--results-dir", str(tmp_path / "r")])
     assert result.exit_code == 2, result.output
     assert "sweep.optuna needs the `tune` extra (optuna is not installed)" in result.output
+
+
+def test_a_message_with_brackets_is_printed_whole(monkeypatch, tmp_path):
+    """Rich reads '[cluster]' as markup: the CLI prints messages escaped."""
+    monkeypatch.setitem(sys.modules, "ray", None)
+    result = runner.invoke(app, ["run", str(ROOT / "suites" / "smoke.yaml"), "--executor", "ray",
+                                 "--results-dir", str(tmp_path)])  # fmt: skip
+    assert "pip install 'pmarl-bench[cluster]'" in result.output, result.output

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pmarl_bench.errors import CellLostError, ConfigError, TrainingDivergedError
 
@@ -114,18 +115,23 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except ConfigError as err:
-            err_console.print(f"[red]error:[/] {err}", highlight=False, soft_wrap=True)
+            # (escaped: a message may hold brackets, e.g. 'pmarl-bench[cluster]')
+            err_console.print(f"[red]error:[/] {escape(str(err))}", highlight=False,
+                              soft_wrap=True)  # fmt: skip
             raise typer.Exit(2) from None
         except TrainingDivergedError as err:
             kept = getattr(err, "kept", None)
             where = f"; its metrics and last snapshot are kept in {kept}" if kept else ""
             err_console.print(
-                f"[red]training diverged:[/] {err}{where}", highlight=False, soft_wrap=True
+                f"[red]training diverged:[/] {escape(str(err))}{escape(where)}",
+                highlight=False,
+                soft_wrap=True,
             )
             raise typer.Exit(1) from None
         except CellLostError as err:
             err_console.print(
-                f"[red]cell lost:[/] {err}; finished cells are kept, run again to retry",
+                f"[red]cell lost:[/] {escape(str(err))}; finished cells are kept, run again to "
+                "retry",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -139,7 +145,7 @@ def user_errors(fn):
             file = f" writing {cause.filename}" if cause.filename else ""
             kept = "; finished cells are kept, rerun to resume" if fn.__name__ == "run" else ""
             err_console.print(
-                f"[red]error:[/] {cause.strerror or cause}{file}{kept}",
+                f"[red]error:[/] {escape(str(cause.strerror or cause))}{escape(file)}{kept}",
                 highlight=False,
                 soft_wrap=True,
             )
