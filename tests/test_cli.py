@@ -373,3 +373,20 @@ def test_status_lists_the_cells_a_run_has_not_started(tmp_path):
         rows = [" ".join(line.split()) for line in out.splitlines()]
         assert any(f"{prefix}e/b" in r and "not started" in r for r in rows), out
         assert not any(f"{prefix}e/a " in r and "not started" in r for r in rows), out
+
+
+def test_the_suite_eta_scales_the_time_so_far_by_the_env_steps_left(monkeypatch):
+    from types import SimpleNamespace
+
+    from pmarl_bench import runner
+
+    def cell(steps, seeds):
+        return SimpleNamespace(ppo=SimpleNamespace(total_env_steps=steps), seeds=[0] * seeds,
+                               trials=())  # fmt: skip
+
+    now = {"t": 1000.0}
+    monkeypatch.setattr(runner.time, "monotonic", lambda: now["t"])
+    eta = runner.SuiteClock("memory", [cell(100, 2), cell(100, 2), cell(300, 2)])
+    now["t"] += 60.0  # the first cell (200 of 1,000 env steps) took a minute
+    assert eta.line(1) == ("suite memory: 1 of 3 cells in 1:00; about 4:00 left (at the rate "
+                           "of the cells so far)")  # fmt: skip

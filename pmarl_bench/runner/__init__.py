@@ -9,6 +9,7 @@ import contextlib
 import functools
 import os
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from rich.console import Console
 
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.executor import CellJob, Executor, MemoryLimit
-from pmarl_bench.progress import ProgressDisplay
+from pmarl_bench.progress import ProgressDisplay, clock
 from pmarl_bench.results import lock, staging, store
 from pmarl_bench.runner.cell import SNAPSHOT_EVERY, run_cell
 from pmarl_bench.runner.preflight import check_cells
@@ -119,13 +120,32 @@ def _run_locked(
         visible = distributed.is_primary()
         # "cell k of N" in every line: where a long suite stands, in a log too
         labels = [f"{job.cell.name} ({k} of {len(todo)})" for k, job in enumerate(todo, 1)]
+        eta = SuiteClock(loaded.suite.name, [job.cell for job in todo])
         with ProgressDisplay(console, labels, visible=visible) as bars:
-            for job, label in zip(todo, labels, strict=True):
+            for k, (job, label) in enumerate(zip(todo, labels, strict=True), 1):
                 train(job.cell, job.path, bars.reporter(label), memory_limit=memory_limit)
                 if planned:
                     store.write_plan(results_dir / loaded.suite.name, plan)
+                if visible and k < len(todo):
+                    console.print(eta.line(k), highlight=False)
     summary.ran = [job.cell.name for job in todo]
     return summary
+
+
+class SuiteClock:
+    """The suite's ETA between cells: the time per env step (all seeds) of the cells trained
+    so far, times the env steps of the cells left (a rough guide: cells differ in cost)."""
+
+    def __init__(self, name: str, cells: list):
+        self.name, self.start = name, time.monotonic()
+        self.steps = [c.ppo.total_env_steps * len(c.seeds) * max(1, len(c.trials))
+                      for c in cells]  # fmt: skip
+
+    def line(self, done: int) -> str:
+        elapsed = time.monotonic() - self.start
+        left = elapsed / max(1, sum(self.steps[:done])) * sum(self.steps[done:])
+        return (f"suite {self.name}: {done} of {len(self.steps)} cells in {clock(elapsed)}; "
+                f"about {clock(left)} left (at the rate of the cells so far)")  # fmt: skip
 
 
 def pending_cells(
