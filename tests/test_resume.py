@@ -27,8 +27,10 @@ pytestmark = pytest.mark.slow  # trains whole (tiny) suites in child processes
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(ROOT / "suites" / "smoke.yaml")
 #: 5 seeds, 7 updates of one chunk each per cell (2,000 steps rounded down to whole
-#: updates of 256), a snapshot after every chunk
-RUN = ["run", SMOKE, "--seeds", "5", "--steps", "2000", "--snapshot-every", "0"]
+#: updates of 256), a snapshot after every chunk, an evaluation curve point every 512 steps
+#: (so the kills below also cover the checkpoints it is played from)
+RUN = ["run", SMOKE, "--seeds", "5", "--steps", "2000", "--snapshot-every", "0",
+       "--set", "evaluation.every=512"]  # fmt: skip
 CELLS = ("mlp", "mlp_tanh")
 
 
@@ -59,8 +61,8 @@ def test_a_batch_log_has_plain_progress_lines(reference):
     assert "\x1b" not in text and "\r" not in text  # no terminal codes, no redrawn bars
     backend, *lines = text.splitlines()
     assert backend == f"backend: cpu (cpu x1), jax {jax.__version__}", text  # what it runs on
-    for agent in CELLS:
-        mine = [line for line in lines if line.startswith(f"n_back/{agent}: ")]
+    for k, agent in enumerate(CELLS, 1):
+        mine = [line for line in lines if line.startswith(f"n_back/{agent} ({k} of 2): ")]
         assert "compiling…" in mine[0]  # and how the steps became whole updates
         assert "7 updates x 256 = 1,792 env steps (2,000 asked; rounded down" in mine[0]
         assert any("/1.79k env steps" in line and "ETA" in line for line in mine), text
@@ -69,7 +71,16 @@ def test_a_batch_log_has_plain_progress_lines(reference):
         assert manifest["env_steps_requested"] == 2000
         assert manifest["env_steps_per_seed"] == 1792 and "rounded down" in manifest[
             "env_steps_note"]  # fmt: skip
-    assert all(line.startswith("n_back/") for line in lines[:-1]), text  # names whole
+        # the evaluation curve: every 512 env steps and at the end, greedy and stochastic
+        metrics = pd.read_parquet(reference / "smoke" / "n_back" / agent / store.METRICS_FILE)
+        curve = metrics[metrics.metric.str.startswith("eval_curve/")]
+        assert sorted(curve.metric.unique()) == ["eval_curve/return_greedy",
+                                                 "eval_curve/return_stochastic"]  # fmt: skip
+        assert sorted(curve.env_steps.unique()) == [512, 1024, 1536, 1792]
+        assert len(curve) == 2 * 4 * 5  # modes x points x seeds
+    suite_eta = "suite smoke: 1 of 2 cells in "
+    assert all(line.startswith(("n_back/", suite_eta)) for line in lines[:-1]), text
+    assert sum(line.startswith(suite_eta) for line in lines) == 1, text
     assert lines[-1].startswith("2 cell(s) trained"), text
 
 
@@ -146,7 +157,18 @@ def test_another_config_never_replaces_a_finished_cell(reference, tmp_path):
     cell = results / "smoke" / "n_back" / "mlp"
     before = pd.read_parquet(cell / store.METRICS_FILE)
     # the README's example after a 5-seed run
-    args = ["run", SMOKE, "--only", "n_back/*", "--seeds", "2", "--steps", "2000"]
+    args = [
+        "run",
+        SMOKE,
+        "--only",
+        "n_back/*",
+        "--seeds",
+        "2",
+        "--steps",
+        "2000",
+        "--set",
+        "evaluation.every=512",
+    ]  # (as the reference: only the seeds differ)
     result = CliRunner().invoke(app, [*args, "--results-dir", str(results)])
     assert result.exit_code == 2, result.output
     line = " ".join(result.output.split())

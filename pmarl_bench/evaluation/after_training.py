@@ -47,13 +47,15 @@ def after_training(
     env, env_params, agent: Agent, params, config: EnvConfig, *, seeds: list[int],
     cross_play_seeds: list[int] | None, episodes: int, seed: int,
     max_episodes: int = MAX_EVAL_EPISODES, kept: dict[str, Any],
-    saved: list[dict], num_updates: int, say: Callable[[str], None] = lambda _: None,
+    saved: list[dict], num_updates: int, curve: dict[int, Any] | None = None,
+    say: Callable[[str], None] = lambda _: None,
 ) -> Measurements:  # fmt: skip
     """Measure a trained cell. ``params``: stacked over ``seeds`` (each member's seed);
     ``cross_play_seeds``: the seeds whose policies cross-play (None: no cross-play, e.g. a
     sweep cell or a single seed); ``episodes``, ``seed``: the final-policy evaluation's;
     ``kept``: checkpoint label -> parameters the final policy plays against (team
-    evaluations); ``saved``: every saved checkpoint (label, update)."""
+    evaluations); ``saved``: every saved checkpoint (label, update); ``curve``: update ->
+    parameters of each point of an evaluation curve (``CURVE`` metrics)."""
     if has_team_evaluation(env, env_params, agent):
         say(f"evaluating (against random agents and {len(kept)} checkpoint(s))…")
     vs_random, vs_checkpoints = teams.evaluate_seeds(env, env_params, agent, params, seeds, kept)
@@ -65,6 +67,11 @@ def after_training(
     if cross_play_seeds is not None and crossplay.has_partners(env, env_params):
         say("cross-play: every seed with every other seed's partners…")
         cross = crossplay.cross_play_returns(env, env_params, agent, params, episodes, seed)
+    curve_metrics = {}
+    if curve:
+        say(f"evaluation curve: {len(curve)} point(s) of {episodes} episodes per seed…")
+        curve_metrics = evaluation_curve(env, env_params, agent, curve, episodes, seed, seeds,
+                                         num_updates)  # fmt: skip
     say("measuring the random policy's return…")
     random = levels.random_levels(config.id, config.options, config.params, env, env_params)
     return Measurements(
@@ -73,8 +80,30 @@ def after_training(
             "evaluation": _evaluation(vs_random, vs_checkpoints, finals, seed),
             "cross_play": _cross_play(config.name, cross_play_seeds, cross),
         },
-        metrics=_at_updates(vs_random, vs_checkpoints, saved, num_updates, len(seeds)),
+        metrics=_at_updates(vs_random, vs_checkpoints, saved, num_updates, len(seeds))
+        | curve_metrics,
     )
+
+
+#: the evaluation curve's metrics: ``eval/...`` of the final-policy evaluation, renamed
+CURVE = "eval_curve/"
+
+
+def evaluation_curve(
+    env, env_params, agent: Agent, points: dict[int, Any], episodes: int, seed: int,
+    seeds: list[int], num_updates: int,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """Each point's policy (``update -> params`` stacked over ``seeds``) on the same
+    ``episodes`` episodes per seed (the final-policy evaluation's keys, never grown), greedy
+    and stochastic: ``eval_curve/<metric>`` as ``[seeds, updates]``, NaN between points."""
+    out: dict[str, np.ndarray] = {}
+    for update, params in sorted(points.items()):
+        found = final_policy_returns(env, env_params, agent, params, episodes, seed, seeds,
+                                     max_episodes=episodes)  # fmt: skip
+        for name, values in found.means.items():
+            key = CURVE + name.removeprefix("eval/")
+            out.setdefault(key, np.full((len(seeds), num_updates), np.nan))[:, update - 1] = values
+    return out
 
 
 def _evaluation(

@@ -204,7 +204,7 @@ class _CellRun:
         train, cell = self.train_, self.cell
         per = train.env_steps_per_update
         steps, previous = chunk.updates * per, (chunk.updates - train.updates_per_chunk) * per
-        every = cell.checkpoint_every
+        every = cell.save_every
         if every and steps // every > previous // every and chunk.updates < train.num_updates:
             label = checkpoints.update_label(chunk.updates)
             params = chunk.params()
@@ -268,11 +268,18 @@ class _CellRun:
         # seeds cross-play where there are several, and not across a sweep's trials
         crossing = list(cell.seeds) if len(self.seeds) > 1 and not cell.trials else None
         episodes, key, most = cell.evaluation
+        # the evaluation curve's points: every saved checkpoint (read back from the staging
+        # folder, so a resumed run has them all) and the final parameters
+        points = None
+        if cell.evaluate_every:
+            points = {c["update"]: checkpoints.load(self.stage, c["label"], agent, self.seeds)
+                      for c in self.saved if c["label"] != checkpoints.FINAL}  # fmt: skip
+            points[train.num_updates] = params
         measured = evaluation.after_training(
             env, env_params, agent, params, cell.env_config(), seeds=self.seeds,
             cross_play_seeds=crossing, episodes=episodes, seed=key, max_episodes=most,
             kept=self.kept,
-            saved=self.saved, num_updates=train.num_updates,
+            saved=self.saved, num_updates=train.num_updates, curve=points,
             say=lambda line: self.say(total, line, EVALUATE),
         )  # fmt: skip
         manifest = manifests.write(

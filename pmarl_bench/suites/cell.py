@@ -43,6 +43,8 @@ class Cell:
     ppo: PPOConfig
     seeds: tuple[int, ...]
     checkpoint_every: int | None = None  # env steps per seed between saved parameters
+    # env steps per seed between points of the evaluation curve (None: none)
+    evaluate_every: int | None = None
     control: str | None = None  # a control's name (``controls.CONTROLS``): a control cell
     evaluation: tuple[int, ...] = EVALUATION  # final-policy evaluation: (episodes, seed, most)
     # seconds between snapshots while it trains (None: the runner's default); how a cell
@@ -58,6 +60,12 @@ class Cell:
     tuning: dict | None = None
     # a sweep cell that is a variant of an agent (shape-changing settings swept): the agent
     swept_agent: str | None = None
+
+    @property
+    def save_every(self) -> int | None:
+        """Env steps per seed between saved parameters: ``checkpoint_every``'s, or the
+        evaluation curve's where it is finer (its points are saved checkpoints)."""
+        return min(filter(None, (self.checkpoint_every, self.evaluate_every)), default=None)
 
     @property
     def name(self) -> str:
@@ -116,6 +124,7 @@ class Cell:
             "seeds": list(self.seeds),
             # only when set, so cells without it keep their config hash
             **({"checkpoint_every": self.checkpoint_every} if self.checkpoint_every else {}),
+            **({"evaluate_every": self.evaluate_every} if self.evaluate_every else {}),
             **({"control": self.control} if self.control else {}),
             # only when not the default, so cells from before it keep their config hash
             **(
@@ -183,6 +192,7 @@ class Cell:
             ppo=ppo,
             seeds=tuple(config["seeds"]),
             checkpoint_every=config.get("checkpoint_every"),
+            evaluate_every=config.get("evaluate_every"),
             control=config.get("control"),
             evaluation=tuple(
                 ev.get(k, d) for k, d in zip(_EVALUATION_KEYS, EVALUATION, strict=True)

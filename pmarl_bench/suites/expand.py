@@ -108,6 +108,7 @@ class Expansion:
                 ppo=ppo,
                 seeds=tuple(suite.seed_list),
                 checkpoint_every=suite.checkpoint_every,
+                evaluate_every=suite.evaluation.every,
                 control=control,
                 evaluation=(
                     suite.evaluation.episodes,

@@ -140,6 +140,14 @@ class Evaluation(_Strict):
         description="the most episodes per seed while the noise is not small "
         "(= episodes: never grow, e.g. for a quick check)",
     )
+    every: int | None = Field(
+        None,
+        gt=0,
+        le=MAX_STEPS,
+        description="env steps per seed between points of an evaluation curve: the policy "
+        "saved at each point plays `episodes` episodes per seed on the same keys, greedy and "
+        "stochastic (after training, from the saved checkpoints)",
+    )
 
     @model_validator(mode="after")
     def _cap_covers_the_start(self):

@@ -163,6 +163,7 @@ def sweep_cells(cell: Cell, sweep: Sweep, where: str) -> list[Cell]:
                 seeds=tuple(sweep.seed_list),
                 trials=tuple({**trial, **shape} for trial in trials),
                 checkpoint_every=None,  # a sweep keeps final parameters only
+                evaluate_every=None,
                 swept_agent=cell.agent_name if shape else None,
             )
         )

@@ -485,3 +485,21 @@ def test_every_figure_is_readable_at_the_page_width(results, tmp_path, monkeypat
     assert "aggregate" in seen and "final_scores" in seen
     small = {name: round(px, 1) for name, px in seen.items() if px < 8.0}
     assert not small, small
+
+
+def test_the_evaluation_curve_has_a_section_with_its_episodes(tmp_path):
+    seeds = [0, 1, 2]
+    curve = np.full((3, UPDATES), np.nan)
+    curve[:, [UPDATES // 2 - 1, UPDATES - 1]] = [[1.0, 2.0], [1.5, 2.5], [1.2, 2.2]]
+    extra = {"eval_curve/return_greedy": curve, "eval_curve/return_stochastic": curve - 0.5}
+    write(tmp_path, "recall", "good", seeds, 3.0, extra=extra)
+    write(tmp_path, "recall", "bad", seeds, 1.0)  # a cell without a curve
+    out = tmp_path / "report"
+    text = build_report([tmp_path / "toy"], out, "md", reps=50).read_text()
+    assert "## Evaluation during training" in text and "64 per seed" in text
+    table = pd.read_csv(out / "evaluation_curve.csv")
+    assert set(table["mode"]) == {"greedy", "stochastic"} and set(table.agent) == {"good"}
+    assert len(table) == 2 * 2 * 3  # modes x points x seeds (NaN between points left out)
+    assert (out / "evaluation_curve_00.png").is_file() and (
+        out / "evaluation_curve_01.png"
+    ).is_file()
