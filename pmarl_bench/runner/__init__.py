@@ -109,8 +109,35 @@ def _run_locked(
     summary.skipped = [c.name for c in loaded.cells if c.name not in names]
     if not todo:
         return summary
+    plan_file = results_dir / loaded.suite.name / store.PLAN_FILE
+    fresh_plan = planned and not plan_file.exists()
     if planned:
         store.write_plan(results_dir / loaded.suite.name, plan)
+    try:
+        return _train_all(loaded, results_dir, todo, summary, console, memory_limit, executor,
+                          snapshot_every, loggers, plan if planned else None)  # fmt: skip
+    except BaseException:
+        # refused or stopped before any cell left a result or a staging folder: the plan
+        # goes too, so such a run leaves nothing behind
+        left = any(store.is_complete(j.path) or store.running_dir(j.path).exists() for j in todo)
+        if fresh_plan and not left:
+            plan_file.unlink(missing_ok=True)
+        raise
+
+
+def _train_all(
+    loaded: LoadedSuite,
+    results_dir: Path,
+    todo: list[CellJob],
+    summary: SuiteRun,
+    console: Console,
+    memory_limit: MemoryLimit,
+    executor: Executor | None,
+    snapshot_every: float | None,
+    loggers: tuple[str, ...],
+    plan: list[dict] | None,
+) -> SuiteRun:
+    planned = plan is not None
     train = functools.partial(run_cell, snapshot_every=snapshot_every, loggers=tuple(loggers))
     if executor is not None:
         executor.run(todo, train, console=console, memory_limit=memory_limit)
