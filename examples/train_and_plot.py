@@ -33,7 +33,7 @@ def main(quick: bool = False, results_dir: str = "results") -> api.Results:
     size = QUICK if quick else FULL
     results = api.train(
         {"id": "n_back-v0", "options": size["options"]},
-        {"baseline": "gru", "network": {"width": 8}} if quick else "gru",
+        {"baseline": "mlp", "network": {"width": 8}} if quick else "gru",  # quick: compiles fast
         seeds=size["seeds"],
         steps=size["steps"],
         ppo={"mode": "episodic", "gamma": 0.5, **size["ppo"]},

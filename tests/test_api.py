@@ -25,7 +25,7 @@ def test_the_example_runs_and_its_numbers_are_the_clis(tmp_path, monkeypatch):
     runpy.run_path(example, run_name="__main__")
     mine = api.Results.read(tmp_path / "r" / "example")
     assert (tmp_path / "r" / "example.png").stat().st_size > 1000
-    assert list(mine.scores().agent) == ["gru", "gru"]  # 2 seeds (--quick: no control)
+    assert list(mine.scores().agent) == ["mlp", "mlp"]  # 2 seeds (--quick: an MLP, no control)
     # the suite the API wrote, trained by the CLI elsewhere: the same tables
     args = ["run", str(tmp_path / "r" / "example.yaml"), "--results-dir", str(tmp_path / "cli")]
     result = CliRunner().invoke(app, args)
