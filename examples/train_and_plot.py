@@ -1,7 +1,7 @@
 """Train from Python, evaluate and plot: a GRU on n-back beside the memoryless control.
 
     uv run python examples/train_and_plot.py            # about a minute on a laptop CPU
-    uv run python examples/train_and_plot.py --quick    # seconds (the test suite runs this)
+    uv run python examples/train_and_plot.py --quick    # seconds: an MLP alone (the test suite)
 
 Writes results/example/ (the same folders and tables as `pmarl-bench run`; the suite it ran is
 results/example.yaml, so `pmarl-bench run results/example.yaml` trains the same numbers) and
