@@ -122,9 +122,10 @@ def evaluate(
     results_dir: str | Path = "results",
 ) -> pd.DataFrame:
     """Play the final policy of every seed of a cell (or of each cell of ``Results``) for
-    ``episodes`` episodes each on keys from ``seed`` (the training's evaluation uses seed
-    0): one row per (env, agent, seed) with its mean return and standard error (actions
-    sampled, as trained, or the most likely with ``greedy``)."""
+    ``episodes`` episodes each on keys from ``seed`` (other episodes than the training's own
+    final evaluation, whose key is the suite's ``evaluation.seed``, 2026 by default): one
+    row per (env, agent, seed) with its mean return and standard error (actions sampled, as
+    trained, or the most likely with ``greedy``)."""
     from pmarl_bench.checkpoints import FINAL, load_cell
     from pmarl_bench.evaluation.final import final_policy_returns
 
