@@ -35,10 +35,11 @@ def _handler(signum, frame) -> None:
         raise Interrupted(signum)
 
 
-def install() -> None:
-    """Handle SIGINT and SIGTERM as described above (call once, in the main thread)."""
-    signal.signal(signal.SIGINT, _handler)
-    signal.signal(signal.SIGTERM, _handler)
+def install(extra: tuple[int, ...] = ()) -> None:
+    """Handle SIGINT, SIGTERM and the ``extra`` signals (a SLURM job's time-limit warning) as
+    described above (call once, in the main thread)."""
+    for signum in (signal.SIGINT, signal.SIGTERM, *extra):
+        signal.signal(signum, _handler)
 
 
 def defer(on: bool) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import submitit  # noqa: F401  (its logger binds sys.stderr on import: pytest's, not a runner's)
 import yaml
 from typer.testing import CliRunner
 
@@ -21,6 +22,7 @@ from pmarl_bench.cli import app
 from pmarl_bench.results import metrics_frame, write_cell
 
 ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "suites" / "smoke.yaml"
 runner = CliRunner()
 
 BASE = {
@@ -181,6 +183,16 @@ def damaged_journal(tmp: Path) -> list[str]:
     (tmp / "r" / "o-tune").mkdir(parents=True)
     (tmp / "r" / "o-tune" / "optuna.journal").write_bytes(b"garbage\x00\xff{not json\n")
     return ["tune", str(raw(tmp, SUITE.encode(), "o.yaml")), "--results-dir", str(tmp / "r")]
+
+
+def logs(tmp: Path) -> list[str]:
+    (tmp / "logs").mkdir(exist_ok=True)
+    return ["--slurm-logs", str(tmp / "logs")]
+
+
+def local_slurm(tmp: Path) -> list[str]:
+    """The SLURM launcher tried through submitit's local executor (no sbatch needed)."""
+    return ["--launcher", "slurm", "--submitit-cluster", "local", *logs(tmp)]
 
 
 def enjoy_cell(change):
@@ -366,6 +378,22 @@ CORPUS = [
      "--profile: ", "is a file, not a folder"),
     ("run a tuned file", lambda t: ["run", str(ROOT / "suites" / "memory.tuned.yaml")],
      "memory.tuned.yaml holds settings chosen by `pmarl-bench tune`, not a suite"),
+    # the SLURM launcher's options
+    ("--partition without slurm", lambda t: ["run", str(SMOKE), "--partition", "gpu"],
+     "--partition/--slurm-option: only applies with --executor slurm"),
+    ("--gpus-per-cell locally", lambda t: ["run", str(SMOKE), "--gpus-per-cell", "1"],
+     "--gpus-per-cell: only applies with --executor ray or slurm"),
+    ("slurm: no sbatch", lambda t: ["run", str(SMOKE), "--launcher", "slurm", *logs(t)],
+     "--executor slurm: sbatch is not on PATH"),
+    ("slurm: not KEY=VALUE", lambda t: ["run", str(SMOKE), *local_slurm(t), "--slurm-option",
+                                        "account"], "--slurm-option: not KEY=VALUE: 'account'"),
+    ("slurm: unknown option", lambda t: ["run", str(SMOKE), *local_slurm(t), "--slurm-option",
+                                         "acount=abc"],
+     "--slurm-option: submitit refused a setting: Unknown argument 'acount'"),
+    ("slurm: half a GPU", lambda t: ["run", str(SMOKE), *local_slurm(t), "--gpus-per-cell",
+                                     "0.5"], "--gpus-per-cell: a whole number of GPUs"),
+    ("slurm: bad --time", lambda t: ["run", str(SMOKE), *local_slurm(t), "--time", "3 days"],
+     "--time: not a duration: '3 days'"),
     ("list: no baselines", lambda t: ["list", "--baselines-dir", str(t / "none")],
      "--baselines-dir: no such folder"),
 ]  # fmt: skip

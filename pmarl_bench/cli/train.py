@@ -23,6 +23,12 @@ class Logger(StrEnum):
 class Executor(StrEnum):
     local = "local"
     ray = "ray"
+    slurm = "slurm"
+
+
+class SubmititCluster(StrEnum):
+    slurm = "slurm"
+    local = "local"
 
 
 @app.command()
@@ -74,7 +80,12 @@ def run(
     ),
     executor: Annotated[
         Executor,
-        typer.Option(help="local: cells one after the other here; ray: one Ray task per cell"),
+        typer.Option(
+            "--executor",
+            "--launcher",
+            help="local: cells one after the other here; ray: one Ray task per cell; slurm: "
+            "one SLURM job per cell (a job array, through submitit)",
+        ),
     ] = Executor.local,
     address: Annotated[
         str | None,
@@ -85,8 +96,41 @@ def run(
     ] = None,
     gpus_per_cell: Annotated[
         float | None,
-        typer.Option(min=0, help="GPUs a Ray task asks for (default: 1 if the cluster has GPUs)"),
+        typer.Option(
+            min=0,
+            help="GPUs a Ray task or SLURM job asks for (default: Ray 1 if the cluster has "
+            "GPUs; SLURM 0)",
+        ),
     ] = None,
+    partition: Annotated[
+        str | None, typer.Option(help="SLURM partition for --executor slurm")
+    ] = None,
+    time: Annotated[
+        str,
+        typer.Option(
+            help="each SLURM job's time limit, e.g. 30m, 4h; a job warned of its limit saves a "
+            "snapshot and is requeued, resuming there"
+        ),
+    ] = "4h",
+    slurm_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="KEY=VALUE",
+            help="another sbatch setting by submitit's name, e.g. account=abc, qos=high, "
+            "constraint=a100, mem_gb=32, cpus_per_task=8; repeatable",
+        ),
+    ] = None,
+    slurm_logs: Annotated[
+        Path,
+        typer.Option(help="where submitit keeps each SLURM job's files and logs (shared disk)"),
+    ] = Path("slurm-logs"),
+    submitit_cluster: Annotated[
+        SubmititCluster,
+        typer.Option(
+            help="local: run the SLURM jobs as processes on this machine through submitit, "
+            "to try the launcher before a cluster"
+        ),
+    ] = SubmititCluster.slurm,
     distributed: Annotated[
         bool,
         typer.Option(
@@ -147,17 +191,31 @@ def run(
 
               pmarl-bench run suites/memory.yaml --executor ray --address auto
 
+              pmarl-bench run suites/memory.yaml --launcher slurm --partition gpu --time 2h
+              --gpus-per-cell 1 --slurm-option account=abc
+
               pmarl-bench run suites/memory.yaml --set envs.n_back.ppo.lr=3e-4 --dry-run
     """
     if distributed and executor is Executor.ray:
         raise ConfigError("use one of --distributed and --executor ray", "--distributed")
-    if executor is not Executor.ray and (address is not None or gpus_per_cell is not None):
-        raise ConfigError("only applies with --executor ray", "--address/--gpus-per-cell")
+    if executor is not Executor.ray and address is not None:
+        raise ConfigError("only applies with --executor ray", "--address")
+    if executor is Executor.local and gpus_per_cell is not None:
+        raise ConfigError("only applies with --executor ray or slurm", "--gpus-per-cell")
+    if executor is not Executor.slurm and (partition is not None or slurm_option):
+        raise ConfigError("only applies with --executor slurm", "--partition/--slurm-option")
+    if executor is Executor.slurm and distributed:
+        raise ConfigError("use one of --distributed and --executor slurm", "--distributed")
     limit = "device" if device_memory is None else parse_bytes(device_memory, "--device-memory")
     every = None if snapshot_every is None else parse_seconds(snapshot_every, "--snapshot-every")
     if force and keep_previous:
         raise ConfigError("use one of --force and --keep-previous", "--force")
     check_suite_file(suite, set_)  # a malformed suite costs no JAX import
+    slurm = None
+    if executor is Executor.slurm:
+        slurm = slurm_launcher(
+            suite, partition, time, gpus_per_cell, slurm_option, slurm_logs, submitit_cluster
+        )
     if distributed:  # before the imports below: importing the envs creates device arrays
         from pmarl_bench.scale import distributed as multihost
 
@@ -170,6 +228,8 @@ def run(
         from pmarl_bench.executors.ray import RayExecutor
 
         pool = RayExecutor(address=address, gpus_per_cell=gpus_per_cell)
+    elif slurm is not None:
+        pool = slurm
     loaded = load_suite(
         suite, seeds=seeds, steps=steps, only=only, budget=budget, overrides=set_ or []
     )
@@ -208,6 +268,32 @@ def run(
             where = f"process {jax.process_index()} of {jax.process_count()}: process 0 writes"
     err_console.print(
         f"{len(summary.ran)} cell(s) trained, {len(summary.skipped)} skipped; {where}"
+    )
+
+
+def slurm_launcher(suite, partition, time, gpus, options, logs, cluster):
+    """The SLURM executor from ``run``'s options, each checked (one line naming the flag)."""
+    from pmarl_bench.suites.overrides import parse_value
+
+    if gpus is not None and gpus != int(gpus):
+        raise ConfigError(f"a whole number of GPUs for a SLURM job (got {gpus:g})",
+                          "--gpus-per-cell")  # fmt: skip
+    settings = {}
+    for item in options or []:
+        key, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"[a-z][a-z0-9_]*", key.strip()):
+            raise ConfigError(f"not KEY=VALUE: {item!r}; e.g. account=abc", "--slurm-option")
+        settings[key.strip()] = parse_value(value, f"--slurm-option {key.strip()}")
+    name = Path(suite).stem
+    from pmarl_bench.executors.slurm import SlurmExecutor
+
+    return SlurmExecutor(
+        folder=writable_dir(logs, "--slurm-logs") / name,
+        partition=partition,
+        time_s=parse_seconds(time, "--time"),
+        gpus_per_cell=int(gpus or 0),
+        options=settings,
+        cluster=str(cluster),
     )
 
 
