@@ -78,6 +78,9 @@ def test_a_batch_log_has_plain_progress_lines(reference):
                                                  "eval_curve/return_stochastic"]  # fmt: skip
         assert sorted(curve.env_steps.unique()) == [512, 1024, 1536, 1792]
         assert len(curve) == 2 * 4 * 5  # modes x points x seeds
+        # streamed to TensorBoard as training went (test_tensorboard_holds_the_metrics_table)
+        live = [line for line in mine if "evaluation curve at update" in line]
+        assert [line.split("update ")[-1] for line in live] == ["2…", "4…", "6…"], text
     suite_eta = "suite smoke: 1 of 2 cells in "
     assert all(line.startswith(("n_back/", suite_eta)) for line in lines[:-1]), text
     assert sum(line.startswith(suite_eta) for line in lines) == 1, text

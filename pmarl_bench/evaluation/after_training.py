@@ -48,14 +48,15 @@ def after_training(
     cross_play_seeds: list[int] | None, episodes: int, seed: int,
     max_episodes: int = MAX_EVAL_EPISODES, kept: dict[str, Any],
     saved: list[dict], num_updates: int, curve: dict[int, Any] | None = None,
-    say: Callable[[str], None] = lambda _: None,
+    curve_known: dict[int, dict] | None = None, say: Callable[[str], None] = lambda _: None,
 ) -> Measurements:  # fmt: skip
     """Measure a trained cell. ``params``: stacked over ``seeds`` (each member's seed);
     ``cross_play_seeds``: the seeds whose policies cross-play (None: no cross-play, e.g. a
     sweep cell or a single seed); ``episodes``, ``seed``: the final-policy evaluation's;
     ``kept``: checkpoint label -> parameters the final policy plays against (team
     evaluations); ``saved``: every saved checkpoint (label, update); ``curve``: update ->
-    parameters of each point of an evaluation curve (``CURVE`` metrics)."""
+    parameters of each point of an evaluation curve (``CURVE`` metrics); ``curve_known``:
+    its points measured during training (``evaluation_curve``'s ``known``)."""
     if has_team_evaluation(env, env_params, agent):
         say(f"evaluating (against random agents and {len(kept)} checkpoint(s))…")
     vs_random, vs_checkpoints = teams.evaluate_seeds(env, env_params, agent, params, seeds, kept)
@@ -71,7 +72,7 @@ def after_training(
     if curve:
         say(f"evaluation curve: {len(curve)} point(s) of {episodes} episodes per seed…")
         curve_metrics = evaluation_curve(env, env_params, agent, curve, episodes, seed, seeds,
-                                         num_updates)  # fmt: skip
+                                         num_updates, curve_known)  # fmt: skip
     say("measuring the random policy's return…")
     random = levels.random_levels(config.id, config.options, config.params, env, env_params)
     return Measurements(
@@ -89,19 +90,32 @@ def after_training(
 CURVE = "eval_curve/"
 
 
+def curve_point(
+    env, env_params, agent: Agent, params, episodes: int, seed: int, seeds: list[int]
+) -> dict[str, np.ndarray]:
+    """One point of the evaluation curve: the policy ``params`` (stacked over ``seeds``) on
+    the final-policy evaluation's ``episodes`` episodes per seed (its keys, never grown),
+    greedy and stochastic, ``eval_curve/<metric> -> [seeds]``. Also run during training, to
+    stream the curve to live logs."""
+    found = final_policy_returns(env, env_params, agent, params, episodes, seed, seeds,
+                                 max_episodes=episodes)  # fmt: skip
+    return {CURVE + name.removeprefix("eval/"): values for name, values in found.means.items()}
+
+
 def evaluation_curve(
     env, env_params, agent: Agent, points: dict[int, Any], episodes: int, seed: int,
-    seeds: list[int], num_updates: int,
+    seeds: list[int], num_updates: int, known: dict[int, dict] | None = None,
 ) -> dict[str, np.ndarray]:  # fmt: skip
-    """Each point's policy (``update -> params`` stacked over ``seeds``) on the same
-    ``episodes`` episodes per seed (the final-policy evaluation's keys, never grown), greedy
-    and stochastic: ``eval_curve/<metric>`` as ``[seeds, updates]``, NaN between points."""
+    """``curve_point`` of each point's policy (``update -> params``) as
+    ``eval_curve/<metric>`` ``[seeds, updates]``, NaN between points; ``known``: points
+    already measured during training (``update -> curve_point``), not measured again."""
     out: dict[str, np.ndarray] = {}
+    known = known or {}
     for update, params in sorted(points.items()):
-        found = final_policy_returns(env, env_params, agent, params, episodes, seed, seeds,
-                                     max_episodes=episodes)  # fmt: skip
-        for name, values in found.means.items():
-            key = CURVE + name.removeprefix("eval/")
+        found = known.get(update)
+        if found is None:
+            found = curve_point(env, env_params, agent, params, episodes, seed, seeds)
+        for key, values in found.items():
             out.setdefault(key, np.full((len(seeds), num_updates), np.nan))[:, update - 1] = values
     return out
 

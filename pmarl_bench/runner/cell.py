@@ -109,6 +109,7 @@ class _CellRun:
         self.progress: dict[str, Any] = {"updates": 0, "env_steps": 0}
         self.saved: list[dict] = []
         self.kept: dict[str, Any] = {}  # label -> parameters the final policy plays against
+        self.curve: dict[int, dict] = {}  # update -> evaluation-curve point measured live
         self.history: dict[str, Any] = {
             "run_seconds": 0.0,
             "agent_steps": 0,
@@ -200,11 +201,14 @@ class _CellRun:
         self.say(start, f"compiled in {seconds:.0f}s; training…", TRAIN)
         self.status(staging.RUNNING, phase=TRAIN)
 
-    def _on_chunk(self, chunk: loop.ChunkDone) -> None:
+    def _on_chunk(self, chunk: loop.ChunkDone) -> float:
+        """Save, log and snapshot after a chunk; returns the seconds spent evaluating the
+        policy (left out of the training rate)."""
         train, cell = self.train_, self.cell
         per = train.env_steps_per_update
         steps, previous = chunk.updates * per, (chunk.updates - train.updates_per_chunk) * per
         every = cell.save_every
+        point = None
         if every and steps // every > previous // every and chunk.updates < train.num_updates:
             label = checkpoints.update_label(chunk.updates)
             params = chunk.params()
@@ -213,12 +217,16 @@ class _CellRun:
                 if self.evaluated:
                     self.kept[label] = distributed.to_host(params)
             self.saved.append({"label": label, "update": chunk.updates, "env_steps": steps})
+            point = params
         metrics = chunk.metrics() if self.primary else None
+        measuring = 0.0
         if self.primary:
             staging.write_live(self.stage, self._frame(metrics))
             if self.loggers is not None:
                 first = chunk.updates - train.updates_per_chunk
                 self.loggers.log(self._frame(metrics, since=first))
+                if point is not None and cell.evaluate_every:
+                    measuring = self._live_curve_point(chunk.updates, point)
         stop = interrupts.pending() is not None
         due = time.monotonic() - self.last_snapshot >= self.snapshot_every
         # the last chunk's too: an interruption while evaluating loses no training
@@ -229,6 +237,31 @@ class _CellRun:
             self._snapshot(chunk, metrics)
         if stop:
             raise interrupts.Interrupted(interrupts.pending() or signal.SIGTERM)
+        return measuring
+
+    def _live_curve_point(self, update: int, params) -> float:
+        """The evaluation curve's point at ``update``, measured now for the live logs (and
+        kept, so the curve after training does not measure it again); its seconds."""
+        t0 = time.perf_counter()
+        env, env_params, agent, _ = self.built
+        episodes, key, _ = self.cell.evaluation
+        steps = update * self.train_.env_steps_per_update
+        self.say(steps, f"evaluation curve at update {update}…", EVALUATE)
+        point = evaluation.curve_point(env, env_params, agent, distributed.to_host(params),
+                                       episodes, key, self.seeds)  # fmt: skip
+        self.curve[update] = point
+        self.loggers.log(self._curve_frame({update: point}))  # type: ignore[union-attr]
+        return time.perf_counter() - t0
+
+    def _curve_frame(self, points: dict[int, dict]):
+        """Evaluation-curve points (``update -> metric -> [seeds]``) in the long format."""
+        n = self.train_.num_updates
+        metrics: dict[str, np.ndarray] = {}
+        for update, point in points.items():
+            for name, values in point.items():
+                row = metrics.setdefault(name, np.full((len(self.seeds), n), np.nan))
+                row[:, update - 1] = values
+        return self._frame(metrics)
 
     def _snapshot(self, chunk: loop.ChunkDone, metrics) -> None:
         leaves = chunk.state_leaves()  # every process takes part in gathering them
@@ -280,14 +313,18 @@ class _CellRun:
             cross_play_seeds=crossing, episodes=episodes, seed=key, max_episodes=most,
             kept=self.kept,
             saved=self.saved, num_updates=train.num_updates, curve=points,
+            curve_known=self.curve,
             say=lambda line: self.say(total, line, EVALUATE),
         )  # fmt: skip
         manifest = manifests.write(
             cell, self.path, self.stage, self.built, result, self.history,
             {**measured.entries, "checkpoints": self.saved}, measured.metrics,
         )  # fmt: skip
-        if self.loggers is not None:
-            self.loggers.log(manifests.evaluation_frame(cell, train, measured.metrics))
+        if self.loggers is not None:  # (the curve's points logged live are not sent twice)
+            frame = manifests.evaluation_frame(cell, train, measured.metrics)
+            logged = [update - 1 for update in self.curve]  # (the table's updates count from 0)
+            live = frame["metric"].str.startswith(evaluation.CURVE) & frame["update"].isin(logged)
+            self.loggers.log(frame[~live])
         rate, ret = manifest["agent_steps_per_second"], _final_return(result.metrics)
         times = f"compile {result.compile_seconds:.0f}s, run {result.run_seconds:.0f}s"
         self.say(total, f"{human(total)} env steps · return {ret} · {human(rate)} agent-steps/s "

@@ -93,7 +93,7 @@ def train_seeds(
     *,
     name: str = "cell",
     on_progress: Callable[[Progress], None] | None = None,
-    on_chunk: Callable[[ChunkDone], None] | None = None,
+    on_chunk: Callable[[ChunkDone], float | None] | None = None,
     on_compiled: Callable[[float], None] | None = None,
     memory_limit: int | str | None = DEVICE,
     programs: ProgramCache | None = None,
@@ -103,7 +103,8 @@ def train_seeds(
     """Train all ``seeds`` of a cell (members of a sweep: a seed may repeat, each time with
     its own ``settings``, the traced PPO settings of each member; default: the config's).
     ``on_chunk`` runs on the host after every chunk (e.g. to save parameters or snapshot the
-    state); an exception it raises stops training.
+    state); an exception it raises stops training. It may return the seconds it spent
+    measuring the policy (an evaluation during training), which the training rate leaves out.
     ``on_compiled(seconds)`` runs once the programs are compiled, before the first chunk.
     ``memory_limit``: bytes per device the seeds must fit in (``"device"``: what the device
     reports; None: no limit); seeds that do not fit together train in groups.
@@ -138,6 +139,7 @@ def train_seeds(
     chunks: list[dict[str, np.ndarray]] = [] if resume is None else [resume.metrics]
     agent_steps_per_chunk = len(seeds) * train.updates_per_chunk * train.agent_steps_per_update
     t_run = time.perf_counter()
+    measuring = 0.0  # seconds on_chunk spent evaluating, left out of the rates
     for i in range(start, train.num_chunks):
         # groups take turns on the device; their metrics join in seed order
         outs = [program(len(g)).chunk(s, h) for g, s, h in zip(groups, states, hypers, strict=True)]
@@ -153,7 +155,7 @@ def train_seeds(
         if on_chunk is not None:
             # getters of the state after this chunk (called before the next one donates it)
             now = list(states)
-            on_chunk(
+            spent = on_chunk(
                 ChunkDone(
                     updates=done,
                     params=functools.partial(_params, now),
@@ -161,7 +163,8 @@ def train_seeds(
                     metrics=functools.partial(_merge, chunks),
                 )
             )
-        t_now = time.perf_counter()
+            measuring += spent or 0.0
+        t_now = time.perf_counter() - measuring
         if i == start:
             t_first = t_now  # the steady rate is measured from here on
         if on_progress is not None:
@@ -176,7 +179,7 @@ def train_seeds(
                     latest_return=float(np.nanmean(ret)) if np.isfinite(ret).any() else np.nan,
                 )
             )
-    run_seconds = time.perf_counter() - t_run
+    run_seconds = time.perf_counter() - measuring - t_run
     memories = [program(len(g)).memory() for g in groups]
     return TrainResult(
         metrics=_merge(chunks),
