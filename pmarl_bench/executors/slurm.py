@@ -103,12 +103,13 @@ class SlurmExecutor:
         settings = {
             "name": "pmarl-bench",
             "timeout_min": max(1, math.ceil(self.time_s / 60)),
-            "gpus_per_node": self.gpus_per_cell,
             "cpus_per_task": self.cpus_per_cell,
             "tasks_per_node": 1,
             "nodes": 1,
             "slurm_signal_delay_s": self.signal_delay_s,
         }
+        if self.gpus_per_cell:
+            settings["gpus_per_node"] = self.gpus_per_cell
         if self.partition is not None:
             settings["slurm_partition"] = self.partition
         settings.update({f"slurm_{key}": value for key, value in self.options.items()})

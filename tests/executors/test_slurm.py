@@ -14,10 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from pmarl_bench.executors.slurm import SlurmExecutor
 from pmarl_bench.results import store
-
-# compiles and trains a whole program in a job process: the slow tier (CI runs it)
-pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ROOT / "suites" / "smoke.yaml"
@@ -36,6 +34,29 @@ def job_processes() -> list[int]:
     return pids
 
 
+def test_the_options_become_the_job_arrays_sbatch_settings(tmp_path, monkeypatch):
+    """With SLURM's commands on PATH (stand-ins here), the sbatch script submitit writes
+    carries the partition, time limit, GPUs, the time-limit warning and any other option."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for command in ("sbatch", "srun"):
+        (bin_dir / command).write_text('#!/bin/sh\necho "Submitted batch job 42"\n')
+        (bin_dir / command).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    import submitit
+
+    launcher = SlurmExecutor(tmp_path / "logs", partition="gpu", time_s=2 * 3600,
+                             gpus_per_cell=1, options={"account": "abc", "mem_gb": 32})  # fmt: skip
+    script = launcher.executor(submitit)._executor._make_submission_file_text("cmd", "uid")
+    for line in ("--partition=gpu", "--time=120", "--gpus-per-node=1", "--account=abc",
+                 "--mem=32GB", "--signal=USR2@120", "--cpus-per-task=2"):  # fmt: skip
+        assert f"#SBATCH {line}\n" in script, script
+    cpu_only = SlurmExecutor(tmp_path / "logs").executor(submitit)
+    assert "gpus" not in cpu_only._executor._make_submission_file_text("cmd", "uid")
+
+
+# compiles and trains a whole program in a job process: the slow tier (CI runs it)
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the job's process through /proc")
 def test_a_job_warned_of_its_time_limit_is_requeued_and_resumes_from_its_snapshot(tmp_path):
     results, logs = tmp_path / "results", tmp_path / "logs"
