@@ -4,7 +4,6 @@ and the cell ends with its results in the usual layout."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pmarl_bench.executors.slurm import SlurmExecutor
-from pmarl_bench.results import store
+from pmarl_bench.results import staging, store
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ROOT / "suites" / "smoke.yaml"
@@ -55,39 +54,66 @@ def test_the_options_become_the_job_arrays_sbatch_settings(tmp_path, monkeypatch
     assert "gpus" not in cpu_only._executor._make_submission_file_text("cmd", "uid")
 
 
-# compiles and trains a whole program in a job process: the slow tier (CI runs it)
+# compiles and trains whole programs in job processes: the slow tier (CI runs it)
 @pytest.mark.slow
-@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the job's process through /proc")
-def test_a_job_warned_of_its_time_limit_is_requeued_and_resumes_from_its_snapshot(tmp_path):
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the jobs' processes through /proc")
+def test_a_two_cell_suite_is_stopped_and_resumed_and_a_warned_job_requeued(tmp_path):
     results, logs = tmp_path / "results", tmp_path / "logs"
-    code = "from pmarl_bench.cli import main; main()"
-    run = subprocess.Popen(
-        [sys.executable, "-c", code, "run", str(SMOKE), "--only", "n_back/mlp",
-         "--steps", "131072", "--launcher", "slurm", "--submitit-cluster", "local",
-         "--time", "30m", "--slurm-logs", str(logs), "--results-dir", str(results),
-         "--snapshot-every", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env=dict(os.environ, JAX_PLATFORMS="cpu", COLUMNS="200"),
-    )  # fmt: skip
-    cell = results / "smoke" / "n_back" / "mlp"
-    snapshots = store.running_dir(cell) / "snapshots"
-    warned = None
-    deadline = time.monotonic() + 240
-    while run.poll() is None and warned is None and time.monotonic() < deadline:
-        if snapshots.is_dir() and any(snapshots.iterdir()):  # training, a snapshot saved
-            for pid in job_processes():
-                os.kill(pid, signal.SIGUSR2)  # SLURM's warning before the time limit
-                warned = pid
-        time.sleep(0.05)
-    out, _ = run.communicate(timeout=300)
-    assert warned is not None, f"no job was seen training:\n{out}"
-    assert run.returncode == 0, out
-    assert "submitted 1 job(s)" in out and "1 cell(s) trained, 0 skipped" in out, out
-    manifest = json.loads((cell / "manifest.json").read_text())
-    assert manifest["status"] == "complete"
-    # the requeued job went on from the snapshot the warned one saved
-    assert manifest["resumed_at_updates"] and manifest["resumed_at_updates"][0] > 0
-    assert manifest["resumed_at_updates"][0] < manifest["num_updates"]
+    run = ["run", str(SMOKE), "--steps", "131072", "--launcher", "slurm",
+           "--submitit-cluster", "local", "--time", "30m", "--slurm-logs", str(logs),
+           "--results-dir", str(results), "--snapshot-every", "0"]  # fmt: skip
+    cells = {agent: results / "smoke" / "n_back" / agent for agent in ("mlp", "mlp_tanh")}
+
+    # 1. Ctrl-C on the login node once both jobs train: the jobs are cancelled, their
+    # snapshots stay
+    first = launch(run)
+    until(lambda: all(snapshot_of(c) is not None for c in cells.values()), first)
+    first.send_signal(signal.SIGINT)
+    out, _ = first.communicate(timeout=120)
+    assert first.returncode == 130, out
+    assert "submitted 2 job(s)" in out and "cancelled 2 job(s)" in out, out
+    until(lambda: not job_processes(), None)  # (the cancelled jobs end)
+    left = {agent: snapshot_of(cell) for agent, cell in cells.items()}
+    assert all(u is not None for u in left.values()) and not any(map(store.is_complete,
+                                                                      cells.values()))  # fmt: skip
+
+    # 2. the same command again: both resume; mlp's job, warned of its time limit (SLURM's
+    # USR2) after a snapshot of its own, snapshots, is requeued and resumes once more
+    second = launch(run)
+    mlp = store.running_dir(cells["mlp"])
+    until(lambda: (snapshot_of(cells["mlp"]) or 0) > left["mlp"], second)
+    os.kill(staging.read_status(mlp)["pid"], signal.SIGUSR2)
+    out, _ = second.communicate(timeout=300)
+    assert second.returncode == 0, out
+    assert "2 cell(s) trained, 0 skipped" in out, out
+    resumed = {a: store.read_manifest(c)["resumed_at_updates"] for a, c in cells.items()}
+    assert resumed["mlp_tanh"] == [left["mlp_tanh"]], resumed
+    assert resumed["mlp"][0] == left["mlp"] and resumed["mlp"][1] > left["mlp"], resumed
     job_logs = "".join(p.read_text() for p in logs.glob("smoke/*_log.err"))
     assert "Requeued job" in job_logs, job_logs
+    for cell in cells.values():
+        assert store.read_manifest(cell)["status"] == "complete"
     assert not list((results / "smoke").glob("*/*@*"))  # no staging folder left
+
+
+def launch(args: list[str]) -> subprocess.Popen:
+    code = "from pmarl_bench.cli import main; main()"
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env=dict(os.environ, JAX_PLATFORMS="cpu", COLUMNS="200"),
+    )  # fmt: skip
+
+
+def until(ready, proc: subprocess.Popen | None, seconds: float = 240) -> None:
+    deadline = time.monotonic() + seconds
+    while not ready():
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"the run ended first:\n{proc.communicate()[0]}")
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def snapshot_of(cell: Path) -> int | None:
+    """The update of the cell's latest snapshot (None: none yet)."""
+    snapshot = staging.latest_snapshot(store.running_dir(cell))
+    return None if snapshot is None else snapshot.updates
