@@ -9,6 +9,7 @@ resolved config in its manifest.
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,9 @@ def _abstract_params(agent, seeds: list[int]) -> Any:
 def _quiet_closed_loop() -> None:
     """After a failed restore, orbax's reads still in flight finish on threads and call back
     into its closed event loop, each printing a traceback (as an unraisable exception) over
-    the one-line error: drop those, and only those."""
+    the one-line error (as an unraisable exception, or through ``sys.excepthook``); and a
+    read that failed too, its task collected unread, is logged by asyncio ("Task exception
+    was never retrieved"): drop those, and only those."""
     previous = sys.unraisablehook
     if getattr(previous, "quiet_closed_loop", False):
         return
@@ -63,6 +66,21 @@ def _quiet_closed_loop() -> None:
 
     hook.quiet_closed_loop = True  # type: ignore[attr-defined]
     sys.unraisablehook = hook
+    logging.getLogger("asyncio").addFilter(_unread_failed_reads)
+    before = sys.excepthook  # (tensorstore's callbacks print theirs through it)
+
+    def excepthook(kind, err, tb):
+        if not (isinstance(err, RuntimeError) and str(err) == "Event loop is closed"):
+            before(kind, err, tb)
+
+    sys.excepthook = excepthook
+
+
+def _unread_failed_reads(record: logging.LogRecord) -> bool:
+    """False for asyncio's report of a checkpoint read (tensorstore's) that failed unread."""
+    err = record.exc_info[1] if record.exc_info else None
+    unread = record.getMessage().startswith("Task exception was never retrieved")
+    return not (unread and "tensorstore_spec" in str(err))
 
 
 def update_label(update: int) -> str:

@@ -9,6 +9,7 @@ agents by this evaluation, not by training returns."""
 
 from __future__ import annotations
 
+import collections
 import math
 from dataclasses import dataclass
 
@@ -88,7 +89,25 @@ def final_policy_returns(
         episodes = min(episodes * factor, max_episodes)
 
 
-def _play(env, env_params, agent: Agent, params, keys, episodes: int):
+#: the evaluation programs compiled lately, by the objects they close over (a new jax.jit
+#: wrapper compiles again: an evaluation curve plays the same program at every point)
+_PROGRAMS: collections.OrderedDict[tuple, tuple] = collections.OrderedDict()
+_KEEP = 8
+
+
+def _program(env, env_params, agent: Agent, episodes: int):
+    key = (id(env), id(env_params), id(agent), episodes)
+    found = _PROGRAMS.get(key)
+    if found is None:  # (kept with their program, the objects' ids are not reused meanwhile)
+        run = _compile(env, env_params, agent, episodes)
+        found = _PROGRAMS[key] = (env, env_params, agent, run)
+        while len(_PROGRAMS) > _KEEP:
+            _PROGRAMS.popitem(last=False)
+    _PROGRAMS.move_to_end(key)
+    return found[3]
+
+
+def _compile(env, env_params, agent: Agent, episodes: int):
     runs = []  # (metric prefix, batch, steps) per task: one program plays them all
     for g in env.groups(episodes, env_params):
         batch = EnvBatch(env, env_params, episodes, auto_reset=True, groups=[g])
@@ -101,7 +120,11 @@ def _play(env, env_params, agent: Agent, params, keys, episodes: int):
             for prefix, batch, steps in runs
         }
 
-    run = jax.jit(jax.vmap(play, in_axes=(0, 0, None)))
+    return jax.jit(jax.vmap(play, in_axes=(0, 0, None)))
+
+
+def _play(env, env_params, agent: Agent, params, keys, episodes: int):
+    run = _program(env, env_params, agent, episodes)
     means: dict[str, np.ndarray] = {}
     sems: dict[str, np.ndarray] = {}
     for greedy, name in FINAL_RETURNS.items():

@@ -15,8 +15,15 @@ from pmarl_bench.envs.grid.core import DOWN, LEFT, RIGHT, UP, cell_table, sample
 KEY = jax.random.key(0)
 
 
+#: each env's jitted step, compiled once (a new ``jax.jit`` wrapper compiles again)
+_STEPS: dict[int, tuple] = {}
+
+
 def step(env, state, *actions, key=KEY):
-    state, obs, reward, _, _ = jax.jit(env.step_env)(
+    found = _STEPS.get(id(env))
+    if found is None or found[0] is not env:  # (kept alive here, so an id is never reused)
+        found = _STEPS[id(env)] = (env, jax.jit(env.step_env))
+    state, obs, reward, _, _ = found[1](
         key, state, jnp.array(actions, jnp.int32), env.default_params
     )
     return state, np.asarray(obs), np.asarray(reward)

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import ndimage
+from test_grid_rules import step  # each env's step compiled once
 
 from pmarl_bench import envs
 from pmarl_bench.envs.grid import Tile
@@ -25,13 +26,6 @@ STAY, ATTACK = 4, 5
 
 def v0_fails(env_id: str, why: str):
     return pytest.param(env_id, marks=pytest.mark.xfail(strict=True, reason=f"v0: {why}"))
-
-
-def step(env, state, *actions, key=KEY):
-    state, obs, reward, _, _ = jax.jit(env.step_env)(
-        key, state, jnp.array(actions, jnp.int32), env.default_params
-    )
-    return state, np.asarray(obs), np.asarray(reward)
 
 
 def reset_many(env, n: int):
