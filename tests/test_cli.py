@@ -260,7 +260,7 @@ def test_nan_losses_stop_training_with_a_clear_error():
             ["--device-memory", "1KB", "--no-preflight"],  # then the compiled program's own
             "n_back/mlp: even one seed at a time needs about",
         ),
-        (["--address", "auto"], "--address/--gpus-per-cell: only applies with --executor ray"),
+        (["--address", "auto"], "--address: only applies with --executor ray"),
         (["--distributed", "--executor", "ray"], "use one of --distributed and --executor ray"),
     ],
 )

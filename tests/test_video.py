@@ -23,6 +23,7 @@ SUITE = """\
 name: vid
 seeds: [0, 1]
 steps: 512
+evaluation: {max_episodes: 64}   # the videos' policies: no need to grow the evaluation
 envs:
   - id: grid_return-v0
     options: {width: 7, height: 7, episode_length: 16}

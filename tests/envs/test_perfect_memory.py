@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from test_conformance import ENV_IDS, random_actions, tiered
+from test_conformance import CURRENT_ENV_IDS, random_actions, tiered
 
 from pmarl_bench import envs
 from pmarl_bench.envs.grid.memory import LANDMARKS, UNSEEN
@@ -41,7 +41,7 @@ def run(env, key, steps: int = STEPS):
     return jax.tree.map(lambda a, b: jnp.concatenate([a, b]), first, rest)
 
 
-@pytest.mark.parametrize("env_id", tiered([*ENV_IDS, "carry_bit-v0"]))
+@pytest.mark.parametrize("env_id", tiered(CURRENT_ENV_IDS))
 def test_perfect_memory_adds_to_the_observation_and_changes_no_dynamics(env_id):
     plain, remembering = make_pair(env_id)
     assert isinstance(remembering, PerfectMemory)
