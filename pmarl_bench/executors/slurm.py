@@ -72,8 +72,13 @@ class SlurmExecutor:
     ) -> None:
         submitit = import_extra("submitit", "slurm", "--executor slurm")
         executor = self.executor(submitit)
-        with executor.batch():  # one job array
-            submitted = [executor.submit(CellCall(train_cell, j, memory_limit)) for j in jobs]
+        try:
+            with executor.batch():  # one job array
+                submitted = [executor.submit(CellCall(train_cell, j, memory_limit)) for j in jobs]
+        except Exception as err:  # sbatch refused it (a partition, account or limit)
+            raise ConfigError(
+                f"the job array was not submitted: {_last_line(str(err))}", "--executor slurm"
+            ) from None
         ids = ", ".join(job.job_id for job in submitted)
         console.print(
             f"submitted {len(submitted)} job(s) ({ids}); their logs: {self.folder}",

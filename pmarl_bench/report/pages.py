@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import urllib.parse
 from dataclasses import dataclass
 
@@ -53,10 +54,16 @@ li{margin:0.2em 0}
 """
 
 
+def anchor(title: str) -> str:
+    """A section title as a page anchor: 'Aggregate over tasks' -> 'aggregate-over-tasks'."""
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
 def html_page(sections: list[Section]) -> str:
     body = ["<h1>Benchmark report</h1>"]
     for s in sections:
-        body.append(f"<h2>{html.escape(s.title)}</h2>")
+        # each section linkable: index.html#aggregate-over-tasks
+        body.append(f'<h2 id="{anchor(s.title)}">{html.escape(s.title)}</h2>')
         if s.text:
             body.append(_text_html(s.text))
         if s.figures:

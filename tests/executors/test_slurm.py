@@ -54,6 +54,29 @@ def test_the_options_become_the_job_arrays_sbatch_settings(tmp_path, monkeypatch
     assert "gpus" not in cpu_only._executor._make_submission_file_text("cmd", "uid")
 
 
+def test_a_job_array_sbatch_refuses_is_one_line_naming_why(tmp_path, monkeypatch):
+    from rich.console import Console
+
+    from pmarl_bench.errors import ConfigError
+    from pmarl_bench.executor import CellJob
+    from pmarl_bench.suites import load_suite
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text("#!/bin/sh\n")
+    (bin_dir / "sbatch").write_text(
+        '#!/bin/sh\necho "sbatch: error: invalid partition specified: gpu" >&2\nexit 1\n'
+    )
+    for command in ("sbatch", "srun"):
+        (bin_dir / command).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    cell = load_suite(SMOKE).cells[0]
+    launcher = SlurmExecutor(tmp_path / "logs", partition="gpu")
+    with pytest.raises(ConfigError, match="invalid partition specified: gpu"):
+        launcher.run([CellJob(cell, tmp_path / "cell")], lambda *a, **k: None,
+                     console=Console(quiet=True), memory_limit=None)  # fmt: skip
+
+
 # compiles and trains whole programs in job processes: the slow tier (CI runs it)
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the jobs' processes through /proc")

@@ -92,6 +92,7 @@ def test_report_folder_has_pages_figures_and_tables(report):
         assert (out / f"{fig}.png").stat().st_size > 1000 and (out / f"{fig}.svg").is_file()
     html = (out / "index.html").read_text()
     assert 'src="final_scores.png"' in html and "<table" in html
+    assert '<h2 id="aggregate-over-tasks">Aggregate over tasks</h2>' in html  # linkable
 
 
 @pytest.mark.slow
