@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Open a report in headless Chromium and save a full-page screenshot (a check that the page
 # renders in a real browser). Needs Chromium: `apt-get install chromium` on Debian/Ubuntu.
-#   bash docs/screenshot_report.sh reports/memory docs/example-report/screenshot.png
+#   bash docs/screenshot_report.sh reports/memory shot.png
 set -euo pipefail
 report=${1:?usage: screenshot_report.sh REPORT_DIR OUT.png [HEIGHT]}
 out=${2:?usage: screenshot_report.sh REPORT_DIR OUT.png [HEIGHT]}

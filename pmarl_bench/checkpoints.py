@@ -126,15 +126,31 @@ class TrainedCell:
         """Every seed's parameters saved as ``label``, stacked; a missing or damaged
         checkpoint is one ``ConfigError`` naming its folder."""
         try:
-            return load(self.path, label, self.agent, self.seeds)
+            params = load(self.path, label, self.agent, self.seeds)
         except Exception as err:  # orbax raises many kinds for a missing or broken folder
             _quiet_closed_loop()
+            if "Structure mismatch" in str(err):  # saved for a network with other parts
+                raise self._misfit(label) from None
             reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
             raise ConfigError(
                 f"checkpoint {label} is missing or damaged ({reason}); train the cell again "
                 "with pmarl-bench run SUITE --only ENV/AGENT --force",
                 str(self.path / FOLDER / label),
             ) from None
+        # orbax restores the saved shapes: a network built for another observation (an
+        # earlier version of the env's) cannot play them
+        want = _abstract_params(self.agent, self.seeds)
+        if jax.tree.map(np.shape, params) != jax.tree.map(lambda a: a.shape, want):
+            raise self._misfit(label)
+        return params
+
+    def _misfit(self, label: str) -> ConfigError:
+        return ConfigError(
+            f"checkpoint {label} does not fit the network this code builds for the cell "
+            "(trained with an earlier observation or network); train the cell again with "
+            "pmarl-bench run SUITE --only ENV/AGENT --force",
+            str(self.path / FOLDER / label),
+        )
 
     def _label(self, checkpoint: str) -> str:
         labels = [c["label"] for c in self.checkpoints]

@@ -91,3 +91,20 @@ def test_asking_for_what_does_not_exist_lists_what_does(trained):
         cell.params(3, "7")
     with pytest.raises(ConfigError, match=r"no finished cell here; finished cells: ck/n_back/mlp"):
         load_cell("ck/n_back/gru", results)
+
+
+def test_a_checkpoint_for_another_network_is_one_line_not_a_crash(trained):
+    """Parameters saved for another observation or width (an earlier version of the code)
+    cannot play: the cell says so in one line (a report lists it without rollouts)."""
+    from pmarl_bench import agents
+
+    results, _ = trained
+    cell = load_cell("ck/n_back/mlp", results)
+    space = cell.env.observation_space, cell.env.action_space
+    for other in (
+        agents.MLPConfig(width=8, inputs=("obs",)),  # other shapes
+        agents.MLPConfig(width=16),
+    ):  # other parameters (reads its past actions)
+        cell.agent = agents.make_agent(other, *space)
+        with pytest.raises(ConfigError, match="does not fit the network this code builds"):
+            cell.params(3)
