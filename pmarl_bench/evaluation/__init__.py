@@ -8,6 +8,7 @@ from pmarl_bench.evaluation.after_training import (
     EnvConfig,
     Measurements,
     after_training,
+    curve_arrays,
     curve_point,
     has_team_evaluation,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "EnvConfig",
     "Measurements",
     "after_training",
+    "curve_arrays",
     "curve_point",
     "has_team_evaluation",
 ]

@@ -109,14 +109,22 @@ def evaluation_curve(
     """``curve_point`` of each point's policy (``update -> params``) as
     ``eval_curve/<metric>`` ``[seeds, updates]``, NaN between points; ``known``: points
     already measured during training (``update -> curve_point``), not measured again."""
-    out: dict[str, np.ndarray] = {}
     known = known or {}
-    for update, params in sorted(points.items()):
-        found = known.get(update)
-        if found is None:
-            found = curve_point(env, env_params, agent, params, episodes, seed, seeds)
-        for key, values in found.items():
-            out.setdefault(key, np.full((len(seeds), num_updates), np.nan))[:, update - 1] = values
+    found = {
+        update: known.get(update)
+        or curve_point(env, env_params, agent, params, episodes, seed, seeds)
+        for update, params in sorted(points.items())
+    }
+    return curve_arrays(found, len(seeds), num_updates)
+
+
+def curve_arrays(points: dict[int, dict], seeds: int, num_updates: int) -> dict[str, np.ndarray]:
+    """Curve points (``update -> metric -> [seeds]``) as ``metric -> [seeds, updates]``, NaN
+    between points."""
+    out: dict[str, np.ndarray] = {}
+    for update, point in sorted(points.items()):
+        for key, values in point.items():
+            out.setdefault(key, np.full((seeds, num_updates), np.nan))[:, update - 1] = values
     return out
 
 

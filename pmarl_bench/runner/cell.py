@@ -250,18 +250,9 @@ class _CellRun:
         point = evaluation.curve_point(env, env_params, agent, distributed.to_host(params),
                                        episodes, key, self.seeds)  # fmt: skip
         self.curve[update] = point
-        self.loggers.log(self._curve_frame({update: point}))  # type: ignore[union-attr]
+        arrays = evaluation.curve_arrays({update: point}, len(self.seeds), self.train_.num_updates)
+        self.loggers.log(self._frame(arrays))  # type: ignore[union-attr]
         return time.perf_counter() - t0
-
-    def _curve_frame(self, points: dict[int, dict]):
-        """Evaluation-curve points (``update -> metric -> [seeds]``) in the long format."""
-        n = self.train_.num_updates
-        metrics: dict[str, np.ndarray] = {}
-        for update, point in points.items():
-            for name, values in point.items():
-                row = metrics.setdefault(name, np.full((len(self.seeds), n), np.nan))
-                row[:, update - 1] = values
-        return self._frame(metrics)
 
     def _snapshot(self, chunk: loop.ChunkDone, metrics) -> None:
         leaves = chunk.state_leaves()  # every process takes part in gathering them
