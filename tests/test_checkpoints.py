@@ -23,6 +23,7 @@ name: ck
 seeds: [3, 5]
 steps: 1024
 checkpoint_every: 512
+evaluation: {max_episodes: 64}
 envs:
   - id: n_back-v0
     options: {episode_length: 16, max_n: 2}

@@ -18,6 +18,7 @@ SUITE = """\
 name: o
 seeds: 2
 steps: 512
+evaluation: {max_episodes: 64}
 envs:
   - id: n_back-v0
     options: {episode_length: 16, max_n: 2}

@@ -83,7 +83,10 @@ class SeedProgram:
         self.state_shardings = None
         # init compiles on first use: sizes compiled only to ask their memory never run it
         if self.layout is None:
-            self._lower_init = lambda: jax.jit(jax.vmap(init)).lower(seeds)
+            # one seed at a time (``lax.map``): the same state bit for bit as ``vmap`` (tested),
+            # and it compiles in about half the time (the batched random draws of parameter
+            # initialisers are a large program), for a step that runs once per cell
+            self._lower_init = lambda: jax.jit(lambda s: jax.lax.map(init, s)).lower(seeds)
             chunk = jax.jit(jax.vmap(train.chunk), donate_argnums=0)
             self._chunk = compile_interruptibly(chunk.lower(state, hyper))
             return

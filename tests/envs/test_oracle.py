@@ -9,53 +9,27 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from test_conformance import CURRENT_ENV_IDS, random_actions, tiered
+from test_conformance import CURRENT_ENV_IDS, tiered
+from test_perfect_memory import STEPS, assert_same_dynamics, make_pair, run
 
 from pmarl_bench import envs
 from pmarl_bench.envs.grid.core import DIG, STAY, Tile
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.types import with_task_id
 
-SHORT = {"episode_length": 16}  # two episode ends in a short rollout
-
-
-def make_pair(env_id: str):
-    adapted = {"gymnax:": {}, "jaxmarl:": {"max_steps": 16}, "carry_bit": {"delay": 7}}
-    options = next((o for p, o in adapted.items() if env_id.startswith(p)), SHORT)
-    return envs.make(env_id, **options), envs.make(env_id, observe="oracle_state", **options)
-
 
 @pytest.mark.parametrize("env_id", tiered(CURRENT_ENV_IDS))
 def test_the_oracle_adds_to_the_observation_and_changes_no_dynamics(env_id):
-    plain, oracle = make_pair(env_id)
+    plain, oracle = make_pair(env_id, observe="oracle_state")
     space = oracle.observation_space
     assert space.keys() == ["obs", "oracle"] and space["obs"] == plain.observation_space
     assert space["oracle"].shape == (oracle.oracle_size,)
-
-    def run(env, key):
-        state, ts = env.reset(key)
-
-        def body(carry, k):
-            state, ts = carry
-            k_act, k_step = jax.random.split(k)
-            state, ts = env.step(k_step, state, random_actions(k_act, ts.action_mask))
-            return (state, ts), (state, ts)
-
-        return jax.lax.scan(body, (state, ts), jax.random.split(key, 40))[1]
-
-    key = jax.random.key(3)
-    (s_plain, ts_plain), (s_oracle, ts_oracle) = (
-        jax.jit(run, static_argnums=0)(plain, key),
-        jax.jit(run, static_argnums=0)(oracle, key),
-    )
-    for a, b in zip(jax.tree.leaves(s_plain), jax.tree.leaves(s_oracle), strict=True):
-        np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(ts_plain.reward, ts_oracle.reward)
-    np.testing.assert_array_equal(ts_plain.obs, ts_oracle.obs["obs"])
-    np.testing.assert_array_equal(ts_plain.info["final_obs"], ts_oracle.info["final_obs"]["obs"])
+    # the same key: the plain env's rollout (shared with the perfect-memory test)
+    s_oracle, ts_oracle = jax.jit(run, static_argnums=0)(oracle, jax.random.key(3))
+    assert_same_dynamics(env_id, s_oracle, ts_oracle)
     part = np.asarray(ts_oracle.obs["oracle"])
-    assert part.shape == (40, oracle.num_agents, oracle.oracle_size) and part.dtype == np.float32
-    assert space["oracle"].contains(part)
+    assert part.shape == (STEPS + 1, oracle.num_agents, oracle.oracle_size)
+    assert part.dtype == np.float32 and space["oracle"].contains(part)
     assert np.ptp(part, axis=0).max() > 0  # it follows the state
 
 

@@ -5,6 +5,8 @@ views the agent had)."""
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -20,10 +22,11 @@ SHORT = {"episode_length": 16}  # two episode ends in a short rollout
 STEPS = 40
 
 
-def make_pair(env_id: str, **options):
+def make_pair(env_id: str, observe: str = "oracle_memory", **options):
+    """The env at a short size and the same env observed through a control's wrapper."""
     adapted = {"gymnax:": {}, "jaxmarl:": {"max_steps": 16}, "carry_bit": {"delay": 7}}
     options = options or next((o for p, o in adapted.items() if env_id.startswith(p)), SHORT)
-    return envs.make(env_id, **options), envs.make(env_id, observe="oracle_memory", **options)
+    return envs.make(env_id, **options), envs.make(env_id, observe=observe, **options)
 
 
 def run(env, key, steps: int = STEPS):
@@ -41,20 +44,22 @@ def run(env, key, steps: int = STEPS):
     return jax.tree.map(lambda a, b: jnp.concatenate([a, b]), first, rest)
 
 
-@pytest.mark.parametrize("env_id", tiered(CURRENT_ENV_IDS))
-def test_perfect_memory_adds_to_the_observation_and_changes_no_dynamics(env_id):
-    plain, remembering = make_pair(env_id)
-    assert isinstance(remembering, PerfectMemory)
-    space = remembering.observation_space
-    plain_parts = plain.observation_space
-    assert space["obs"] == plain_parts and len(space.keys()) > 1
-    key = jax.random.key(3)
-    (s_plain, ts_plain) = jax.jit(run, static_argnums=0)(plain, key)
-    (s_mem, ts_mem) = jax.jit(run, static_argnums=0)(remembering, key)
+@functools.cache
+def plain_rollout(env_id: str):
+    """``run`` of the plain env of ``make_pair(env_id)`` with key 3, as host arrays: the
+    rollout both controls' wrappers are compared with (here and tests/envs/test_oracle.py)."""
+    return jax.device_get(jax.jit(run, static_argnums=0)(make_pair(env_id)[0], jax.random.key(3)))
+
+
+def assert_same_dynamics(env_id: str, state, ts) -> None:
+    """A wrapped env's rollout (``run``, key 3; ``state``: the plain env's state) has the
+    plain env's states, rewards and plain observations."""
+    s_plain, ts_plain = plain_rollout(env_id)
     pairs = [
-        *zip(jax.tree.leaves(s_plain), jax.tree.leaves(s_mem.inner), strict=True),
-        (ts_plain.reward, ts_mem.reward),
-        (ts_plain.obs, ts_mem.obs["obs"]),
+        *zip(jax.tree.leaves(s_plain), jax.tree.leaves(state), strict=True),
+        (ts_plain.reward, ts.reward),
+        (ts_plain.obs, ts.obs["obs"]),
+        (ts_plain.info["final_obs"], ts.info["final_obs"]["obs"]),
     ]
     for a, b in pairs:
         if jnp.issubdtype(a.dtype, jnp.floating):
@@ -62,6 +67,17 @@ def test_perfect_memory_adds_to_the_observation_and_changes_no_dynamics(env_id):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
         else:
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("env_id", tiered(CURRENT_ENV_IDS))
+def test_perfect_memory_adds_to_the_observation_and_changes_no_dynamics(env_id):
+    plain, remembering = make_pair(env_id)
+    assert isinstance(remembering, PerfectMemory)
+    space = remembering.observation_space
+    plain_parts = plain.observation_space
+    assert space["obs"] == plain_parts and len(space.keys()) > 1
+    (s_mem, ts_mem) = jax.jit(run, static_argnums=0)(remembering, jax.random.key(3))
+    assert_same_dynamics(env_id, s_mem.inner, ts_mem)
     for name in space.keys():  # noqa: SIM118 (a Dict space: keys() is its API)
         part = np.asarray(ts_mem.obs[name])
         assert all(space[name].contains(p) for p in part.reshape(-1, *space[name].shape))

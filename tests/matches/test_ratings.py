@@ -17,6 +17,7 @@ name: k
 seeds: 2
 steps: 24576
 checkpoint_every: 6144
+evaluation: {max_episodes: 64}
 envs:
   - id: king_of_the_hill-v1
     name: koth

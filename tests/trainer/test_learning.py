@@ -11,6 +11,7 @@ from pmarl_bench import agents, envs
 from pmarl_bench.agents.mlp import MLPConfig
 from pmarl_bench.suites import load_suite
 from pmarl_bench.trainer import PPOConfig, Train
+from tests.trainer.test_rerun import assert_same_run
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +79,8 @@ def test_memory_agents_learn_one_back_beyond_the_memoryless_level(kind):
         lr=1e-3,
         ent_coef=0.003,
     )
-    _, metrics = jax.jit(jax.vmap(Train(env, agent, cfg)))(seed_keys([0, 1]))
+    train = jax.jit(jax.vmap(Train(env, agent, cfg)))
+    state, metrics = train(seed_keys([0, 1]))
     last = final_mean(metrics, "episode_return", 10)
     assert env.score_levels().memoryless == 8.5
     assert np.all(last > 12.0), last
@@ -88,6 +90,8 @@ def test_memory_agents_learn_one_back_beyond_the_memoryless_level(kind):
         # returns plus the target Gaussian's own width
         loss = np.asarray(metrics["value_loss"])
         assert np.all(loss[:, -10:].mean(1) < 0.75 * loss[:, :5].mean(1)), loss
+    # the same program run again ends bit for bit where it did (tests/trainer/test_rerun.py)
+    assert_same_run((state, metrics), train(seed_keys([0, 1])))
 
 
 def test_mlp_solves_cartpole_through_the_gymnax_adapter():

@@ -112,3 +112,16 @@ def test_resumed_training_ends_bit_for_bit_where_an_unbroken_one_does(train, pro
             np.testing.assert_array_equal(np.asarray(b), np.asarray(a))
         else:
             np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-6)
+
+
+def test_a_programs_initial_state_is_the_vmapped_init_bit_for_bit(train, programs):
+    """``SeedProgram.init`` draws each seed's state one at a time (it compiles faster): the
+    same bits as initialising the seeds vmapped."""
+    seeds = [3, 0, 7]
+    got = programs(3).init(seeds)
+    want = jax.jit(jax.vmap(lambda s: train.init(jax.random.key(s))))(np.asarray(seeds))
+    raw = lambda x: (
+        jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x
+    )
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_array_equal(np.asarray(raw(a)), np.asarray(raw(b)))
