@@ -87,6 +87,15 @@ def update_label(update: int) -> str:
     return f"update_{update:06d}"
 
 
+class UnplayableCheckpoint(ConfigError):
+    """A checkpoint that cannot be played; ``reason``: why, in a few words (a report lists the
+    cell with it)."""
+
+    def __init__(self, message: str, where: str, reason: str):
+        super().__init__(message, where)
+        self.reason = reason
+
+
 @dataclass
 class TrainedCell:
     """A finished cell rebuilt from its folder."""
@@ -132,10 +141,11 @@ class TrainedCell:
             if "Structure mismatch" in str(err):  # saved for a network with other parts
                 raise self._misfit(label) from None
             reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
-            raise ConfigError(
+            raise UnplayableCheckpoint(
                 f"checkpoint {label} is missing or damaged ({reason}); train the cell again "
                 "with pmarl-bench run SUITE --only ENV/AGENT --force",
                 str(self.path / FOLDER / label),
+                "its checkpoint is missing or damaged",
             ) from None
         # orbax restores the saved shapes: a network built for another observation (an
         # earlier version of the env's) cannot play them
@@ -144,12 +154,13 @@ class TrainedCell:
             raise self._misfit(label)
         return params
 
-    def _misfit(self, label: str) -> ConfigError:
-        return ConfigError(
+    def _misfit(self, label: str) -> UnplayableCheckpoint:
+        return UnplayableCheckpoint(
             f"checkpoint {label} does not fit the network this code builds for the cell "
             "(trained with an earlier observation or network); train the cell again with "
             "pmarl-bench run SUITE --only ENV/AGENT --force",
             str(self.path / FOLDER / label),
+            "its checkpoint was trained with an earlier observation or network",
         )
 
     def _label(self, checkpoint: str) -> str:

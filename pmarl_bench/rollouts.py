@@ -11,7 +11,7 @@ from pathlib import Path
 import jax
 
 from pmarl_bench import video
-from pmarl_bench.checkpoints import load_cell
+from pmarl_bench.checkpoints import UnplayableCheckpoint, load_cell
 from pmarl_bench.envs.multitask import one_task
 from pmarl_bench.errors import ConfigError
 from pmarl_bench.report.content import Content, Context
@@ -61,8 +61,10 @@ def section(data: tuple[Results, dict[tuple[str, str], Path]], context: Context)
                     name = re.sub(r"[^A-Za-z0-9_.-]", "-", f"rollout_{task}_{agent}_{which}")
                     out.files[f"{name}.gif"] = video.gif_bytes(video.annotate(rec), fps=8)
                     gifs.append((f"{task} / {agent}: {which} seed ({seed})", f"{name}.gif"))
-            except ConfigError as err:  # no renderer, or parameters it cannot play
-                skipped.append(f"{task}/{agent} ({_why(err)})")
+            except UnplayableCheckpoint as err:
+                skipped.append(f"{task}/{agent} ({err.reason})")
+            except ConfigError as err:  # e.g. the env draws no frames
+                skipped.append(f"{task}/{agent} ({err.message.split(';')[0][:100]})")
     text = (
         f"The first {ROLLOUT_STEPS} steps of one episode of the best and the median seed of "
         "each cell (by final score), from its saved parameters."
@@ -71,12 +73,3 @@ def section(data: tuple[Results, dict[tuple[str, str], Path]], context: Context)
         text += f" No rollout for {'; '.join(skipped)}."
     out.sections.append(Section("Rollouts", text, gifs=tuple(gifs)))
     return out
-
-
-def _why(err: ConfigError) -> str:
-    text = str(err)
-    if "does not fit the network" in text:
-        return "its checkpoint was trained with an earlier observation or network"
-    if "missing or damaged" in text:
-        return "its checkpoint is missing or damaged"
-    return "no renderer" if "renderer" in text else text.split(";")[0][:100]

@@ -107,5 +107,9 @@ def test_a_checkpoint_for_another_network_is_one_line_not_a_crash(trained):
         agents.MLPConfig(width=16),
     ):  # other parameters (reads its past actions)
         cell.agent = agents.make_agent(other, *space)
-        with pytest.raises(ConfigError, match="does not fit the network this code builds"):
+        with pytest.raises(ConfigError, match="does not fit the network this code builds") as err:
             cell.params(3)
+        # what a report's rollouts section says of the cell
+        assert (
+            err.value.reason == "its checkpoint was trained with an earlier observation or network"
+        )

@@ -111,8 +111,9 @@ def evaluation_curve(
     already measured during training (``update -> curve_point``), not measured again."""
     known = known or {}
     found = {
-        update: known.get(update)
-        or curve_point(env, env_params, agent, params, episodes, seed, seeds)
+        update: known[update]
+        if update in known
+        else curve_point(env, env_params, agent, params, episodes, seed, seeds)
         for update, params in sorted(points.items())
     }
     return curve_arrays(found, len(seeds), num_updates)
