@@ -178,6 +178,10 @@ def collect(
     bootstrap value ``[B]`` of the state after the last step (of the final observation when
     the last step ended an episode by truncation)."""
 
+    # A memoryless agent's value of a final obs does not depend on its carry, so one batched
+    # pass over the whole rollout replaces a second network call in every acting step.
+    batched_final_value = agent.core_reach == 0
+
     def act(rs: RolloutState, key):
         key_act, key_env = jax.random.split(key)
         inputs = envs.agent_input(rs.timestep, rs.start)
@@ -188,7 +192,10 @@ def collect(
         reward = envs.per_agent(ts, "reward")
         terminated = envs.per_agent(ts, "terminated")
         done = terminated | envs.per_agent(ts, "truncated")
-        if value_truncated_midway:
+        final_obs = None
+        if value_truncated_midway and batched_final_value:
+            final_obs = envs.obs(ts, final=True)  # valued after the loop, all steps at once
+        if value_truncated_midway and not batched_final_value:
             _, final = agent.step(params, carry, envs.final_input(ts, action))
             final_value = jnp.where(done & ~terminated, final.value, 0.0)
         else:
@@ -216,9 +223,15 @@ def collect(
             jnp.where(done, 0.0, ep_return),
             jnp.where(done, 0.0, ep_length),
         )
-        return new_rs, (transition, action)
+        return new_rs, (transition, final_obs)
 
-    rs, (traj, actions) = jax.lax.scan(act, rs, jax.random.split(key, length))
+    rs, (traj, final_obs) = jax.lax.scan(act, rs, jax.random.split(key, length))
+    if final_obs is not None:
+        final_in = AgentInput(final_obs, traj.action, traj.reward, jnp.zeros_like(traj.done))
+        _, final = agent.unroll(params, agent.initial_carry(envs.batch), final_in)
+        truncated = traj.done & ~traj.terminated
+        traj = traj._replace(final_value=jnp.where(truncated, final.value, 0.0))
+    actions = traj.action
     # One more step for the bootstrap value: the final obs (with the carry before any reset)
     # if the last step ended an episode, else the current obs.
     last_done = traj.done[-1]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from pmarl_bench import envs
-from pmarl_bench.agents import MLPConfig, make_agent
+from pmarl_bench.agents import GRUConfig, MLPConfig, make_agent
 from pmarl_bench.trainer import PPOConfig, Train, ppo
 from pmarl_bench.trainer.gae import gae
 from pmarl_bench.trainer.rollout import EnvBatch, collect
@@ -220,6 +220,42 @@ def test_collect_final_value_mid_rollout():
     assert gaps.min() > 1e-4, "symbols must have distinguishable values"
     err = np.abs(cands - traj1.final_value[3][None]).min(0)
     assert np.all(err < 1e-5), err
+
+
+def test_collect_final_value_of_a_memory_agent_reads_its_carry():
+    """A recurrent agent values a final obs with the memory of its episode (one network call
+    in the acting step); the memoryless agent above values them after the loop, all at once."""
+    gru = make_agent(GRUConfig(width=16), ENV.observation_space, ENV.action_space)
+    params = jax.jit(gru.init)(jax.random.key(0))
+    batch = EnvBatch(ENV, ENV.default_params, NUM_ENVS)
+    rs0 = batch.fresh(jax.random.key(1), gru)
+    _, traj, _ = jax.jit(lambda p, rs, k: collect(gru, p, batch, rs, k, T, True))(
+        params, rs0, jax.random.key(2)
+    )
+    episode = jax.tree.map(lambda x: x[:4], traj.inputs)  # the first episode, steps 0-3
+    carry, _ = gru.unroll(params, rs0.carry, episode)
+    k = ENV.options.num_symbols
+
+    def error(carry):  # the final obs is not kept: the nearest of each symbol's value
+        cands = np.stack(
+            [
+                gru.step(
+                    params,
+                    carry,
+                    AgentInput(
+                        obs=np.broadcast_to(np.eye(k, dtype=np.float32)[s], (NUM_ENVS, k)),
+                        prev_action=traj.action[3],
+                        prev_reward=traj.reward[3],
+                        start=np.zeros(NUM_ENVS, bool),
+                    ),
+                )[1].value
+                for s in range(k)
+            ]
+        )
+        return np.abs(cands - np.asarray(traj.final_value[3])[None]).min(0)
+
+    assert np.all(error(carry) < 1e-5)
+    assert np.all(error(gru.initial_carry(NUM_ENVS)) > 1e-4), "the carry must matter"
 
 
 # -- the advantages of one PPO update ---------------------------------------------------
