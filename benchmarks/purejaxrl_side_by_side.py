@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -110,7 +111,10 @@ def pmarl_train(steps: int):
 
 def worker(args) -> None:
     """Compile, warm up, say ``ready``, then time one run per ``run`` line on stdin."""
+    import math
+
     import jax
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
     if args.worker == "purejaxrl":
         train = purejaxrl_train(args.purejaxrl, args.steps)
@@ -119,11 +123,20 @@ def worker(args) -> None:
         train = pmarl_train(args.steps)
         key = jax.random.key(0)
     keys = jax.random.split(key, int(args.seeds))
+    program = jax.jit(jax.vmap(train))
+    # several CPU devices (JAX_NUM_CPU_DEVICES): seeds spread over as many as divide their
+    # count, as pmarl-bench's runner lays them out (each device runs its own seeds)
+    spread = math.gcd(len(keys), jax.device_count())
+    if spread > 1:
+        mesh = Mesh(jax.devices()[:spread], ("seed",))
+        seeds = NamedSharding(mesh, PartitionSpec("seed"))
+        keys = jax.device_put(keys, seeds)
+        program = jax.jit(jax.vmap(train), in_shardings=seeds, out_shardings=seeds)
     t0 = time.perf_counter()
-    compiled = jax.jit(jax.vmap(train)).lower(keys).compile()
+    compiled = program.lower(keys).compile()
     compile_s = time.perf_counter() - t0
     jax.block_until_ready(compiled(keys))
-    print(json.dumps({"ready": compile_s, "jax": jax.__version__}), flush=True)
+    print(json.dumps({"ready": compile_s, "spread": spread}), flush=True)
     for line in sys.stdin:
         if line.strip() != "run":
             break
@@ -133,8 +146,11 @@ def worker(args) -> None:
 
 
 class Worker:
-    def __init__(self, cmd: list[str]):
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    def __init__(self, cmd: list[str], cpu_devices: int = 1):
+        env = {**os.environ, "JAX_NUM_CPU_DEVICES": str(cpu_devices)}
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
         self.ready = self._read()
 
     def _read(self) -> dict:
@@ -163,6 +179,11 @@ def main() -> None:
     ap.add_argument("--seeds", default="1,4,16", help="seed counts, comma-separated")
     ap.add_argument("--steps", type=int, default=2**18, help="env steps per seed per run")
     ap.add_argument("--rounds", type=int, default=5, help="timed runs per side (interleaved)")
+    ap.add_argument(
+        "--cpu-devices",
+        default="1,2",
+        help="pmarl-bench's JAX_NUM_CPU_DEVICES, comma-separated (PureJaxRL runs on one)",
+    )
     ap.add_argument("--worker", choices=["pmarl", "purejaxrl"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -171,32 +192,37 @@ def main() -> None:
         ap.error("--purejaxrl and --python are required (see the module docstring)")
     me = [str(Path(__file__).resolve()), "--steps", str(args.steps)]
     print(
-        "| seeds | pmarl-bench steps/s | PureJaxRL steps/s | ratio median [min, max] "
-        "| compile pmarl / PureJaxRL s |"
+        "| seeds | pmarl-bench CPU devices (used) | pmarl-bench steps/s | PureJaxRL steps/s "
+        "| ratio median [min, max] | compile pmarl / PureJaxRL s |"
     )
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
+    devices = [int(d) for d in args.cpu_devices.split(",")]
     for seeds in map(int, args.seeds.split(",")):
         tail = [*me, "--seeds", str(seeds)]
-        ours = Worker([sys.executable, *tail, "--worker", "pmarl"])
-        theirs = Worker(
-            [args.python, *tail, "--worker", "purejaxrl", "--purejaxrl", args.purejaxrl]
-        )
-        times: dict[str, list[float]] = {"ours": [], "theirs": []}
-        for r in range(args.rounds):
-            order = [("ours", ours), ("theirs", theirs)]
-            for name, w in order if r % 2 == 0 else order[::-1]:
-                times[name].append(w.run())
-        ours.close()
-        theirs.close()
-        ratios = [t / o for o, t in zip(times["ours"], times["theirs"], strict=True)]
+        peer = [args.python, *tail, "--worker", "purejaxrl", "--purejaxrl", args.purejaxrl]
+        workers = {
+            "theirs": Worker(peer),
+            **{d: Worker([sys.executable, *tail, "--worker", "pmarl"], d) for d in devices},
+        }
+        times: dict = {name: [] for name in workers}
+        for r in range(args.rounds):  # each round in another order: rotated
+            names = list(workers)
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                times[name].append(workers[name].run())
+        for w in workers.values():
+            w.close()
         steps = (args.steps // (4 * 128)) * 4 * 128 * seeds
-        ours_rate, their_rate = (steps / statistics.median(times[k]) for k in ("ours", "theirs"))
-        print(
-            f"| {seeds} | {ours_rate:,.0f} | {their_rate:,.0f} "
-            f"| {statistics.median(ratios):.2f} [{min(ratios):.2f}, {max(ratios):.2f}] "
-            f"| {ours.ready['ready']:.1f} / {theirs.ready['ready']:.1f} |",
-            flush=True,
-        )
+        theirs = workers["theirs"]
+        their_rate = steps / statistics.median(times["theirs"])
+        for d in devices:
+            ratios = [t / o for o, t in zip(times[d], times["theirs"], strict=True)]
+            print(
+                f"| {seeds} | {d} ({workers[d].ready['spread']}) "
+                f"| {steps / statistics.median(times[d]):,.0f} | {their_rate:,.0f} "
+                f"| {statistics.median(ratios):.2f} [{min(ratios):.2f}, {max(ratios):.2f}] "
+                f"| {workers[d].ready['ready']:.1f} / {theirs.ready['ready']:.1f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
