@@ -126,7 +126,7 @@ def read(proc: subprocess.Popen) -> dict:
     for line in proc.stdout:
         if line.startswith("{"):  # the origin's pygame import prints a banner
             return json.loads(line)
-    raise SystemExit(f"worker {proc.args} exited ({proc.wait()})")
+    raise SystemExit(f"worker {proc.args!r} exited ({proc.wait()})")
 
 
 def timed(proc: subprocess.Popen) -> float:

@@ -157,7 +157,7 @@ class Worker:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
-            raise SystemExit(f"worker {self.proc.args} exited ({self.proc.wait()})")
+            raise SystemExit(f"worker {self.proc.args!r} exited ({self.proc.wait()})")
         return json.loads(line)
 
     def run(self) -> float:
@@ -200,7 +200,7 @@ def main() -> None:
     for seeds in map(int, args.seeds.split(",")):
         tail = [*me, "--seeds", str(seeds)]
         peer = [args.python, *tail, "--worker", "purejaxrl", "--purejaxrl", args.purejaxrl]
-        workers = {
+        workers: dict[str | int, Worker] = {
             "theirs": Worker(peer),
             **{d: Worker([sys.executable, *tail, "--worker", "pmarl"], d) for d in devices},
         }
