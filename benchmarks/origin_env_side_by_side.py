@@ -15,14 +15,14 @@ env without the auto-reset when the scan fits in one episode), as ``bench`` meas
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
-import time
 import types
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from worker_protocol import Worker, serve
 
 STEPS = 512
 #: ours, the origin's config class and the agents per env (the origin's defaults)
@@ -106,34 +106,7 @@ def worker(args) -> None:
         run, agents = our_rollout(args.task, args.num_envs)
     key = jax.random.key(0)
     compiled = jax.jit(run).lower(key).compile()
-    jax.block_until_ready(compiled(key))
-    print(json.dumps({"agents": agents}), flush=True)
-    for line in sys.stdin:
-        if line.strip() != "run":
-            break
-        t0 = time.perf_counter()
-        jax.block_until_ready(compiled(key))
-        print(json.dumps({"seconds": time.perf_counter() - t0}), flush=True)
-
-
-def start(cmd: list[str]) -> tuple[subprocess.Popen, dict]:
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    return proc, read(proc)
-
-
-def read(proc: subprocess.Popen) -> dict:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("{"):  # the origin's pygame import prints a banner
-            return json.loads(line)
-    raise SystemExit(f"worker {proc.args!r} exited ({proc.wait()})")
-
-
-def timed(proc: subprocess.Popen) -> float:
-    assert proc.stdin is not None
-    proc.stdin.write("run\n")
-    proc.stdin.flush()
-    return read(proc)["seconds"]
+    serve(lambda: jax.block_until_ready(compiled(key)), {"agents": agents})
 
 
 def main() -> None:
@@ -157,18 +130,17 @@ def main() -> None:
     for task in args.tasks.split(","):
         for num_envs in map(int, args.envs.split(",")):
             tail = ["--task", task, "--num-envs", str(num_envs)]
-            ours, info = start([sys.executable, me, *tail, "--worker", "ours"])
+            ours = Worker([sys.executable, me, *tail, "--worker", "ours"])
             peer = [args.python, me, *tail, "--worker", "origin", "--origin", args.origin]
-            theirs, their_info = start(peer)
+            theirs = Worker(peer)
+            info, their_info = ours.ready, theirs.ready
             times: dict[str, list[float]] = {"ours": [], "origin": []}
             for r in range(args.rounds):
                 pair = [("ours", ours), ("origin", theirs)]
-                for name, proc in pair if r % 2 == 0 else pair[::-1]:
-                    times[name].append(timed(proc))
-            for proc in (ours, theirs):
-                assert proc.stdin is not None
-                proc.stdin.close()
-                proc.wait()
+                for name, w in pair if r % 2 == 0 else pair[::-1]:
+                    times[name].append(w.run())
+            ours.close()
+            theirs.close()
             ratios = [o / s for s, o in zip(times["ours"], times["origin"], strict=True)]
             ours_rate = STEPS * info["agents"] / statistics.median(times["ours"])
             their_rate = STEPS * their_info["agents"] / statistics.median(times["origin"])

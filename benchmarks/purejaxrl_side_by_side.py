@@ -24,14 +24,14 @@ init is vmapped with the rest. The init runs once per call, before the training 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 import types
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from worker_protocol import Worker, serve
 
 #: PureJaxRL's ``ppo.py`` ``__main__`` config (DEBUG off: its host callback is not timed work)
 PUREJAXRL_CONFIG = {
@@ -134,42 +134,12 @@ def worker(args) -> None:
         program = jax.jit(jax.vmap(train), in_shardings=seeds, out_shardings=seeds)
     t0 = time.perf_counter()
     compiled = program.lower(keys).compile()
-    compile_s = time.perf_counter() - t0
-    jax.block_until_ready(compiled(keys))
-    print(json.dumps({"ready": compile_s, "spread": spread}), flush=True)
-    for line in sys.stdin:
-        if line.strip() != "run":
-            break
-        t0 = time.perf_counter()
-        jax.block_until_ready(compiled(keys))
-        print(json.dumps({"seconds": time.perf_counter() - t0}), flush=True)
+    ready = {"ready": time.perf_counter() - t0, "spread": spread}
+    serve(lambda: jax.block_until_ready(compiled(keys)), ready)
 
 
-class Worker:
-    def __init__(self, cmd: list[str], cpu_devices: int = 1):
-        env = {**os.environ, "JAX_NUM_CPU_DEVICES": str(cpu_devices)}
-        self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
-        )
-        self.ready = self._read()
-
-    def _read(self) -> dict:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise SystemExit(f"worker {self.proc.args!r} exited ({self.proc.wait()})")
-        return json.loads(line)
-
-    def run(self) -> float:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write("run\n")
-        self.proc.stdin.flush()
-        return self._read()["seconds"]
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait()
+def cpu_devices(n: int) -> dict[str, str]:
+    return {"JAX_NUM_CPU_DEVICES": str(n)}
 
 
 def main() -> None:
@@ -201,8 +171,11 @@ def main() -> None:
         tail = [*me, "--seeds", str(seeds)]
         peer = [args.python, *tail, "--worker", "purejaxrl", "--purejaxrl", args.purejaxrl]
         workers: dict[str | int, Worker] = {
-            "theirs": Worker(peer),
-            **{d: Worker([sys.executable, *tail, "--worker", "pmarl"], d) for d in devices},
+            "theirs": Worker(peer, cpu_devices(1)),
+            **{
+                d: Worker([sys.executable, *tail, "--worker", "pmarl"], cpu_devices(d))
+                for d in devices
+            },
         }
         times: dict = {name: [] for name in workers}
         for r in range(args.rounds):  # each round in another order: rotated
