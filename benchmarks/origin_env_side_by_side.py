@@ -2,14 +2,22 @@
 its defaults (40x40 maps, view 5, 512-step episodes), N envs, one jitted 512-step scan of
 uniform random actions from a reset, every observation consumed; agent-steps per second.
 
-Each side is a worker process of its own Python (the origin needs Python 3.13, see
-shared/ORIGIN-BENCH.md): both compile and warm up, then time one whole scan per round in
-turns (ABBA order). The origin steps through its own ``VectorWrapper`` with its in-step
-reset, as in its ``benchmark.py``; pmarl-bench steps as its training does (a fixed-length
-env without the auto-reset when the scan fits in one episode), as ``bench`` measures it.
+Each side is a worker process of its own Python (the origin needs Python 3.13): both
+compile and warm up, then time one whole scan per round in turns (ABBA order). The origin
+steps through its own ``VectorWrapper``, as its ``benchmark.py`` does; pmarl-bench steps as
+its training does (a fixed-length env without the auto-reset when the scan fits in one
+episode), as ``bench`` measures it.
 
+    git clone https://github.com/gabe00122/jaxrl /tmp/jaxrl && git -C /tmp/jaxrl checkout c94b03a
+    uv venv -p 3.13 /tmp/ojr && uv pip install -p /tmp/ojr/bin/python jax==0.10.2 \\
+        flax==0.12.8 optax==0.2.8 numpy einops pydantic chex rich typer tfp-nightly \\
+        pygame-ce fsspec python-ffmpeg pyyaml
     uv run python benchmarks/origin_env_side_by_side.py --origin /tmp/jaxrl \\
         --python /tmp/ojr/bin/python --envs 256,2048
+
+The origin's modules import optuna, wandb, tensorboardX and craftax, unused here: the worker
+puts stand-ins for them in ``sys.modules``, and sets ``FLAX_PYTREE_MODULE=false`` (flax
+0.11's module semantics under flax 0.12).
 """
 
 from __future__ import annotations
